@@ -1,0 +1,122 @@
+//! The one error type of the `layers` crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the catalog, the stores, the index and imports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A layer definition breaks a rule that the type system cannot express.
+    #[error("layer `{layer}`: field `{field}`: {message}")]
+    InvalidLayer {
+        /// The layer's id as written in the configuration.
+        layer: String,
+        /// The offending field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file does not exist or cannot be read.
+    #[error("{}: no such file", path.display())]
+    MissingFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// GDAL could not open the file as any vector format it knows, or it is broken.
+    #[error("{}: {reason}", path.display())]
+    UnreadableSource {
+        /// The path given.
+        path: PathBuf,
+        /// GDAL's explanation, or ours.
+        reason: String,
+    },
+    /// The source has no geometry column.
+    #[error("{}: the source has no geometry column", path.display())]
+    NoGeometry {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The source's coordinate reference system could not be determined or is not supported.
+    #[error("{}: {reason}", path.display())]
+    UnknownCrs {
+        /// The path given.
+        path: PathBuf,
+        /// What is unknown about it.
+        reason: String,
+    },
+    /// A value in the source cannot be stored in the layer's column of that name.
+    #[error("{}: row {row}: field `{field}`: {value:?} is not a valid {expected}", path.display())]
+    BadValue {
+        /// The path given.
+        path: PathBuf,
+        /// 1-based feature number in the source.
+        row: u64,
+        /// The field name.
+        field: String,
+        /// The value as the source has it.
+        value: String,
+        /// The type of the target column.
+        expected: String,
+    },
+    /// GDAL failed while reading a source that opened.
+    #[error("{}: {source}", path.display())]
+    Gdal {
+        /// The path given.
+        path: PathBuf,
+        /// GDAL's error.
+        #[source]
+        source: gdal::errors::GdalError,
+    },
+    /// A geometry could not be decoded from WKB.
+    #[error("layer `{layer}`: feature {id}: undecodable geometry: {reason}")]
+    Geometry {
+        /// The layer being loaded.
+        layer: String,
+        /// The feature id.
+        id: i64,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// No layer with this id exists.
+    #[error("no layer `{0}`")]
+    LayerNotFound(String),
+    /// A database operation failed.
+    #[error("{context}: {source}")]
+    Db {
+        /// What was being done.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying the schema migrations failed.
+    #[error("applying migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Error {
+    /// True when the error is the caller's input (a file, a flag, a config value), not the
+    /// system: the CLI exits with status 2 for these.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidLayer { .. }
+                | Self::MissingFile { .. }
+                | Self::UnreadableSource { .. }
+                | Self::NoGeometry { .. }
+                | Self::UnknownCrs { .. }
+                | Self::BadValue { .. }
+                | Self::Gdal { .. }
+                | Self::LayerNotFound(_)
+        )
+    }
+
+    /// Wraps a database error with what was being done.
+    pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
+        let context = context.into();
+        move |source| Self::Db { context, source }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

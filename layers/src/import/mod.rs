@@ -1,0 +1,91 @@
+//! `bando import`: a file, through GDAL, into a layer's PostGIS table, atomically.
+//!
+//! Rows are streamed with COPY into a staging table; PostGIS then reprojects to EPSG:4326
+//! (VN-2000 through EPSG:6960), repairs invalid geometries, drops empty ones, removes exact
+//! duplicates and moves the result into the layer table, all in one transaction. A failure at
+//! any point rolls everything back: the layer stays exactly as it was.
+
+mod copy;
+mod plan;
+mod report;
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use self::plan::{Plan, Target};
+pub use self::report::ImportReport;
+use crate::{Error, LayerDef, LayerId, Result, source::Source};
+
+/// Whether an import replaces the layer's features or adds to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportMode {
+    /// The layer ends up holding exactly the file's features.
+    Replace,
+    /// The file's features are added to the layer.
+    Append,
+}
+
+/// What to import where.
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    /// The file.
+    pub path: PathBuf,
+    /// The layer; a new id creates the layer and its table.
+    pub layer: LayerId,
+    /// Overrides the CRS the file declares.
+    pub src_srid: Option<i32>,
+    /// Replace or append.
+    pub mode: ImportMode,
+    /// The layer's configured definition, when the configuration names it.
+    pub configured: Option<LayerDef>,
+}
+
+/// Called with the number of rows read so far.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Runs an import and records it in `bando.import_log`, whether it succeeds or fails.
+pub async fn import(pool: &PgPool, req: &ImportRequest, progress: Progress) -> Result<ImportReport> {
+    let started = Instant::now();
+    let path = req.path.clone();
+    let src_srid = req.src_srid;
+    let meta = tokio::task::spawn_blocking(move || Source::open(&path, src_srid).map(|s| plan::SourceMeta::of(&s)))
+        .await
+        .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: e.to_string() })??;
+    let result = run(pool, req, &meta, progress, started).await;
+    if let Err(e) = &result {
+        report::log_failure(pool, req, &meta, e, started.elapsed().as_secs_f64()).await;
+    }
+    result
+}
+
+async fn run(
+    pool: &PgPool,
+    req: &ImportRequest,
+    meta: &plan::SourceMeta,
+    progress: Progress,
+    started: Instant,
+) -> Result<ImportReport> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await.map_err(Error::db("starting the import transaction"))?;
+    sqlx::query("SET LOCAL client_min_messages = warning")
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("configuring the import session"))?;
+    let reprojection = plan::reprojection_sql(&mut tx, &req.path, meta.srid).await?;
+    let target = Target::resolve(&mut tx, req, meta).await?;
+    let plan = Plan::new(&target, meta);
+    let read = copy::stage(&mut tx, req, &plan, progress).await?;
+    let mut report = plan.apply(&mut tx, req.mode, &reprojection).await?;
+    report.layer = req.layer.to_string();
+    report.source = req.path.display().to_string();
+    report.format = meta.format.clone();
+    report.source_srid = meta.srid;
+    report.rows_read = read.rows;
+    if read.no_geometry > 0 {
+        *report.rejected.entry("no geometry".into()).or_default() += read.no_geometry;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.log(&mut tx, req.mode).await?;
+    tx.commit().await.map_err(Error::db("committing the import"))?;
+    Ok(report)
+}

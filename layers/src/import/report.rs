@@ -1,0 +1,118 @@
+//! The import report: printed by the CLI and written to `bando.import_log`.
+
+use std::{collections::BTreeMap, fmt};
+
+use sqlx::PgConnection;
+
+use super::{ImportMode, ImportRequest, plan::SourceMeta};
+use crate::{Error, Result};
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    /// Layer id.
+    pub layer: String,
+    /// The file.
+    pub source: String,
+    /// GDAL driver.
+    pub format: String,
+    /// EPSG code the coordinates were read in.
+    pub source_srid: i32,
+    /// Features read from the file.
+    pub rows_read: u64,
+    /// Features written to the layer.
+    pub rows_written: u64,
+    /// Invalid geometries repaired with `ST_MakeValid`.
+    pub repaired: u64,
+    /// Exact duplicates (same geometry and attributes) removed.
+    pub duplicates_removed: u64,
+    /// Features not written, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    /// Total rejected features.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    pub(super) async fn log(&self, conn: &mut PgConnection, mode: ImportMode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO bando.import_log (layer_id, source, format, source_srid, mode, status, rows_read, rows_written,
+                 repaired, duplicates_removed, rejected, seconds)
+             VALUES ($1, $2, $3, $4, $5, 'ok', $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&self.layer)
+        .bind(&self.source)
+        .bind(&self.format)
+        .bind(self.source_srid)
+        .bind(mode_name(mode))
+        .bind(as_i64(self.rows_read))
+        .bind(as_i64(self.rows_written))
+        .bind(as_i64(self.repaired))
+        .bind(as_i64(self.duplicates_removed))
+        .bind(sqlx::types::Json(&self.rejected))
+        .bind(self.seconds)
+        .execute(conn)
+        .await
+        .map_err(Error::db("writing the import log"))?;
+        Ok(())
+    }
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn mode_name(mode: ImportMode) -> &'static str {
+    match mode {
+        ImportMode::Replace => "replace",
+        ImportMode::Append => "append",
+    }
+}
+
+/// Records a failed import. Best effort: the import already failed, and a log failure must not
+/// hide its cause.
+pub(super) async fn log_failure(
+    pool: &sqlx::PgPool,
+    req: &ImportRequest,
+    meta: &SourceMeta,
+    error: &Error,
+    seconds: f64,
+) {
+    let logged = sqlx::query(
+        "INSERT INTO bando.import_log (layer_id, source, format, source_srid, mode, status, error, seconds)
+         VALUES ($1, $2, $3, $4, $5, 'failed', $6, $7)",
+    )
+    .bind(req.layer.as_str())
+    .bind(req.path.display().to_string())
+    .bind(&meta.format)
+    .bind(meta.srid)
+    .bind(mode_name(req.mode))
+    .bind(error.to_string())
+    .bind(seconds)
+    .execute(pool)
+    .await;
+    if let Err(e) = logged {
+        tracing::warn!("could not record the failed import in bando.import_log: {e}");
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "layer {} from {} ({}, EPSG:{})", self.layer, self.source, self.format, self.source_srid)?;
+        writeln!(f, "  read                {:>10}", self.rows_read)?;
+        writeln!(f, "  written             {:>10}", self.rows_written)?;
+        writeln!(f, "  repaired            {:>10}", self.repaired)?;
+        writeln!(f, "  duplicates removed  {:>10}", self.duplicates_removed)?;
+        writeln!(f, "  rejected            {:>10}", self.rejected_total())?;
+        for (reason, n) in &self.rejected {
+            writeln!(f, "    {reason}: {n}")?;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let rate = self.rows_read as f64 / self.seconds.max(1e-9);
+        write!(f, "  seconds             {:>10.2}   ({rate:.0} rows/s)", self.seconds)
+    }
+}

@@ -1,0 +1,20 @@
+//! Bando's layers: the layer catalog, the feature model, the PostGIS and file stores, the import
+//! pipeline and the in-memory index that tiles and feature queries read from.
+//!
+//! This crate knows nothing of HTTP or vector tiles; the `server` crate wires it to the web.
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod crs;
+pub mod error;
+pub mod feature;
+pub mod import;
+pub mod index;
+pub mod mercator;
+pub mod source;
+pub mod store;
+
+pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType};
+pub use error::{Error, Result};
+pub use feature::{Feature, Value};
+pub use index::LayerIndex;

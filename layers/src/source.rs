@@ -1,0 +1,275 @@
+//! Reading vector files through GDAL: Shapefile (with `.prj`/`.cpg`), GeoPackage, GeoJSON, KML
+//! and CSV with lon/lat columns. Shared by the importer and the file-backed store.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use gdal::{
+    Dataset, DatasetOptions, GdalOpenFlags,
+    vector::{FieldValue, LayerAccess, OGRFieldType, OGRwkbGeometryType},
+};
+
+use crate::{Error, GeometryType, PropertyType, Result, Value, crs};
+
+/// The drivers Bando reads; others are refused, so that a stray raster or a database connection
+/// string is not "imported" by accident.
+const DRIVERS: [&str; 6] = ["ESRI Shapefile", "GPKG", "GeoJSON", "GeoJSONSeq", "KML", "LIBKML"];
+
+/// Column names the CSV reader takes as longitude and latitude.
+const CSV_OPTIONS: [&str; 4] = [
+    "X_POSSIBLE_NAMES=lon,lng,long,longitude,x",
+    "Y_POSSIBLE_NAMES=lat,latitude,y",
+    "KEEP_GEOM_COLUMNS=NO",
+    "AUTODETECT_TYPE=YES",
+];
+
+/// A field of the source as GDAL reports it.
+#[derive(Clone, Debug)]
+pub struct SourceField {
+    /// Name as in the file.
+    pub name: String,
+    /// The property type it maps to.
+    pub kind: PropertyType,
+}
+
+/// An opened vector file: its first layer, its format and its CRS.
+pub struct Source {
+    dataset: Dataset,
+    path: PathBuf,
+    /// GDAL driver short name, e.g. `ESRI Shapefile`.
+    pub format: String,
+    /// EPSG code of the coordinates.
+    pub srid: i32,
+    /// The attribute fields.
+    pub fields: Vec<SourceField>,
+    /// The geometry type a new layer made from this source gets.
+    pub geometry_type: GeometryType,
+}
+
+impl Source {
+    /// Opens `path`. `src_srid` overrides the CRS the file declares. Files without a CRS are
+    /// taken as lon/lat when their format says so (GeoJSON, KML, CSV); others are an error.
+    pub fn open(path: &Path, src_srid: Option<i32>) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::MissingFile { path: path.into() });
+        }
+        let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let options = DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+            allowed_drivers: Some(if is_csv { &["CSV"] } else { &DRIVERS }),
+            open_options: is_csv.then_some(&CSV_OPTIONS[..]),
+            sibling_files: None,
+        };
+        let dataset = Dataset::open_ex(path, options).map_err(|e| Error::UnreadableSource {
+            path: path.into(),
+            reason: format!(
+                "not a readable Shapefile, GeoPackage, GeoJSON, KML or CSV file ({})",
+                e.to_string().trim()
+            ),
+        })?;
+        let format = dataset.driver().short_name();
+        let layer = dataset.layer(0).map_err(|_| Error::UnreadableSource {
+            path: path.into(),
+            reason: "the file holds no vector layer".into(),
+        })?;
+        if layer.defn().geom_fields().count() == 0 {
+            return Err(Error::NoGeometry { path: path.into() });
+        }
+        let fields = layer
+            .defn()
+            .fields()
+            .map(|f| SourceField { name: f.name(), kind: ogr_property_type(f.field_type()) })
+            .collect();
+        let srid = match (src_srid, layer.spatial_ref()) {
+            (Some(srid), _) => srid,
+            (None, Some(sr)) => crs::epsg_code(&sr).ok_or_else(|| Error::UnknownCrs {
+                path: path.into(),
+                reason: format!(
+                    "the CRS {:?} has no EPSG code; pass --src-crs EPSG:<code>",
+                    sr.name().unwrap_or_default()
+                ),
+            })?,
+            (None, None) if matches!(format.as_str(), "GeoJSON" | "GeoJSONSeq" | "KML" | "LIBKML" | "CSV") => 4326,
+            (None, None) => {
+                return Err(Error::UnknownCrs {
+                    path: path.into(),
+                    reason: "the file declares no CRS (a Shapefile needs its .prj); pass --src-crs EPSG:<code>".into(),
+                });
+            }
+        };
+        let geometry_type = layer_geometry_type(layer.defn().geom_fields().next().map(|g| g.field_type()));
+        drop(layer);
+        Ok(Self { dataset, path: path.into(), format, srid, fields, geometry_type })
+    }
+
+    /// The path the source was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of features, when the driver knows it without a scan.
+    pub fn feature_count(&self) -> Option<u64> {
+        self.dataset.layer(0).ok().and_then(|l| l.try_feature_count())
+    }
+
+    /// Calls `f` with each feature's 1-based row number, its geometry (if any) and its field
+    /// values in the order of [`Source::fields`]. Stops at the first error `f` returns.
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(u64, Option<&gdal::vector::Geometry>, Vec<Option<FieldValue>>) -> Result<()>,
+    ) -> Result<()> {
+        let mut layer = self.dataset.layer(0).map_err(|e| self.gdal_error(e))?;
+        let n = self.fields.len();
+        for (i, feature) in layer.features().enumerate() {
+            let values = (0..n).map(|k| feature.field(k).ok().flatten()).collect();
+            f(i as u64 + 1, feature.geometry(), values)?;
+        }
+        Ok(())
+    }
+
+    fn gdal_error(&self, source: gdal::errors::GdalError) -> Error {
+        Error::Gdal { path: self.path.clone(), source }
+    }
+}
+
+/// Lines and polygons become Multi* so that a file mixing single and multi parts fits.
+fn layer_geometry_type(t: Option<OGRwkbGeometryType::Type>) -> GeometryType {
+    use OGRwkbGeometryType as T;
+    match t.map(gdal::vector::geometry_type_flatten) {
+        Some(T::wkbPoint) => GeometryType::Point,
+        Some(T::wkbMultiPoint) => GeometryType::MultiPoint,
+        Some(T::wkbLineString | T::wkbMultiLineString) => GeometryType::MultiLineString,
+        Some(T::wkbPolygon | T::wkbMultiPolygon) => GeometryType::MultiPolygon,
+        _ => GeometryType::Geometry,
+    }
+}
+
+/// The property type an OGR field type maps to; lists and times are kept as text.
+fn ogr_property_type(t: OGRFieldType::Type) -> PropertyType {
+    match t {
+        OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 => PropertyType::Integer,
+        OGRFieldType::OFTReal => PropertyType::Real,
+        OGRFieldType::OFTDate => PropertyType::Date,
+        OGRFieldType::OFTDateTime => PropertyType::Datetime,
+        _ => PropertyType::Text,
+    }
+}
+
+/// Converts a source value to a value of the target property type. `Err` carries the type name
+/// for the caller's error message.
+pub fn convert(value: Option<FieldValue>, kind: PropertyType) -> Result<Value, String> {
+    let Some(value) = value else { return Ok(Value::Null) };
+    let text = |v: &FieldValue| match v {
+        FieldValue::StringValue(s) => s.trim().to_owned(),
+        other => field_text(other),
+    };
+    let bad = || Err(format!("{kind:?}").to_lowercase());
+    Ok(match (kind, &value) {
+        (PropertyType::Text, FieldValue::StringValue(s)) => Value::Text(s.as_str().into()),
+        (PropertyType::Text, v) => Value::Text(field_text(v).into()),
+        (_, FieldValue::StringValue(s)) if s.trim().is_empty() => Value::Null,
+        (PropertyType::Integer, FieldValue::IntegerValue(i)) => Value::Int(i64::from(*i)),
+        (PropertyType::Integer, FieldValue::Integer64Value(i)) => Value::Int(*i),
+        #[allow(clippy::cast_possible_truncation)]
+        (PropertyType::Integer, FieldValue::RealValue(r)) if r.fract() == 0.0 && r.abs() < 9e15 => {
+            Value::Int(*r as i64)
+        }
+        (PropertyType::Integer, v) => match text(v).parse() {
+            Ok(i) => Value::Int(i),
+            Err(_) => return bad(),
+        },
+        (PropertyType::Real, FieldValue::RealValue(r)) => Value::Float(*r),
+        #[allow(clippy::cast_precision_loss)]
+        (PropertyType::Real, FieldValue::Integer64Value(i)) => Value::Float(*i as f64),
+        (PropertyType::Real, FieldValue::IntegerValue(i)) => Value::Float(f64::from(*i)),
+        (PropertyType::Real, v) => match text(v).parse::<f64>() {
+            Ok(r) if r.is_finite() => Value::Float(r),
+            _ => return bad(),
+        },
+        (PropertyType::Boolean, FieldValue::IntegerValue(i @ (0 | 1))) => Value::Bool(*i == 1),
+        (PropertyType::Boolean, v) => match text(v).to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "1" => Value::Bool(true),
+            "false" | "f" | "no" | "0" => Value::Bool(false),
+            _ => return bad(),
+        },
+        (PropertyType::Date, FieldValue::DateValue(d)) => Value::Date(*d),
+        (PropertyType::Date, FieldValue::DateTimeValue(t)) => Value::Date(t.date_naive()),
+        (PropertyType::Date, v) => match parse_date(&text(v)) {
+            Some(d) => Value::Date(d),
+            None => return bad(),
+        },
+        (PropertyType::Datetime, FieldValue::DateTimeValue(t)) => Value::DateTime(t.with_timezone(&Utc)),
+        (PropertyType::Datetime, FieldValue::DateValue(d)) => {
+            Value::DateTime(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()))
+        }
+        (PropertyType::Datetime, v) => match parse_datetime(&text(v)) {
+            Some(t) => Value::DateTime(t),
+            None => return bad(),
+        },
+    })
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y"].iter().find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+}
+
+fn parse_datetime(s: &str) -> Option<chrono::DateTime<Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| Utc.from_utc_datetime(&t))
+}
+
+/// A source value as text, for messages and text columns.
+pub fn field_text(v: &FieldValue) -> String {
+    match v {
+        FieldValue::IntegerValue(i) => i.to_string(),
+        FieldValue::Integer64Value(i) => i.to_string(),
+        FieldValue::RealValue(r) => r.to_string(),
+        FieldValue::StringValue(s) => s.clone(),
+        FieldValue::DateValue(d) => d.to_string(),
+        FieldValue::DateTimeValue(t) => t.to_rfc3339(),
+        FieldValue::IntegerListValue(l) => format!("{l:?}"),
+        FieldValue::Integer64ListValue(l) => format!("{l:?}"),
+        FieldValue::RealListValue(l) => format!("{l:?}"),
+        FieldValue::StringListValue(l) => format!("{l:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<FieldValue> {
+        Some(FieldValue::StringValue(v.into()))
+    }
+
+    #[test]
+    fn strings_convert_to_the_target_type() {
+        assert_eq!(convert(s(" 42 "), PropertyType::Integer), Ok(Value::Int(42)));
+        assert_eq!(convert(s("2.5"), PropertyType::Real), Ok(Value::Float(2.5)));
+        assert_eq!(convert(s("yes"), PropertyType::Boolean), Ok(Value::Bool(true)));
+        assert_eq!(convert(s(""), PropertyType::Integer), Ok(Value::Null));
+        assert_eq!(convert(None, PropertyType::Date), Ok(Value::Null));
+        assert_eq!(
+            convert(s("2025-07-01"), PropertyType::Date),
+            Ok(Value::Date(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap_or_default()))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_expected_type() {
+        assert_eq!(convert(s("abc"), PropertyType::Integer), Err("integer".into()));
+        assert_eq!(convert(s("NaN"), PropertyType::Real), Err("real".into()));
+        assert_eq!(convert(s("31/02/2025"), PropertyType::Date), Err("date".into()));
+        assert_eq!(convert(Some(FieldValue::RealValue(1.5)), PropertyType::Integer), Err("integer".into()));
+    }
+
+    #[test]
+    fn numbers_become_text_for_text_columns() {
+        assert_eq!(convert(Some(FieldValue::IntegerValue(7)), PropertyType::Text), Ok(Value::Text("7".into())));
+    }
+}

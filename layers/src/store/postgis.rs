@@ -1,0 +1,341 @@
+//! PostGIS, the system of record: connection, migrations, table discovery and layer loading.
+
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use geozero::{ToGeo, wkb::Wkb};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row, postgres::PgPoolOptions};
+
+use crate::{
+    AccessLevel, Error, Feature, GeometryType, LayerDef, LayerId, LayerIndex, PropertyDef, PropertyType, Result, Value,
+    catalog::{LayerSource, TableRef, quote_ident},
+};
+
+/// Opens a connection pool.
+pub async fn connect(url: &str) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(Error::db("connecting to PostgreSQL"))
+}
+
+async fn acquire(pool: &PgPool) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+    pool.acquire().await.map_err(Error::db("getting a database connection"))
+}
+
+/// Applies the migrations in `migrations/` (embedded in the binary) that have not run yet.
+///
+/// Their bookkeeping table lives in the `bando` schema, named in full: left to the search path,
+/// a database user called `bando` would see `"$user"` resolve to a different schema once the
+/// first migration creates it, and the migrations would run twice.
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.dangerous_set_table_name("bando._sqlx_migrations");
+    migrator.create_schema("bando");
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+/// What a table holds, as the database describes it.
+#[derive(Clone, Debug)]
+pub struct TableInfo {
+    /// The table.
+    pub table: TableRef,
+    /// Its geometry column.
+    pub geometry_column: String,
+    /// Declared geometry type.
+    pub geometry_type: GeometryType,
+    /// SRID of the geometry column (0 when unconstrained).
+    pub srid: i32,
+    /// Single-column integer primary key, if any.
+    pub id_column: Option<String>,
+    /// Other publishable columns, in table order.
+    pub columns: Vec<(String, PropertyType)>,
+}
+
+/// Describes `table`, or `None` when it does not exist or has no geometry column.
+/// Takes a connection rather than the pool so that, inside a transaction, it sees tables created
+/// earlier in that transaction.
+pub async fn describe_table(
+    conn: &mut PgConnection,
+    table: &TableRef,
+    geometry_column: Option<&str>,
+) -> Result<Option<TableInfo>> {
+    let ctx = || format!("describing table {table}");
+    let geom = sqlx::query(
+        "SELECT f_geometry_column::text, type::text, srid FROM geometry_columns
+         WHERE f_table_schema = $1 AND f_table_name = $2 AND ($3::text IS NULL OR f_geometry_column = $3)
+         ORDER BY f_geometry_column LIMIT 1",
+    )
+    .bind(&table.schema)
+    .bind(&table.table)
+    .bind(geometry_column)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(Error::db(ctx()))?;
+    let Some(geom) = geom else { return Ok(None) };
+    let geometry_column: String = geom.get(0);
+    let id_column: Option<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = to_regclass($1) AND i.indisprimary AND i.indnkeyatts = 1
+           AND format_type(a.atttypid, NULL) IN ('smallint', 'integer', 'bigint')",
+    )
+    .bind(table.quoted())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(Error::db(ctx()))?;
+    let columns = sqlx::query(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+    )
+    .bind(&table.schema)
+    .bind(&table.table)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db(ctx()))?
+    .into_iter()
+    .filter_map(|r| {
+        let name: String = r.get(0);
+        let kind = PropertyType::from_sql(r.get::<&str, _>(1))?;
+        (name != geometry_column && Some(&name) != id_column.as_ref()).then_some((name, kind))
+    })
+    .collect();
+    Ok(Some(TableInfo {
+        table: table.clone(),
+        geometry_type: GeometryType::from_postgis(geom.get::<&str, _>(1)),
+        srid: geom.get(2),
+        geometry_column,
+        id_column,
+        columns,
+    }))
+}
+
+/// A layer definition for a table nobody configured: every column is a queryable property.
+pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: AccessLevel) -> LayerDef {
+    LayerDef {
+        id,
+        title,
+        description: String::new(),
+        keywords: Vec::new(),
+        geometry: info.geometry_type,
+        source: LayerSource {
+            table: Some(info.table.clone()),
+            file: None,
+            geometry_column: info.geometry_column.clone(),
+            id_column: info.id_column.clone().unwrap_or_else(|| "id".into()),
+        },
+        properties: info
+            .columns
+            .iter()
+            .map(|(name, kind)| PropertyDef {
+                name: name.clone(),
+                kind: *kind,
+                queryable: true,
+                private: false,
+                title: None,
+            })
+            .collect(),
+        temporal: None,
+        minzoom: 0,
+        maxzoom: 22,
+        attribution: String::new(),
+        license: None,
+        access,
+    }
+}
+
+/// `auto_publish`: every table with a geometry column and an integer primary key in `schemas`,
+/// as Martin and tipg do. The layer id is the table name, or `schema_table` when `public` is not
+/// the schema. Tables without an integer key are skipped with a warning.
+pub async fn discover(pool: &PgPool, schemas: &[String], access: AccessLevel) -> Result<Vec<LayerDef>> {
+    let tables = sqlx::query(
+        "SELECT f_table_schema::text, f_table_name::text FROM geometry_columns
+         WHERE f_table_schema = ANY($1) GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(schemas)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db("listing geometry tables"))?;
+    let mut layers = Vec::new();
+    for row in tables {
+        let table = TableRef { schema: row.get(0), table: row.get(1) };
+        let Some(info) = describe_table(&mut *acquire(pool).await?, &table, None).await? else { continue };
+        let name =
+            if table.schema == "public" { table.table.clone() } else { format!("{}_{}", table.schema, table.table) };
+        let id = name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        match (id.parse::<LayerId>(), &info.id_column) {
+            (Ok(id), Some(_)) => layers.push(layer_from_table(id, table.table.clone(), &info, access)),
+            (Err(e), _) => tracing::warn!(%table, "not published: {e}"),
+            (_, None) => tracing::warn!(%table, "not published: no single-column integer primary key"),
+        }
+    }
+    Ok(layers)
+}
+
+/// Layers that imports created (rows of `bando.layers` that the configuration does not name).
+pub async fn imported_layers(pool: &PgPool, configured: &[LayerDef]) -> Result<Vec<LayerDef>> {
+    let rows =
+        sqlx::query("SELECT id, title, schema_name, table_name, access FROM bando.layers WHERE imported ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(Error::db("reading bando.layers"))?;
+    let mut layers = Vec::new();
+    for row in rows {
+        let Ok(id) = row.get::<String, _>(0).parse::<LayerId>() else { continue };
+        if configured.iter().any(|d| d.id == id) {
+            continue;
+        }
+        let table = TableRef { schema: row.get(2), table: row.get(3) };
+        let access = match row.get::<&str, _>(4) {
+            "public" => AccessLevel::Public,
+            "restricted" => AccessLevel::Restricted,
+            _ => AccessLevel::Internal,
+        };
+        if let Some(info) = describe_table(&mut *acquire(pool).await?, &table, None).await? {
+            layers.push(layer_from_table(id, row.get(1), &info, access));
+        }
+    }
+    Ok(layers)
+}
+
+/// Records a configured layer in `bando.layers` so that its changes are versioned.
+pub async fn register(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_column, id_column, geometry_type, access)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET title = $2, description = $3, schema_name = $4, table_name = $5,
+             geometry_column = $6, id_column = $7, geometry_type = $8, access = $9",
+    )
+    .bind(def.id.as_str())
+    .bind(&def.title)
+    .bind(&def.description)
+    .bind(&table.schema)
+    .bind(&table.table)
+    .bind(&def.source.geometry_column)
+    .bind(&def.source.id_column)
+    .bind(def.geometry.postgis_name())
+    .bind(access_name(def.access))
+    .execute(pool)
+    .await
+    .map_err(Error::db(format!("registering layer {}", def.id)))?;
+    Ok(())
+}
+
+/// The spelling of an access level in `bando.layers.access`.
+pub fn access_name(a: AccessLevel) -> &'static str {
+    match a {
+        AccessLevel::Public => "public",
+        AccessLevel::Internal => "internal",
+        AccessLevel::Restricted => "restricted",
+    }
+}
+
+/// The SELECT that streams a layer out: id, 2D WKB in lon/lat, then the properties cast to the
+/// types Bando decodes. Identifiers come from the catalog and are quoted.
+fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
+    let geom = quote_ident(&def.source.geometry_column);
+    let lonlat = if srid == 4326 { geom } else { format!("bando.to_wgs84({geom}, ST_SRID({geom}))") };
+    let mut sql = format!("SELECT {}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
+    for p in &def.properties {
+        let cast = match p.kind {
+            PropertyType::Text => "text",
+            PropertyType::Integer => "bigint",
+            PropertyType::Real => "float8",
+            PropertyType::Boolean => "boolean",
+            PropertyType::Date => "date",
+            PropertyType::Datetime => "timestamptz",
+        };
+        sql.push_str(&format!(", {}::{cast}", quote_ident(&p.name)));
+    }
+    sql.push_str(&format!(" FROM {} WHERE {} IS NOT NULL", table.quoted(), quote_ident(&def.source.geometry_column)));
+    sql
+}
+
+/// Streams a layer's table into an index (binary WKB, row by row, never the whole result in
+/// memory as text).
+pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<LayerIndex> {
+    let started = Instant::now();
+    let srid = describe_table(&mut *acquire(pool).await?, table, Some(&def.source.geometry_column))
+        .await?
+        .map(|t| t.srid)
+        .ok_or_else(|| {
+            Error::LayerNotFound(format!("{} (table {table} with column {})", def.id, def.source.geometry_column))
+        })?;
+    let sql = select_sql(def, table, srid);
+    let ctx = || format!("loading layer {} from {table}", def.id);
+    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+    let mut features = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(Error::db(ctx()))? {
+        features.push(decode_row(def, &row).map_err(|e| match e {
+            DecodeError::Db(source) => Error::Db { context: ctx(), source },
+            DecodeError::Geometry(id, reason) => Error::Geometry { layer: def.id.to_string(), id, reason },
+        })?);
+    }
+    let index = tokio::task::spawn_blocking(move || LayerIndex::build(features))
+        .await
+        .map_err(|e| Error::db(ctx())(sqlx::Error::Protocol(e.to_string())))?;
+    tracing::info!(
+        layer = %def.id, %table, features = index.len(), seconds = started.elapsed().as_secs_f64(),
+        megabytes = index.approx_bytes() / 1_000_000, "layer loaded from PostGIS"
+    );
+    Ok(index)
+}
+
+enum DecodeError {
+    Db(sqlx::Error),
+    Geometry(i64, String),
+}
+
+fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<Feature, DecodeError> {
+    let id: i64 = row.try_get(0).map_err(DecodeError::Db)?;
+    let wkb: Vec<u8> = row.try_get(1).map_err(DecodeError::Db)?;
+    let geometry = Wkb(wkb).to_geo().map_err(|e| DecodeError::Geometry(id, e.to_string()))?;
+    let mut properties = Vec::with_capacity(def.properties.len());
+    for (i, p) in def.properties.iter().enumerate() {
+        let i = i + 2;
+        let v = match p.kind {
+            PropertyType::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(|s| Value::Text(s.into()))),
+            PropertyType::Integer => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
+            PropertyType::Real => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Value::Float)),
+            PropertyType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Value::Bool)),
+            PropertyType::Date => row.try_get::<Option<chrono::NaiveDate>, _>(i).map(|v| v.map(Value::Date)),
+            PropertyType::Datetime => {
+                row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i).map(|v| v.map(Value::DateTime))
+            }
+        }
+        .map_err(DecodeError::Db)?;
+        properties.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Feature::new(id, geometry, properties))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_quotes_identifiers_and_casts_properties() {
+        let info = TableInfo {
+            table: TableRef { schema: "transport".into(), table: "roads".into() },
+            geometry_column: "geom".into(),
+            geometry_type: GeometryType::MultiLineString,
+            srid: 4326,
+            id_column: Some("id".into()),
+            columns: vec![("name".into(), PropertyType::Text), ("lanes".into(), PropertyType::Integer)],
+        };
+        let def = layer_from_table(
+            "roads".parse().unwrap_or_else(|e| panic!("{e}")),
+            "Roads".into(),
+            &info,
+            AccessLevel::Public,
+        );
+        assert_eq!(
+            select_sql(&def, &info.table, 4326),
+            r#"SELECT "id"::bigint, ST_AsBinary(ST_Force2D("geom")), "name"::text, "lanes"::bigint FROM "transport"."roads" WHERE "geom" IS NOT NULL"#
+        );
+        assert!(select_sql(&def, &info.table, 9210).contains(r#"bando.to_wgs84("geom", ST_SRID("geom"))"#));
+    }
+}

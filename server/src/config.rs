@@ -1,0 +1,206 @@
+//! `bando.toml`: the server, database and layer sections, with environment overrides.
+//!
+//! Precedence, lowest first: the file (or the embedded sample configuration), `BANDO_*`
+//! variables (`BANDO_SERVER__ADDR=0.0.0.0:8080`), then `DATABASE_URL`.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use layers::{AccessLevel, LayerDef, LayerId};
+use serde::Deserialize;
+
+/// The sample province's configuration, compiled in so that `bando serve` works from a fresh
+/// clone with no arguments. Its file paths are relative to [`SAMPLE_DIR`].
+pub const SAMPLE_CONFIG: &str = include_str!("../../data-samples/bando.toml");
+/// Where the sample data lives in the source tree.
+pub const SAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data-samples");
+
+/// Errors in the configuration; each names where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file, bad TOML or a value of the wrong type (figment names the key and file).
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A layer breaks a rule.
+    #[error("{file}: {source}")]
+    Layer {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        #[source]
+        source: layers::Error,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Database settings.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Layers by id.
+    #[serde(default)]
+    pub layers: BTreeMap<String, LayerDef>,
+    /// Where the configuration came from, for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listening address.
+    #[serde(default = "default_addr")]
+    pub addr: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { addr: default_addr() }
+    }
+}
+
+fn default_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[database]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; with none, layers are served from their files.
+    pub url: Option<String>,
+    /// Publish every geometry table of these schemas.
+    pub auto_publish: Option<AutoPublish>,
+}
+
+/// `[database.auto_publish]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoPublish {
+    /// Schemas to scan.
+    pub schemas: Vec<String>,
+    /// Access level of the discovered layers.
+    pub access: AccessLevel,
+}
+
+impl Config {
+    /// Loads `path`, or the embedded sample configuration when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (base, origin, figment) = match path {
+            Some(p) => {
+                let base = p.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+                (base, p.display().to_string(), Figment::from(Toml::file_exact(p)))
+            }
+            None => (
+                PathBuf::from(SAMPLE_DIR),
+                "embedded sample configuration".to_owned(),
+                Figment::from(Toml::string(SAMPLE_CONFIG)),
+            ),
+        };
+        let figment = figment
+            .merge(Env::prefixed("BANDO_").split("__").ignore(&["config"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
+        let mut config: Self = figment.extract().map_err(Box::new)?;
+        config.origin = origin;
+        for (key, def) in &mut config.layers {
+            def.id =
+                key.parse::<LayerId>().map_err(|message| config_layer_error(&config.origin, key, "id", message))?;
+            if let Some(file) = &mut def.source.file {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
+            def.validate().map_err(|source| ConfigError::Layer { file: config.origin.clone(), source })?;
+        }
+        Ok(config)
+    }
+
+    /// The layer definitions, in id order.
+    pub fn layer_defs(&self) -> Vec<LayerDef> {
+        self.layers.values().cloned().collect()
+    }
+}
+
+fn config_layer_error(file: &str, layer: &str, field: &str, message: String) -> ConfigError {
+    ConfigError::Layer {
+        file: file.to_owned(),
+        source: layers::Error::InvalidLayer { layer: layer.to_owned(), field: field.to_owned(), message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|e| ConfigError::Parse(Box::new(figment::Error::from(e.to_string()))))?;
+        let path = dir.path().join("bando.toml");
+        std::fs::write(&path, text).map_err(|e| ConfigError::Parse(Box::new(figment::Error::from(e.to_string()))))?;
+        Config::load(Some(&path))
+    }
+
+    fn error_of(text: &str) -> String {
+        match load_text(text) {
+            Ok(_) => "no error".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const LAYER: &str = r#"
+[layers.roads]
+title = "Roads"
+geometry = "MultiLineString"
+access = "public"
+source = { table = "transport.roads" }
+"#;
+
+    #[test]
+    fn the_embedded_sample_configuration_loads() {
+        let config = Config::load(None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.layers.len() >= 8, "{} layers", config.layers.len());
+        assert!(config.layers.values().all(|d| d.source.file.as_ref().is_some_and(|f| f.exists())));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_file_layer_and_field() {
+        let msg = error_of(&format!("{LAYER}minzoom = \"six\"\n"));
+        assert!(msg.contains("layers.roads.minzoom") && msg.contains("bando.toml"), "{msg}");
+    }
+
+    #[test]
+    fn a_broken_rule_names_the_file_layer_and_field() {
+        let msg = error_of(&format!("{LAYER}minzoom = 14\nmaxzoom = 10\n"));
+        assert!(msg.contains("bando.toml: layer `roads`: field `minzoom`"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let msg = error_of(&format!("{LAYER}colour = \"red\"\n"));
+        assert!(msg.contains("colour") && msg.contains("layers.roads"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_layer_id_is_named() {
+        let msg = error_of(&LAYER.replace("layers.roads", "layers.Roads"));
+        assert!(msg.contains("layer `Roads`: field `id`"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_access_level_is_an_error() {
+        let msg = error_of(&LAYER.replace("access = \"public\"\n", ""));
+        assert!(msg.contains("access") && msg.contains("layers.roads"), "{msg}");
+    }
+}

@@ -1,0 +1,192 @@
+//! `bando`: serve, migrate, import. Thin: parse the command line, load the configuration, call
+//! the library.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use layers::{
+    LayerId,
+    import::{ImportMode, ImportRequest},
+    store::postgis,
+};
+use server::{config::Config, load, state::AppState};
+
+#[derive(Parser)]
+#[command(name = "bando", version, about = "Bando map service: vector tiles and OGC API - Features from PostGIS")]
+struct Cli {
+    /// Configuration file (default: the bundled sample province).
+    #[arg(long, global = true, env = "BANDO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the layers over HTTP.
+    Serve {
+        /// Listening address (overrides the configuration).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Apply the database migrations.
+    Migrate,
+    /// Import a file into a layer, or with --all every configured layer's file into its table.
+    Import {
+        /// Shapefile, GeoPackage, GeoJSON, KML or CSV (lon/lat columns).
+        #[arg(required_unless_present = "all")]
+        path: Option<PathBuf>,
+        /// Target layer id; a new id creates the layer.
+        #[arg(long, required_unless_present = "all")]
+        layer: Option<String>,
+        /// CRS of the source, e.g. EPSG:9210 (default: what the file declares).
+        #[arg(long, value_parser = layers::crs::parse_srid)]
+        src_crs: Option<i32>,
+        /// Replace the layer's features or append to them.
+        #[arg(long, value_enum, default_value_t = Mode::Replace)]
+        mode: Mode,
+        /// Import every configured layer that has both a file and a table.
+        #[arg(long, conflicts_with_all = ["path", "layer", "src_crs"])]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Replace,
+    Append,
+}
+
+/// Exit status for bad input (a file, a flag, the configuration), as the CLI documents.
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!("starting the runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the error on one line; bad input exits 2, anything else 1.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", e.to_string().replace('\n', " "));
+    let bad_input = e.downcast_ref::<layers::Error>().is_some_and(layers::Error::is_bad_input)
+        || e.downcast_ref::<server::config::ConfigError>().is_some()
+        || e.downcast_ref::<BadInput>().is_some();
+    ExitCode::from(if bad_input { BAD_INPUT } else { 1 })
+}
+
+/// A usage error the CLI itself detects.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { addr } => serve(config, addr).await,
+        Command::Migrate => {
+            postgis::migrate(&connect(&config).await?).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Import { path, layer, src_crs, mode, all } => {
+            let mode = match mode {
+                Mode::Replace => ImportMode::Replace,
+                Mode::Append => ImportMode::Append,
+            };
+            let pool = connect(&config).await?;
+            postgis::migrate(&pool).await?;
+            let requests = if all {
+                config
+                    .layer_defs()
+                    .into_iter()
+                    .filter(|d| d.source.table.is_some())
+                    .filter_map(|d| {
+                        let path = d.source.file.clone()?;
+                        Some(ImportRequest { path, layer: d.id.clone(), src_srid: None, mode, configured: Some(d) })
+                    })
+                    .collect()
+            } else {
+                let layer: LayerId = layer.unwrap_or_default().parse().map_err(BadInput)?;
+                let configured = config.layers.get(layer.as_str()).cloned();
+                vec![ImportRequest { path: path.unwrap_or_default(), layer, src_srid: src_crs, mode, configured }]
+            };
+            for req in requests {
+                import(&pool, &req).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let url = config
+        .database
+        .url
+        .as_deref()
+        .ok_or_else(|| BadInput("no database configured: set DATABASE_URL or [database] url".into()))?;
+    Ok(postgis::connect(url).await?)
+}
+
+async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner().with_message(format!("{} ← {}", req.layer, req.path.display()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows read ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let progress_bar = bar.clone();
+    let report = layers::import::import(pool, req, Arc::new(move |n| progress_bar.set_position(n))).await;
+    bar.finish_and_clear();
+    println!("{}", report?);
+    Ok(())
+}
+
+async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let addr = addr.unwrap_or(config.server.addr);
+    let pool = match &config.database.url {
+        Some(_) => {
+            let pool = connect(&config).await?;
+            postgis::migrate(&pool).await?;
+            Some(pool)
+        }
+        None => None,
+    };
+    let defs = load::catalog(&config, pool.as_ref()).await?;
+    let state = AppState::new(pool.is_some());
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },
+        layers = defs.len(), "listening"
+    );
+    tokio::spawn(load::load_all(state.clone(), defs, pool));
+    axum::serve(listener, server::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+}
+
+/// Resolves on SIGINT or SIGTERM so that in-flight requests finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

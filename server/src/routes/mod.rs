@@ -1,0 +1,13 @@
+//! The HTTP routes, one module per family.
+
+pub mod collections;
+pub mod health;
+
+use axum::http::{HeaderMap, header};
+
+/// The service's base URL as the client reached it, for absolute links.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}")
+}

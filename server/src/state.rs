@@ -1,0 +1,92 @@
+//! What every request handler shares: the loaded layers and the service's readiness.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use arc_swap::ArcSwap;
+use layers::{LayerDef, LayerId, LayerIndex};
+
+/// A layer ready to serve: its definition and its index.
+pub struct Layer {
+    /// The definition.
+    pub def: LayerDef,
+    /// The features.
+    pub index: LayerIndex,
+}
+
+/// Shared state. Layers are swapped in whole, so a reader never sees a half-loaded layer.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    layers: ArcSwap<BTreeMap<LayerId, Arc<Layer>>>,
+    ready: AtomicBool,
+    database: bool,
+    failed: Mutex<Vec<String>>,
+}
+
+impl AppState {
+    /// Empty and not ready; `database` says whether PostGIS backs the layers.
+    pub fn new(database: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                layers: ArcSwap::default(),
+                ready: AtomicBool::new(false),
+                database,
+                failed: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Installs a loaded layer (replacing one with the same id).
+    pub fn put_layer(&self, layer: Layer) {
+        let layer = Arc::new(layer);
+        self.inner.layers.rcu(|current| {
+            let mut next = BTreeMap::clone(current);
+            next.insert(layer.def.id.clone(), Arc::clone(&layer));
+            next
+        });
+    }
+
+    /// All layers, in id order.
+    pub fn layers(&self) -> Arc<BTreeMap<LayerId, Arc<Layer>>> {
+        self.inner.layers.load_full()
+    }
+
+    /// One layer.
+    pub fn layer(&self, id: &LayerId) -> Option<Arc<Layer>> {
+        self.inner.layers.load().get(id).cloned()
+    }
+
+    /// Marks every configured layer as loaded.
+    pub fn set_ready(&self) {
+        self.inner.ready.store(true, Ordering::Release);
+    }
+
+    /// True once every configured layer is loaded.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Records a layer that could not be loaded; `/ready` reports it.
+    pub fn layer_failed(&self, message: String) {
+        self.inner.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(message);
+    }
+
+    /// Layers that could not be loaded.
+    pub fn failed_layers(&self) -> Vec<String> {
+        self.inner.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// True when layers come from PostGIS.
+    pub fn has_database(&self) -> bool {
+        self.inner.database
+    }
+}
