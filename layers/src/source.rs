@@ -50,6 +50,7 @@ impl Source {
     /// Opens `path`. `src_srid` overrides the CRS the file declares. Files without a CRS are
     /// taken as lon/lat when their format says so (GeoJSON, KML, CSV); others are an error.
     pub fn open(path: &Path, src_srid: Option<i32>) -> Result<Self> {
+        route_gdal_messages();
         if !path.exists() {
             return Err(Error::MissingFile { path: path.into() });
         }
@@ -98,7 +99,6 @@ impl Source {
             }
         };
         let geometry_type = layer_geometry_type(layer.defn().geom_fields().next().map(|g| g.field_type()));
-        drop(layer);
         Ok(Self { dataset, path: path.into(), format, srid, fields, geometry_type })
     }
 
@@ -122,7 +122,7 @@ impl Source {
         let n = self.fields.len();
         for (i, feature) in layer.features().enumerate() {
             let values = (0..n).map(|k| feature.field(k).ok().flatten()).collect();
-            f(i as u64 + 1, feature.geometry(), values)?;
+            f(i as u64 + 1, feature.geometry().filter(|g| is_present(g)), values)?;
         }
         Ok(())
     }
@@ -130,6 +130,26 @@ impl Source {
     fn gdal_error(&self, source: gdal::errors::GdalError) -> Error {
         Error::Gdal { path: self.path.clone(), source }
     }
+}
+
+/// Sends GDAL's own messages to the log instead of stderr: its errors reach the user once, as
+/// this crate's errors, and the CLI's error stays on one line.
+fn route_gdal_messages() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|class, number, message| {
+            tracing::debug!(target: "gdal", ?class, number, "{message}");
+        });
+    });
+}
+
+/// False for a feature whose geometry is null. The gdal crate hands out a geometry wrapping a
+/// null pointer in that case, and every safe method on it makes GDAL print an error; reading
+/// the pointer is the only quiet test.
+#[allow(unsafe_code)]
+fn is_present(g: &gdal::vector::Geometry) -> bool {
+    // SAFETY: the pointer is only compared with null, never dereferenced.
+    !unsafe { g.c_geometry() }.is_null()
 }
 
 /// Lines and polygons become Multi* so that a file mixing single and multi parts fits.

@@ -35,7 +35,7 @@ pub enum ConfigError {
         file: String,
         /// What is wrong.
         #[source]
-        source: layers::Error,
+        source: Box<layers::Error>,
     },
 }
 
@@ -118,12 +118,10 @@ impl Config {
         for (key, def) in &mut config.layers {
             def.id =
                 key.parse::<LayerId>().map_err(|message| config_layer_error(&config.origin, key, "id", message))?;
-            if let Some(file) = &mut def.source.file {
-                if file.is_relative() {
-                    *file = base.join(&*file);
-                }
+            if let Some(file) = def.source.file.as_mut().filter(|f| f.is_relative()) {
+                *file = base.join(&*file);
             }
-            def.validate().map_err(|source| ConfigError::Layer { file: config.origin.clone(), source })?;
+            def.validate().map_err(|e| ConfigError::Layer { file: config.origin.clone(), source: Box::new(e) })?;
         }
         Ok(config)
     }
@@ -137,7 +135,7 @@ impl Config {
 fn config_layer_error(file: &str, layer: &str, field: &str, message: String) -> ConfigError {
     ConfigError::Layer {
         file: file.to_owned(),
-        source: layers::Error::InvalidLayer { layer: layer.to_owned(), field: field.to_owned(), message },
+        source: Box::new(layers::Error::InvalidLayer { layer: layer.to_owned(), field: field.to_owned(), message }),
     }
 }
 

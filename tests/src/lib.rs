@@ -1,1 +1,177 @@
-//! Shared helpers for the black-box tests.
+//! Shared helpers for the black-box tests: the `bando` binary, throwaway databases on the test
+//! PostGIS (`TEST_DATABASE_URL`, started by `scripts/test.sh`), and a running server.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The sample data folder.
+pub fn samples() -> PathBuf {
+    repo().join("data-samples")
+}
+
+/// The `bando` binary that `scripts/test.sh` builds before the tests (or `BANDO_BIN`).
+pub fn bando_bin() -> PathBuf {
+    let bin = std::env::var_os("BANDO_BIN").map_or_else(|| repo().join("target/debug/bando"), PathBuf::from);
+    assert!(bin.exists(), "{} is missing: run the tests with scripts/test.sh (it builds bando first)", bin.display());
+    bin
+}
+
+/// A `bando` command with a clean environment: no inherited database or config.
+pub fn bando(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bando_bin());
+    cmd.args(args).env_remove("DATABASE_URL").env_remove("BANDO_CONFIG").env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Runs a command and returns its output, whatever the exit status.
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+/// Stdout of a command that must succeed.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A database of its own for one test, dropped at the end.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates an empty database on the test server.
+    pub fn new() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a PostGIS");
+        let name = format!("bando_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let (server, _) = admin.rsplit_once('/').unwrap();
+        Self { url: format!("{server}/{name}"), admin, name }
+    }
+
+    /// Runs SQL and returns psql's unaligned output.
+    pub fn sql(&self, sql: &str) -> String {
+        psql(&self.url, sql)
+    }
+
+    /// A `bando` command pointed at this database.
+    pub fn bando(&self, args: &[&str]) -> Command {
+        let mut cmd = bando(args);
+        cmd.env("DATABASE_URL", &self.url);
+        cmd
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-q", &self.admin, "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}
+
+/// Runs SQL with psql (tuples only, unaligned) and returns the trimmed output.
+pub fn psql(url: &str, sql: &str) -> String {
+    run_ok(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", url, "-c", sql])).trim().to_owned()
+}
+
+/// A running `bando serve`, stopped when dropped.
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `bando serve` on a free loopback port and waits until `/ready` answers 200.
+    pub fn start(mut cmd: Command) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = cmd
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let server = Self { base, child };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if reqwest::blocking::get(format!("{}/ready", server.base)).is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "bando did not become ready within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// GET a path, returning the response.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("{}{path}", self.base)).unwrap()
+    }
+
+    /// GET a path that must answer 200 with JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path);
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The layer ids the sample configuration declares, read from the file itself.
+pub fn sample_layer_ids() -> Vec<String> {
+    let text = std::fs::read_to_string(samples().join("bando.toml")).unwrap();
+    let mut ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("[layers.").and_then(|r| r.strip_suffix(']')))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Feature count of a file as GDAL's `ogrinfo` reports it (an independent count).
+pub fn ogr_feature_count(path: &Path) -> u64 {
+    let info = run_ok(Command::new("ogrinfo").args(["-ro", "-so", "-al"]).arg(path));
+    info.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("no feature count in ogrinfo output for {}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}

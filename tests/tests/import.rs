@@ -1,0 +1,328 @@
+//! `bando import` against a real PostGIS: every format, VN-2000, repair and de-duplication
+//! counts, atomicity, and the bad-input errors.
+#![allow(clippy::unwrap_used)]
+
+use std::{fs, process::Command};
+
+use e2e::{TestDb, ogr_feature_count, output, run_ok, samples};
+
+/// One sample file per format the importer reads.
+const FORMATS: [(&str, &str); 5] = [
+    ("communes.geojson", "communes"),
+    ("roads.gpkg", "roads"),
+    ("warehouses.shp", "warehouses"),
+    ("ports.kml", "ports"),
+    ("airports.csv", "airports"),
+];
+
+#[test]
+fn every_format_imports_with_exact_counts_into_configured_and_new_layers() {
+    let db = TestDb::new();
+    for (file, layer) in FORMATS {
+        let path = samples().join(file);
+        let expected = ogr_feature_count(&path);
+        assert!(expected > 0, "{file} is empty");
+        let table = match layer {
+            "communes" => "admin.communes",
+            "roads" => "transport.roads",
+            "warehouses" => "logistics.warehouses",
+            "ports" => "transport.ports",
+            _ => "transport.airports",
+        };
+        let p = path.to_str().unwrap();
+        let report = run_ok(&mut db.bando(&["import", p, "--layer", layer]));
+        assert_eq!(report_count(&report, "written"), expected, "{file}: {report}");
+        assert_eq!(report_count(&report, "read"), expected, "{file}: {report}");
+        assert_eq!(db.sql(&format!("SELECT count(*) FROM {table}")), expected.to_string(), "{file}");
+        // The same file as a layer that does not exist yet: its table is created from the fields.
+        let new_layer = format!("new_{layer}");
+        run_ok(&mut db.bando(&["import", p, "--layer", &new_layer]));
+        assert_eq!(db.sql(&format!("SELECT count(*) FROM public.{new_layer}")), expected.to_string(), "{file}");
+        assert_eq!(db.sql(&format!("SELECT imported FROM bando.layers WHERE id = '{new_layer}'")), "t");
+    }
+    // Vietnamese text survives every path, and typed columns stay typed.
+    assert_eq!(db.sql("SELECT name FROM admin.communes ORDER BY id LIMIT 1"), first_geojson_name("communes.geojson"));
+    let cold_stores = run_ok(
+        Command::new("ogrinfo")
+            .args(["-ro", "-al", "-q", "-where", "name LIKE 'Kho lạnh%'"])
+            .arg(samples().join("warehouses.shp")),
+    )
+    .matches("OGRFeature(")
+    .count();
+    assert!(cold_stores > 0);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM logistics.warehouses WHERE name LIKE 'Kho lạnh%'"),
+        cold_stores.to_string()
+    );
+    assert_eq!(
+        db.sql("SELECT data_type FROM information_schema.columns WHERE table_name = 'new_roads' AND column_name = 'opened_on'"),
+        "date"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM bando.import_log WHERE status = 'ok'"), "10");
+}
+
+/// A count from the import report that the CLI prints.
+fn report_count(report: &str, label: &str) -> u64 {
+    report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label).map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned()))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {label} in report:\n{report}"))
+}
+
+fn first_geojson_name(file: &str) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(samples().join(file)).unwrap()).unwrap();
+    v["features"][0]["properties"]["name"].as_str().unwrap().to_owned()
+}
+
+/// Applies EPSG:6960 with PROJ itself: the inverse TM-3 projection, then the Helmert step that
+/// PROJ's own definition of EPSG:6960 gives, then back to degrees.
+fn proj_epsg_6960(points: &str) -> Vec<(f64, f64)> {
+    let tmerc = run_ok(Command::new("projinfo").args(["EPSG:9210", "-o", "PROJ", "-q", "--single-line"]));
+    let tmerc: Vec<&str> =
+        tmerc.split_whitespace().filter(|t| !t.starts_with("+towgs84") && *t != "+type=crs").collect();
+    let op =
+        run_ok(Command::new("projinfo").args(["-k", "operation", "EPSG:6960", "-o", "PROJ", "-q", "--single-line"]));
+    let helmert = op.split("+step").find(|s| s.contains("+proj=helmert")).expect("EPSG:6960 is a Helmert step");
+    let pipeline = format!(
+        "+proj=pipeline +step +inv {} +step +proj=cart +ellps=WGS84 +step {} +step +inv +proj=cart +ellps=WGS84 \
+         +step +proj=unitconvert +xy_in=rad +xy_out=deg",
+        tmerc.join(" "),
+        helmert.trim()
+    );
+    let mut child = Command::new("cct")
+        .args(["-d", "10"])
+        .args(pipeline.split_whitespace())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), points.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().map(|t| t.parse().unwrap()).collect();
+            (v[0], v[1])
+        })
+        .collect()
+}
+
+fn metres_apart(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let dy = (a.1 - b.1) * 110_600.0;
+    let dx = (a.0 - b.0) * 111_320.0 * a.1.to_radians().cos();
+    dx.hypot(dy)
+}
+
+#[test]
+fn a_vn2000_shapefile_lands_within_a_centimetre_of_proj_epsg_6960() {
+    let db = TestDb::new();
+    let shp = samples().join("warehouses.shp");
+    run_ok(&mut db.bando(&["import", shp.to_str().unwrap(), "--layer", "warehouses"]));
+    // The raw TM-3 coordinates, read by GDAL (not by bando), in file order = id order.
+    let csv = run_ok(
+        Command::new("ogr2ogr")
+            .args(["-f", "CSV", "/vsistdout/", "-lco", "GEOMETRY=AS_XY", "-sql"])
+            .arg("SELECT id FROM warehouses ORDER BY id")
+            .arg(&shp),
+    );
+    let mut ids = Vec::new();
+    let mut points = String::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        points.push_str(&format!("{} {} 0 0\n", f[0], f[1]));
+        ids.push(f[2].to_owned());
+    }
+    let reference = proj_epsg_6960(&points);
+    let stored = db.sql("SELECT ST_X(geom) || ' ' || ST_Y(geom) FROM logistics.warehouses ORDER BY id");
+    let stored: Vec<(f64, f64)> = stored
+        .lines()
+        .map(|l| {
+            let (x, y) = l.split_once(' ').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(stored.len(), 155);
+    assert_eq!(stored.len(), reference.len());
+    let worst = stored.iter().zip(&reference).map(|(s, r)| metres_apart(*s, *r)).fold(0.0, f64::max);
+    assert!(worst < 0.01, "worst deviation from PROJ's EPSG:6960 is {worst} m");
+
+    // PROJ's default operation (what plain ST_Transform by SRID does) is a different one: this
+    // test would catch an importer that used it.
+    let default = run_ok(Command::new("sh").arg("-c").arg(format!(
+        "printf '{}' | cs2cs -f %.10f EPSG:9210 EPSG:4326",
+        points.lines().next().unwrap().rsplit_once(" 0 0").unwrap().0
+    )));
+    let d: Vec<f64> = default.split_whitespace().take(2).map(|t| t.parse().unwrap()).collect();
+    assert!(metres_apart((d[1], d[0]), reference[0]) > 0.3, "PROJ's default should differ here");
+}
+
+#[test]
+fn repairs_duplicates_and_rejections_are_counted_exactly() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zones.geojson");
+    let square = |x: f64| format!("[[[{x},10],[{x}.01,10],[{x}.01,10.01],[{x},10.01],[{x},10]]]");
+    let feature = |name: &str, geometry: &str| {
+        format!(r#"{{"type":"Feature","properties":{{"name":"{name}","kind":"forest"}},"geometry":{geometry}}}"#)
+    };
+    let polygon = |x: f64| format!(r#"{{"type":"Polygon","coordinates":{}}}"#, square(x));
+    let features = [
+        feature("Rừng tràm A", &polygon(105.1)),
+        feature("Rừng tràm B", &polygon(105.2)),
+        feature("Rừng tràm C", &polygon(105.3)),
+        feature("Rừng tràm A", &polygon(105.1)),  // duplicate of A
+        feature("Rừng tràm A", &polygon(105.1)),  // and again
+        feature("Rừng tràm A2", &polygon(105.1)), // same shape, other name: kept
+        // A bow-tie: invalid, ST_MakeValid turns it into two triangles.
+        feature(
+            "Nơ",
+            r#"{"type":"Polygon","coordinates":[[[105.5,10],[105.51,10.01],[105.51,10],[105.5,10.01],[105.5,10]]]}"#,
+        ),
+        feature("Không hình", "null"),
+        feature("Điểm", r#"{"type":"Point","coordinates":[105.6,10]}"#),
+        feature("Rỗng", r#"{"type":"MultiPolygon","coordinates":[]}"#), // GDAL reads an empty geometry
+        feature("Không có", r#"{"type":"Polygon","coordinates":[]}"#),  // GDAL reads no geometry
+    ];
+    fs::write(&path, format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))).unwrap();
+
+    let out = run_ok(&mut db.bando(&["import", path.to_str().unwrap(), "--layer", "resource_zones"]));
+    let row = db.sql(
+        "SELECT rows_read, rows_written, repaired, duplicates_removed, rejected::text FROM bando.import_log ORDER BY id DESC LIMIT 1",
+    );
+    assert_eq!(
+        row, r#"11|5|1|2|{"no geometry": 2, "empty geometry": 1, "geometry type POINT does not fit the layer": 1}"#,
+        "report: {out}"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM env.resource_zones"), "5");
+    assert_eq!(db.sql("SELECT bool_and(ST_IsValid(geom)) FROM env.resource_zones"), "t");
+    assert_eq!(db.sql("SELECT ST_NumGeometries(geom) FROM env.resource_zones WHERE name = 'Nơ'"), "2");
+    for (label, n) in [("read", 11), ("written", 5), ("repaired", 1), ("duplicates removed", 2), ("rejected", 4)] {
+        assert_eq!(report_count(&out, label), n, "{label}");
+    }
+}
+
+#[test]
+fn a_failed_import_leaves_the_layer_exactly_as_it_was() {
+    let db = TestDb::new();
+    let roads = samples().join("roads.gpkg");
+    run_ok(&mut db.bando(&["import", roads.to_str().unwrap(), "--layer", "roads"]));
+    let checksum = "SELECT count(*) || ':' || md5(string_agg(id || name || ST_AsEWKB(geom)::text, ',' ORDER BY id)) FROM transport.roads";
+    let before = db.sql(checksum);
+
+    // The same roads as CSV, with a bad value late in the file (row 2000 of 2217).
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("roads.csv");
+    run_ok(Command::new("ogr2ogr").args(["-f", "CSV", "-lco", "GEOMETRY=AS_WKT"]).arg(&csv).arg(&roads));
+    let text = fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let lanes = header.iter().position(|h| h.trim_matches('"') == "lanes").unwrap();
+    let bad = lines[2000].clone();
+    let mut fields = split_csv(&bad);
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    fields[lanes] = "abc".into();
+    lines[2000] = fields.join(",");
+    fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    for mode in ["replace", "append"] {
+        let out = output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads", "--mode", mode]));
+        assert_eq!(out.status.code(), Some(2), "{mode}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("row 2000") && err.contains("`lanes`") && err.contains("\"abc\""), "{err}");
+        assert_eq!(db.sql(checksum), before, "{mode} changed the layer");
+    }
+    assert_eq!(
+        db.sql("SELECT count(*) FROM bando.import_log WHERE status = 'failed' AND error LIKE '%row 2000%'"),
+        "2"
+    );
+
+    // A new layer whose import fails in the database (two features share an id: the table's
+    // primary key refuses the second) leaves no table and no catalog entry behind.
+    let last = lines.len() - 1;
+    let mut fields = split_csv(&lines[last]);
+    fields[header.iter().position(|h| h.trim_matches('"') == "id").unwrap()] = "\"1\"".into();
+    lines[last] = fields.join(",");
+    lines[2000] = bad;
+    fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let out = output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads_copy"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("duplicate key"), "{err}");
+    assert_eq!(db.sql("SELECT to_regclass('public.roads_copy') IS NULL AND NOT EXISTS (SELECT 1 FROM bando.layers WHERE id = 'roads_copy')"), "t");
+}
+
+/// Splits one line of ogr2ogr's CSV (quoted WKT contains commas).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.last_mut().unwrap().push(c);
+            }
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().unwrap().push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_input_gets_a_one_line_error_and_exit_code_2() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("notes.txt"), "just some words, not a map\n").unwrap();
+    fs::write(d.join("no_geometry.csv"), "name,population\nCần Thơ,1200000\n").unwrap();
+    fs::write(d.join("broken.geojson"), r#"{"type":"FeatureCollection","features":[{"type":"Feature","geo"#).unwrap();
+    for ext in ["shp", "shx", "dbf", "cpg"] {
+        fs::copy(samples().join(format!("warehouses.{ext}")), d.join(format!("noprj.{ext}"))).unwrap();
+    }
+    let p = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    let communes = samples().join("communes.geojson").to_str().unwrap().to_owned();
+    let cases: [(Vec<String>, &str); 6] = [
+        (vec![p("missing.shp")], "no such file"),
+        (vec![p("notes.txt")], "not a readable"),
+        (vec![p("no_geometry.csv")], "no geometry column"),
+        (vec![p("broken.geojson")], "not a readable"),
+        (vec![p("noprj.shp")], "declares no CRS"),
+        (vec![communes, "--src-crs".into(), "EPSG:999999".into()], "EPSG:999999"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["import".to_owned()];
+        all.extend(args.clone());
+        all.extend(["--layer".to_owned(), "anything".to_owned()]);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = output(&mut db.bando(&refs));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: not one line: {err}");
+    }
+    assert_eq!(db.sql("SELECT to_regclass('public.anything') IS NULL"), "t");
+}
+
+#[test]
+fn a_bad_configuration_names_the_file_the_layer_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bando.toml");
+    fs::write(
+        &config,
+        "[layers.roads]\ntitle = \"Roads\"\ngeometry = \"MultiLineString\"\naccess = \"public\"\n\
+         source = { table = \"transport.roads\" }\nminzoom = 15\nmaxzoom = 10\n",
+    )
+    .unwrap();
+    let out = output(&mut e2e::bando(&["--config", config.to_str().unwrap(), "serve"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bando.toml: layer `roads`: field `minzoom`"), "{err}");
+
+    fs::write(&config, "[layers.roads]\ntitle = 12\n").unwrap();
+    let out = output(&mut e2e::bando(&["--config", config.to_str().unwrap(), "serve"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("layers.roads.title") && err.contains("bando.toml"), "{err}");
+}
