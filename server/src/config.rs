@@ -49,6 +49,9 @@ pub struct Config {
     /// Database settings.
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// Tile serving.
+    #[serde(default)]
+    pub tiles: TilesConfig,
     /// Layers by id.
     #[serde(default)]
     pub layers: BTreeMap<String, LayerDef>,
@@ -74,6 +77,39 @@ impl Default for ServerConfig {
 
 fn default_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[tiles]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TilesConfig {
+    /// Megabytes of compressed tiles kept in memory; 0 turns the cache off.
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
+    /// `Cache-Control` header of tile responses.
+    #[serde(default = "default_cache_control")]
+    pub cache_control: String,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        Self { cache_mb: default_cache_mb(), cache_control: default_cache_control() }
+    }
+}
+
+fn default_cache_mb() -> u64 {
+    256
+}
+
+fn default_cache_control() -> String {
+    "public, max-age=300".into()
+}
+
+impl TilesConfig {
+    /// The serving settings these give.
+    pub fn settings(&self) -> crate::state::Settings {
+        crate::state::Settings { tile_cache_bytes: self.cache_mb << 20, tile_cache_control: self.cache_control.clone() }
+    }
 }
 
 /// `[database]`.

@@ -3,19 +3,35 @@
 pub mod config;
 pub mod error;
 pub mod load;
+pub mod render;
 pub mod routes;
 pub mod state;
+pub mod tile_cache;
 
-use axum::Router;
+use axum::{
+    Router,
+    http::{Method, header},
+};
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::{error::ApiError, state::AppState};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([header::ETAG, header::CONTENT_ENCODING]);
     Router::new()
+        .merge(routes::landing::router())
         .merge(routes::health::router())
+        .merge(routes::metrics::router())
         .merge(routes::collections::router())
+        .merge(routes::tiles::router())
+        .merge(routes::ogc_tiles::router())
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -60,7 +60,7 @@ pub async fn load_all(state: AppState, defs: Vec<LayerDef>, pool: Option<PgPool>
     }
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok((def, Ok(index))) => state.put_layer(Layer { def, index }),
+            Ok((def, Ok(index))) => state.put_layer(Layer::new(def, index)),
             Ok((def, Err(e))) => {
                 tracing::error!(layer = %def.id, "layer not loaded: {e}");
                 state.layer_failed(format!("{}: {e}", def.id));

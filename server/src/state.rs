@@ -4,12 +4,23 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
 use arc_swap::ArcSwap;
 use layers::{LayerDef, LayerId, LayerIndex};
+
+use crate::tile_cache::TileCache;
+
+/// Serving settings taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Bytes of compressed tiles the cache may hold; 0 turns it off.
+    pub tile_cache_bytes: u64,
+    /// `Cache-Control` of tile responses.
+    pub tile_cache_control: String,
+}
 
 /// A layer ready to serve: its definition and its index.
 pub struct Layer {
@@ -17,6 +28,21 @@ pub struct Layer {
     pub def: LayerDef,
     /// The features.
     pub index: LayerIndex,
+    /// Rises each time the layer is (re)loaded; cached tiles are keyed by it.
+    pub version: u64,
+}
+
+impl Layer {
+    /// A freshly loaded layer, with a version no earlier load of it had.
+    pub fn new(def: LayerDef, index: LayerIndex) -> Self {
+        static VERSION: AtomicU64 = AtomicU64::new(1);
+        Self { def, index, version: VERSION.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// True when tiles of zoom `z` include this layer.
+    pub fn serves_zoom(&self, z: u8) -> bool {
+        (self.def.minzoom..=self.def.maxzoom).contains(&z)
+    }
 }
 
 /// Shared state. Layers are swapped in whole, so a reader never sees a half-loaded layer.
@@ -27,6 +53,8 @@ pub struct AppState {
 
 struct Inner {
     layers: ArcSwap<BTreeMap<LayerId, Arc<Layer>>>,
+    tiles: TileCache,
+    settings: Settings,
     ready: AtomicBool,
     database: bool,
     failed: Mutex<Vec<String>>,
@@ -34,15 +62,27 @@ struct Inner {
 
 impl AppState {
     /// Empty and not ready; `database` says whether PostGIS backs the layers.
-    pub fn new(database: bool) -> Self {
+    pub fn new(settings: Settings, database: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 layers: ArcSwap::default(),
+                tiles: TileCache::new(settings.tile_cache_bytes),
+                settings,
                 ready: AtomicBool::new(false),
                 database,
                 failed: Mutex::default(),
             }),
         }
+    }
+
+    /// The tile cache.
+    pub fn tiles(&self) -> &TileCache {
+        &self.inner.tiles
+    }
+
+    /// Serving settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     /// Installs a loaded layer (replacing one with the same id).

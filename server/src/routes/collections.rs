@@ -1,17 +1,26 @@
 //! `/collections`: the layers with their extents.
 
-use axum::{Json, Router, extract::State, http::HeaderMap, routing::get};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::HeaderMap,
+    routing::get,
+};
+use layers::LayerId;
 use serde_json::{Value, json};
 
-use super::base_url;
-use crate::state::{AppState, Layer};
+use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR};
+use crate::{
+    error::ApiError,
+    state::{AppState, Layer},
+};
 
 /// CRS84, the default CRS of OGC API - Features.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/collections", get(list))
+    Router::new().route("/collections", get(list)).route("/collections/{id}", get(one))
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
@@ -21,6 +30,16 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> 
         "links": [{ "href": format!("{base}/collections"), "rel": "self", "type": "application/json", "title": "Layers" }],
         "collections": collections,
     }))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let layer = id.parse::<LayerId>().ok().and_then(|id| state.layer(&id));
+    let layer = layer.ok_or_else(|| ApiError::NotFound(format!("no collection {id:?}")))?;
+    Ok(Json(collection(&base_url(&headers), &layer)))
 }
 
 /// The description of one layer.
@@ -34,7 +53,10 @@ fn collection(base: &str, layer: &Layer) -> Value {
         "keywords": def.keywords,
         "itemType": "feature",
         "crs": [CRS84],
-        "links": [{ "href": format!("{base}/collections/{}", def.id), "rel": "self", "type": "application/json", "title": def.title }],
+        "links": [
+            { "href": format!("{base}/collections/{}", def.id), "rel": "self", "type": "application/json", "title": def.title },
+            { "href": format!("{base}/collections/{}/tiles", def.id), "rel": REL_TILESETS_VECTOR, "type": "application/json", "title": "Vector tiles" },
+        ],
     });
     if let Some(bbox) = bbox {
         c["extent"] = json!({ "spatial": { "bbox": bbox, "crs": CRS84 } });

@@ -2,6 +2,10 @@
 
 pub mod collections;
 pub mod health;
+pub mod landing;
+pub mod metrics;
+pub mod ogc_tiles;
+pub mod tiles;
 
 use axum::http::{HeaderMap, header};
 

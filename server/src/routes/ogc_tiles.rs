@@ -1,0 +1,191 @@
+//! OGC API - Tiles (OGC 20-057) and OGC Two Dimensional Tile Matrix Set 2.0 (OGC 17-083r4):
+//! the WebMercatorQuad tiling scheme and each collection's vector tileset.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::HeaderMap,
+    response::Response,
+    routing::get,
+};
+use serde_json::{Value, json};
+use tiler::tile::{HALF_WORLD, MAX_ZOOM};
+
+use super::{
+    base_url,
+    tiles::{MVT, geometry_kind, parse_tile, resolve_layers, serve_tile},
+};
+use crate::{
+    error::ApiError,
+    state::{AppState, Layer},
+};
+
+/// The only tiling scheme served.
+pub const TMS_ID: &str = "WebMercatorQuad";
+/// Its registered URI.
+pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
+/// Link relation of a tiling scheme.
+pub const REL_TILING_SCHEME: &str = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme";
+/// Link relation from a collection to its vector tilesets.
+pub const REL_TILESETS_VECTOR: &str = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector";
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tileMatrixSets", get(tile_matrix_sets))
+        .route("/tileMatrixSets/{id}", get(tile_matrix_set))
+        .route("/collections/{id}/tiles", get(tilesets))
+        .route("/collections/{id}/tiles/{tms}", get(tileset))
+        .route("/collections/{id}/tiles/{tms}/{z}/{row}/{col}", get(tile))
+}
+
+async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    Json(json!({
+        "tileMatrixSets": [{
+            "id": TMS_ID,
+            "title": "Google Maps Compatible for the World",
+            "uri": TMS_URI,
+            "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") }],
+        }],
+        "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/tileMatrixSets") }],
+    }))
+}
+
+async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    check_tms(&id)?;
+    let matrices: Vec<Value> = (0..=MAX_ZOOM)
+        .map(|z| {
+            let n = 1u32 << z;
+            let cell = 2.0 * HALF_WORLD / 256.0 / f64::from(n);
+            json!({
+                "id": z.to_string(),
+                // OGC's standardized rendering pixel is 0.28 mm.
+                "scaleDenominator": cell / 0.000_28,
+                "cellSize": cell,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-HALF_WORLD, HALF_WORLD],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": n,
+                "matrixHeight": n,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": TMS_ID,
+        "title": "Google Maps Compatible for the World",
+        "uri": TMS_URI,
+        "crs": EPSG_3857,
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices,
+    })))
+}
+
+fn check_tms(id: &str) -> Result<(), ApiError> {
+    if id == TMS_ID { Ok(()) } else { Err(ApiError::NotFound(format!("no tile matrix set {id:?}; only {TMS_ID}"))) }
+}
+
+fn one_layer(state: &AppState, id: &str) -> Result<std::sync::Arc<Layer>, ApiError> {
+    if id.contains(',') {
+        return Err(ApiError::NotFound(format!("no collection {id:?}")));
+    }
+    Ok(resolve_layers(state, id)?.remove(0))
+}
+
+async fn tilesets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let layer = one_layer(&state, &id)?;
+    let base = base_url(&headers);
+    let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
+    Ok(Json(json!({
+        "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles") }],
+        "tilesets": [{
+            "title": layer.def.title,
+            "dataType": "vector",
+            "crs": EPSG_3857,
+            "tileMatrixSetURI": TMS_URI,
+            "links": [
+                { "rel": "self", "type": "application/json", "href": tileset },
+                { "rel": REL_TILING_SCHEME, "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
+            ],
+        }],
+    })))
+}
+
+async fn tileset(
+    State(state): State<AppState>,
+    Path((id, tms)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_tms(&tms)?;
+    let layer = one_layer(&state, &id)?;
+    let base = base_url(&headers);
+    let def = &layer.def;
+    let mut doc = json!({
+        "title": def.title,
+        "description": def.description,
+        "dataType": "vector",
+        "crs": EPSG_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "tileMatrixSetLimits": limits(&layer),
+        "layers": [{
+            "id": def.id,
+            "title": def.title,
+            "dataType": "vector",
+            "geometryDimension": match geometry_kind(def.geometry) { "point" => 0, "line" => 1, _ => 2 },
+            "minTileMatrix": def.minzoom.to_string(),
+            "maxTileMatrix": def.maxzoom.to_string(),
+        }],
+        "links": [
+            { "rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles/{TMS_ID}") },
+            { "rel": REL_TILING_SCHEME, "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
+            { "rel": "item", "type": MVT, "templated": true,
+              "href": format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}") },
+        ],
+    });
+    if !def.attribution.is_empty() {
+        doc["attribution"] = json!(def.attribution);
+    }
+    if let Some(e) = layer.index.extent() {
+        doc["boundingBox"] = json!({
+            "lowerLeft": [e.min().x, e.min().y], "upperRight": [e.max().x, e.max().y],
+            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        });
+    }
+    Ok(Json(doc))
+}
+
+/// The tiles with data at each zoom of the layer's range, from its extent.
+fn limits(layer: &Layer) -> Vec<Value> {
+    let Some(e) = layer.index.extent() else { return Vec::new() };
+    let nw = layers::mercator::to_mercator(geo_types::Coord { x: e.min().x, y: e.max().y });
+    let se = layers::mercator::to_mercator(geo_types::Coord { x: e.max().x, y: e.min().y });
+    (layer.def.minzoom..=layer.def.maxzoom)
+        .filter_map(|z| {
+            let a = tiler::TileCoord::containing(z, nw.x, nw.y).ok()?;
+            let b = tiler::TileCoord::containing(z, se.x, se.y).ok()?;
+            Some(json!({
+                "tileMatrix": z.to_string(),
+                "minTileRow": a.y(), "maxTileRow": b.y(), "minTileCol": a.x(), "maxTileCol": b.x(),
+            }))
+        })
+        .collect()
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_tms(&tms)?;
+    let layer = one_layer(&state, &id)?;
+    // OGC API - Tiles orders the path as tileMatrix / tileRow / tileCol: z / y / x.
+    let tile = parse_tile(&z, &col, &row)?;
+    serve_tile(&state, vec![layer], tile, &headers).await
+}

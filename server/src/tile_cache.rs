@@ -1,0 +1,121 @@
+//! The tile cache: rendered tiles kept gzip-compressed in memory (`moka`), bounded in bytes.
+//!
+//! Tiles are compressed once, when rendered, and served compressed to every client that accepts
+//! gzip (all browsers); the rare client that does not gets them decompressed. The key holds
+//! each layer's version, so a reloaded layer's old tiles are never served again and age out.
+//! Concurrent requests for the same missing tile wait for one render.
+
+use std::{
+    hash::{Hash, Hasher},
+    io::{Read, Write},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use tiler::TileCoord;
+
+use crate::{error::ApiError, render::render, state::Layer};
+
+/// A rendered tile: gzip bytes and a strong ETag, or nothing for an empty tile.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The MVT, gzip-compressed; `None` for an empty tile.
+    pub gzip: Option<Bytes>,
+    /// Quoted strong ETag of the uncompressed tile.
+    pub etag: String,
+}
+
+impl Rendered {
+    /// The uncompressed MVT bytes.
+    pub fn identity(&self) -> Result<Bytes, ApiError> {
+        let Some(gz) = &self.gzip else { return Ok(Bytes::new()) };
+        let mut out = Vec::with_capacity(gz.len() * 4);
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .map_err(|e| ApiError::Internal(format!("decompressing a cached tile: {e}")))?;
+        Ok(out.into())
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TileKey {
+    layers: Vec<(String, u64)>,
+    tile: TileCoord,
+}
+
+/// Hit and miss counters, exported on `/metrics`.
+#[derive(Default)]
+pub struct CacheStats {
+    /// Tiles served from the cache.
+    pub hits: AtomicU64,
+    /// Tiles rendered.
+    pub misses: AtomicU64,
+}
+
+/// Renders tiles, through the cache when one is configured.
+pub struct TileCache {
+    cache: Option<moka::future::Cache<TileKey, Arc<Rendered>>>,
+    /// Counters.
+    pub stats: CacheStats,
+}
+
+impl TileCache {
+    /// A cache of at most `max_bytes` of compressed tiles; 0 turns caching off.
+    pub fn new(max_bytes: u64) -> Self {
+        let cache = (max_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, v: &Arc<Rendered>| {
+                    u32::try_from(v.gzip.as_ref().map_or(0, Bytes::len) + 64).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Self { cache, stats: CacheStats::default() }
+    }
+
+    /// The tile of these layers, from the cache or freshly rendered.
+    pub async fn tile(&self, layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Arc<Rendered>, ApiError> {
+        let Some(cache) = &self.cache else {
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            return render_compressed(layers, tile).await.map(Arc::new);
+        };
+        let key = TileKey { layers: layers.iter().map(|l| (l.def.id.to_string(), l.version)).collect(), tile };
+        let mut rendered_here = false;
+        let result = cache
+            .try_get_with(key, async {
+                rendered_here = true;
+                render_compressed(layers, tile).await.map(Arc::new)
+            })
+            .await
+            .map_err(|e: Arc<ApiError>| ApiError::Internal(e.to_string()));
+        let counter = if rendered_here { &self.stats.misses } else { &self.stats.hits };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    /// Tiles and bytes held.
+    pub fn usage(&self) -> (u64, u64) {
+        self.cache.as_ref().map_or((0, 0), |c| (c.entry_count(), c.weighted_size()))
+    }
+}
+
+/// Renders and compresses off the async threads: both are CPU work.
+async fn render_compressed(layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Rendered, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mvt = render(&layers, tile).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
+        let mut hasher = std::hash::DefaultHasher::new();
+        mvt.hash(&mut hasher);
+        let etag = format!("\"{:016x}\"", hasher.finish());
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::new(4));
+        gz.write_all(&mvt)
+            .and_then(|()| gz.finish())
+            .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
+            .map_err(|e| ApiError::Internal(format!("compressing tile {tile}: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("rendering tile {tile}: {e}")))?
+}

@@ -1,0 +1,356 @@
+//! From a Web Mercator geometry to tile-grid shapes: transform, clip to the buffered tile,
+//! simplify, snap to integers, drop what collapses.
+//!
+//! The clipping is hand-written: the clip window is an axis-aligned rectangle, for which
+//! Sutherland–Hodgman (polygons) and Liang–Barsky (lines) are exact and allocation-light, while
+//! general polygon overlay (geo's `BooleanOps`) costs two orders of magnitude more per feature.
+//!
+//! **Low-zoom rule** (documented in the README): a line or polygon whose bounding box, in this
+//! tile, is under one pixel (16 grid units) both wide and high is dropped, at every zoom. Such
+//! a feature would paint at most a pixel; dropping it keeps whole-province tiles of dense
+//! layers small. Points are never dropped.
+
+use geo::Simplify;
+use geo_types::{Coord, Geometry, LineString, Polygon};
+
+use crate::TileCoord;
+
+/// Grid units per pixel of a 256-pixel tile.
+const PIXEL: f64 = 16.0;
+/// Douglas–Peucker tolerance, in grid units: a quarter pixel, invisible at the tile's zoom.
+const SIMPLIFY: f64 = 4.0;
+
+/// A feature's geometry in tile-grid integers, y pointing down, ready to encode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One or more points.
+    Points(Vec<Coord<i32>>),
+    /// One or more lines of at least two distinct points.
+    Lines(Vec<Vec<Coord<i32>>>),
+    /// Polygons, each an exterior ring followed by its holes; rings are closed.
+    Polygons(Vec<Vec<Vec<Coord<i32>>>>),
+}
+
+/// Maps Web Mercator metres to the grid of one tile and clips there.
+#[derive(Clone, Copy, Debug)]
+pub struct TileFrame {
+    min_x: f64,
+    max_y: f64,
+    scale: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl TileFrame {
+    /// The frame of `tile` with `extent` grid units and `buffer` units of margin.
+    pub fn new(tile: TileCoord, extent: u32, buffer: u32) -> Self {
+        let [min_x, _, _, max_y] = tile.bounds();
+        let buffer = f64::from(buffer);
+        Self { min_x, max_y, scale: f64::from(extent) / tile.size(), lo: -buffer, hi: f64::from(extent) + buffer }
+    }
+
+    fn project(&self, c: Coord) -> Coord {
+        // Tile rows grow southwards, Mercator y northwards: flip.
+        Coord { x: (c.x - self.min_x) * self.scale, y: (self.max_y - c.y) * self.scale }
+    }
+
+    fn inside(&self, c: Coord) -> bool {
+        c.x >= self.lo && c.x <= self.hi && c.y >= self.lo && c.y <= self.hi
+    }
+
+    /// The geometry's shape in this tile, or `None` when nothing of it shows.
+    pub fn shape(&self, g: &Geometry) -> Option<Shape> {
+        let mut points = Vec::new();
+        let mut lines = Vec::new();
+        let mut polygons = Vec::new();
+        self.collect(g, &mut points, &mut lines, &mut polygons);
+        if !polygons.is_empty() {
+            Some(Shape::Polygons(polygons))
+        } else if !lines.is_empty() {
+            Some(Shape::Lines(lines))
+        } else if !points.is_empty() {
+            Some(Shape::Points(points))
+        } else {
+            None
+        }
+    }
+
+    fn collect(
+        &self,
+        g: &Geometry,
+        points: &mut Vec<Coord<i32>>,
+        lines: &mut Vec<Vec<Coord<i32>>>,
+        polygons: &mut Vec<Vec<Vec<Coord<i32>>>>,
+    ) {
+        match g {
+            Geometry::Point(p) => points.extend(self.point(p.0)),
+            Geometry::MultiPoint(mp) => points.extend(mp.iter().filter_map(|p| self.point(p.0))),
+            Geometry::LineString(l) => self.line(l, lines),
+            Geometry::MultiLineString(ml) => ml.iter().for_each(|l| self.line(l, lines)),
+            Geometry::Polygon(p) => polygons.extend(self.polygon(p)),
+            Geometry::MultiPolygon(mp) => polygons.extend(mp.iter().filter_map(|p| self.polygon(p))),
+            Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| self.collect(g, points, lines, polygons)),
+            Geometry::Line(l) => self.line(&LineString::from(vec![l.start, l.end]), lines),
+            Geometry::Rect(r) => polygons.extend(self.polygon(&r.to_polygon())),
+            Geometry::Triangle(t) => polygons.extend(self.polygon(&t.to_polygon())),
+        }
+    }
+
+    fn point(&self, c: Coord) -> Option<Coord<i32>> {
+        let p = self.project(c);
+        self.inside(p).then(|| snap(p))
+    }
+
+    fn line(&self, l: &LineString, out: &mut Vec<Vec<Coord<i32>>>) {
+        let projected: Vec<Coord> = l.0.iter().map(|c| self.project(*c)).collect();
+        if below_a_pixel(&projected) {
+            return;
+        }
+        for part in clip_line(&projected, self.lo, self.hi) {
+            let simplified = LineString(part).simplify(SIMPLIFY);
+            let snapped = snap_all(&simplified.0);
+            if snapped.len() >= 2 {
+                out.push(snapped);
+            }
+        }
+    }
+
+    fn polygon(&self, p: &Polygon) -> Option<Vec<Vec<Coord<i32>>>> {
+        let exterior: Vec<Coord> = p.exterior().0.iter().map(|c| self.project(*c)).collect();
+        if below_a_pixel(&exterior) || outside(&exterior, self.lo, self.hi) {
+            return None;
+        }
+        let mut rings = vec![self.ring(&exterior)?];
+        for hole in p.interiors() {
+            let hole: Vec<Coord> = hole.0.iter().map(|c| self.project(*c)).collect();
+            if !below_a_pixel(&hole) {
+                rings.extend(self.ring(&hole));
+            }
+        }
+        Some(rings)
+    }
+
+    /// Clips, simplifies and snaps a ring; `None` when it collapses to no area.
+    fn ring(&self, ring: &[Coord]) -> Option<Vec<Coord<i32>>> {
+        let clipped = clip_ring(ring, self.lo, self.hi);
+        if clipped.len() < 3 {
+            return None;
+        }
+        let mut closed = clipped;
+        closed.push(closed[0]);
+        let simplified = LineString(closed).simplify(SIMPLIFY);
+        let mut snapped = snap_all(&simplified.0);
+        if snapped.first() != snapped.last() {
+            let first = snapped[0];
+            snapped.push(first);
+        }
+        (snapped.len() >= 4 && area2(&snapped) != 0).then_some(snapped)
+    }
+}
+
+fn snap(c: Coord) -> Coord<i32> {
+    #[allow(clippy::cast_possible_truncation)]
+    Coord { x: c.x.round() as i32, y: c.y.round() as i32 }
+}
+
+/// Snaps to integers, dropping consecutive repeats.
+fn snap_all(coords: &[Coord]) -> Vec<Coord<i32>> {
+    let mut out: Vec<Coord<i32>> = Vec::with_capacity(coords.len());
+    for c in coords {
+        let s = snap(*c);
+        if out.last() != Some(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Twice the signed area (shoelace), in exact integer arithmetic.
+fn area2(ring: &[Coord<i32>]) -> i64 {
+    ring.windows(2).map(|w| i64::from(w[0].x) * i64::from(w[1].y) - i64::from(w[1].x) * i64::from(w[0].y)).sum()
+}
+
+fn bbox(coords: &[Coord]) -> [f64; 4] {
+    coords.iter().fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, c| {
+        [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)]
+    })
+}
+
+fn below_a_pixel(coords: &[Coord]) -> bool {
+    let b = bbox(coords);
+    b[2] - b[0] < PIXEL && b[3] - b[1] < PIXEL
+}
+
+fn outside(coords: &[Coord], lo: f64, hi: f64) -> bool {
+    let b = bbox(coords);
+    b[2] < lo || b[0] > hi || b[3] < lo || b[1] > hi
+}
+
+/// One edge of the clip window: which side is kept, where a segment crosses it, its position.
+type ClipEdge = (fn(Coord, f64) -> bool, fn(Coord, Coord, f64) -> Coord, f64);
+
+/// Sutherland–Hodgman against the square `[lo, hi]²`. The ring may be closed or open; the
+/// result is open. Parts of the ring outside become runs along the window's edge, which keeps
+/// the polygon one piece (as ST_AsMVTGeom and every tiler do).
+fn clip_ring(ring: &[Coord], lo: f64, hi: f64) -> Vec<Coord> {
+    let mut pts: Vec<Coord> = ring.to_vec();
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    let b = bbox(&pts);
+    if b[0] >= lo && b[2] <= hi && b[1] >= lo && b[3] <= hi {
+        return pts;
+    }
+    // Each edge: which side is kept, and where a segment crosses it.
+    let edges: [ClipEdge; 4] = [
+        (|c, v| c.x >= v, |a, b, v| Coord { x: v, y: a.y + (b.y - a.y) * (v - a.x) / (b.x - a.x) }, lo),
+        (|c, v| c.x <= v, |a, b, v| Coord { x: v, y: a.y + (b.y - a.y) * (v - a.x) / (b.x - a.x) }, hi),
+        (|c, v| c.y >= v, |a, b, v| Coord { x: a.x + (b.x - a.x) * (v - a.y) / (b.y - a.y), y: v }, lo),
+        (|c, v| c.y <= v, |a, b, v| Coord { x: a.x + (b.x - a.x) * (v - a.y) / (b.y - a.y), y: v }, hi),
+    ];
+    for (keep, cross, v) in edges {
+        if pts.is_empty() {
+            break;
+        }
+        let mut out = Vec::with_capacity(pts.len() + 4);
+        let mut prev = pts[pts.len() - 1];
+        for &cur in &pts {
+            match (keep(prev, v), keep(cur, v)) {
+                (true, true) => out.push(cur),
+                (true, false) => out.push(cross(prev, cur, v)),
+                (false, true) => {
+                    out.push(cross(prev, cur, v));
+                    out.push(cur);
+                }
+                (false, false) => {}
+            }
+            prev = cur;
+        }
+        pts = out;
+    }
+    pts
+}
+
+/// Liang–Barsky, segment by segment: the pieces of a line inside the square `[lo, hi]²`.
+fn clip_line(line: &[Coord], lo: f64, hi: f64) -> Vec<Vec<Coord>> {
+    let mut parts: Vec<Vec<Coord>> = Vec::new();
+    let mut current: Vec<Coord> = Vec::new();
+    for w in line.windows(2) {
+        match clip_segment(w[0], w[1], lo, hi) {
+            Some((a, b)) => {
+                if current.last() != Some(&a) {
+                    if current.len() >= 2 {
+                        parts.push(std::mem::take(&mut current));
+                    }
+                    current.clear();
+                    current.push(a);
+                }
+                current.push(b);
+                if b != w[1] {
+                    // The segment leaves the window: the part ends here.
+                    parts.push(std::mem::take(&mut current));
+                }
+            }
+            None => {
+                if current.len() >= 2 {
+                    parts.push(std::mem::take(&mut current));
+                }
+                current.clear();
+            }
+        }
+    }
+    if current.len() >= 2 {
+        parts.push(current);
+    }
+    parts
+}
+
+fn clip_segment(a: Coord, b: Coord, lo: f64, hi: f64) -> Option<(Coord, Coord)> {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+    for (p, q) in [(-dx, a.x - lo), (dx, hi - a.x), (-dy, a.y - lo), (dy, hi - a.y)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let at = |t: f64| {
+        if t == 0.0 {
+            a
+        } else if t == 1.0 {
+            b
+        } else {
+            Coord { x: a.x + t * dx, y: a.y + t * dy }
+        }
+    };
+    Some((at(t0), at(t1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use geo_types::{line_string, polygon};
+
+    use super::*;
+
+    fn frame() -> TileFrame {
+        // A frame where one Mercator metre is one grid unit, for readable tests.
+        TileFrame { min_x: 0.0, max_y: 4096.0, scale: 1.0, lo: -64.0, hi: 4160.0 }
+    }
+
+    #[test]
+    fn polygons_are_clipped_to_the_buffer_and_snapped() {
+        // A square half outside the tile's left edge.
+        let p =
+            polygon![(x: -1000.0, y: 1000.0), (x: 1000.0, y: 1000.0), (x: 1000.0, y: 3000.0), (x: -1000.0, y: 3000.0)];
+        let Some(Shape::Polygons(polys)) = frame().shape(&Geometry::Polygon(p)) else { panic!("no polygon") };
+        let ring = &polys[0][0];
+        assert!(ring.iter().all(|c| c.x >= -64 && c.x <= 4160 && c.y >= -64 && c.y <= 4160), "{ring:?}");
+        assert_eq!(ring.iter().map(|c| c.x).min(), Some(-64));
+        assert_eq!(ring.first(), ring.last());
+        // 2000 × 1064 grid units of area survive.
+        assert_eq!(area2(ring).abs(), 2 * 2000 * 1064);
+    }
+
+    #[test]
+    fn features_under_a_pixel_are_dropped_but_points_are_not() {
+        let tiny = polygon![(x: 100.0, y: 100.0), (x: 110.0, y: 100.0), (x: 110.0, y: 110.0)];
+        assert_eq!(frame().shape(&Geometry::Polygon(tiny)), None);
+        let short = line_string![(x: 100.0, y: 100.0), (x: 105.0, y: 100.0)];
+        assert_eq!(frame().shape(&Geometry::LineString(short)), None);
+        let point = Geometry::Point((100.0, 100.0).into());
+        assert_eq!(frame().shape(&point), Some(Shape::Points(vec![Coord { x: 100, y: 3996 }])));
+    }
+
+    #[test]
+    fn lines_leaving_and_reentering_split_into_parts() {
+        let l = line_string![(x: 100.0, y: 100.0), (x: 5000.0, y: 100.0), (x: 5000.0, y: 200.0), (x: 100.0, y: 200.0)];
+        let Some(Shape::Lines(parts)) = frame().shape(&Geometry::LineString(l)) else { panic!("no lines") };
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().flatten().all(|c| c.x <= 4160));
+    }
+
+    #[test]
+    fn geometries_outside_the_buffer_vanish() {
+        let far = polygon![(x: 9000.0, y: 9000.0), (x: 9100.0, y: 9000.0), (x: 9100.0, y: 9100.0)];
+        assert_eq!(frame().shape(&Geometry::Polygon(far)), None);
+        let far_line = line_string![(x: -500.0, y: -500.0), (x: -400.0, y: -300.0)];
+        assert_eq!(frame().shape(&Geometry::LineString(far_line)), None);
+    }
+
+    #[test]
+    fn y_grows_southwards() {
+        let p = Geometry::Point((0.0, 4096.0).into()); // the tile's north-west corner
+        assert_eq!(frame().shape(&p), Some(Shape::Points(vec![Coord { x: 0, y: 0 }])));
+    }
+}
