@@ -5,10 +5,12 @@
 //! Sutherland–Hodgman (polygons) and Liang–Barsky (lines) are exact and allocation-light, while
 //! general polygon overlay (geo's `BooleanOps`) costs two orders of magnitude more per feature.
 //!
-//! **Low-zoom rule** (documented in the README): a line or polygon whose bounding box, in this
-//! tile, is under one pixel (16 grid units) both wide and high is dropped, at every zoom. Such
-//! a feature would paint at most a pixel; dropping it keeps whole-province tiles of dense
-//! layers small. Points are never dropped.
+//! **Low-zoom rule** (documented in the README): a line or polygon feature whose part inside
+//! the buffered tile has a bounding box under one pixel (16 grid units) both wide and high is
+//! dropped, at every zoom. Such a feature would paint at most a pixel; dropping it keeps
+//! whole-province tiles of dense layers small. Points are never dropped. Simplification (a
+//! quarter pixel of Douglas–Peucker) never removes a feature: a ring or line it would collapse
+//! is kept unsimplified.
 
 use geo::Simplify;
 use geo_types::{Coord, Geometry, LineString, Polygon};
@@ -60,39 +62,37 @@ impl TileFrame {
 
     /// The geometry's shape in this tile, or `None` when nothing of it shows.
     pub fn shape(&self, g: &Geometry) -> Option<Shape> {
-        let mut points = Vec::new();
-        let mut lines = Vec::new();
-        let mut polygons = Vec::new();
-        self.collect(g, &mut points, &mut lines, &mut polygons);
-        if !polygons.is_empty() {
-            Some(Shape::Polygons(polygons))
-        } else if !lines.is_empty() {
-            Some(Shape::Lines(lines))
-        } else if !points.is_empty() {
-            Some(Shape::Points(points))
+        let mut clipped = Clipped::default();
+        self.collect(g, &mut clipped);
+        if !clipped.polygons.is_empty() {
+            if clipped.below_a_pixel() {
+                return None;
+            }
+            let polygons: Vec<_> = clipped.polygons.iter().filter_map(|rings| snap_polygon(rings)).collect();
+            (!polygons.is_empty()).then_some(Shape::Polygons(polygons))
+        } else if !clipped.lines.is_empty() {
+            if clipped.below_a_pixel() {
+                return None;
+            }
+            let lines: Vec<_> = clipped.lines.iter().filter_map(|l| snap_line(l)).collect();
+            (!lines.is_empty()).then_some(Shape::Lines(lines))
         } else {
-            None
+            (!clipped.points.is_empty()).then_some(Shape::Points(clipped.points))
         }
     }
 
-    fn collect(
-        &self,
-        g: &Geometry,
-        points: &mut Vec<Coord<i32>>,
-        lines: &mut Vec<Vec<Coord<i32>>>,
-        polygons: &mut Vec<Vec<Vec<Coord<i32>>>>,
-    ) {
+    fn collect(&self, g: &Geometry, out: &mut Clipped) {
         match g {
-            Geometry::Point(p) => points.extend(self.point(p.0)),
-            Geometry::MultiPoint(mp) => points.extend(mp.iter().filter_map(|p| self.point(p.0))),
-            Geometry::LineString(l) => self.line(l, lines),
-            Geometry::MultiLineString(ml) => ml.iter().for_each(|l| self.line(l, lines)),
-            Geometry::Polygon(p) => polygons.extend(self.polygon(p)),
-            Geometry::MultiPolygon(mp) => polygons.extend(mp.iter().filter_map(|p| self.polygon(p))),
-            Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| self.collect(g, points, lines, polygons)),
-            Geometry::Line(l) => self.line(&LineString::from(vec![l.start, l.end]), lines),
-            Geometry::Rect(r) => polygons.extend(self.polygon(&r.to_polygon())),
-            Geometry::Triangle(t) => polygons.extend(self.polygon(&t.to_polygon())),
+            Geometry::Point(p) => out.points.extend(self.point(p.0)),
+            Geometry::MultiPoint(mp) => out.points.extend(mp.iter().filter_map(|p| self.point(p.0))),
+            Geometry::LineString(l) => self.line(l, out),
+            Geometry::MultiLineString(ml) => ml.iter().for_each(|l| self.line(l, out)),
+            Geometry::Polygon(p) => out.polygons.extend(self.polygon(p)),
+            Geometry::MultiPolygon(mp) => out.polygons.extend(mp.iter().filter_map(|p| self.polygon(p))),
+            Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| self.collect(g, out)),
+            Geometry::Line(l) => self.line(&LineString::from(vec![l.start, l.end]), out),
+            Geometry::Rect(r) => out.polygons.extend(self.polygon(&r.to_polygon())),
+            Geometry::Triangle(t) => out.polygons.extend(self.polygon(&t.to_polygon())),
         }
     }
 
@@ -101,51 +101,87 @@ impl TileFrame {
         self.inside(p).then(|| snap(p))
     }
 
-    fn line(&self, l: &LineString, out: &mut Vec<Vec<Coord<i32>>>) {
+    fn line(&self, l: &LineString, out: &mut Clipped) {
         let projected: Vec<Coord> = l.0.iter().map(|c| self.project(*c)).collect();
-        if below_a_pixel(&projected) {
-            return;
-        }
-        for part in clip_line(&projected, self.lo, self.hi) {
-            let simplified = LineString(part).simplify(SIMPLIFY);
-            let snapped = snap_all(&simplified.0);
-            if snapped.len() >= 2 {
-                out.push(snapped);
-            }
+        if !below_a_pixel(&projected) {
+            out.lines.extend(clip_line(&projected, self.lo, self.hi));
         }
     }
 
-    fn polygon(&self, p: &Polygon) -> Option<Vec<Vec<Coord<i32>>>> {
+    /// The clipped rings of a polygon (exterior first), or `None` when its exterior does not
+    /// reach the window.
+    fn polygon(&self, p: &Polygon) -> Option<Vec<Vec<Coord>>> {
         let exterior: Vec<Coord> = p.exterior().0.iter().map(|c| self.project(*c)).collect();
         if below_a_pixel(&exterior) || outside(&exterior, self.lo, self.hi) {
             return None;
         }
-        let mut rings = vec![self.ring(&exterior)?];
+        let exterior = clip_ring(&exterior, self.lo, self.hi);
+        if exterior.len() < 3 {
+            return None;
+        }
+        let mut rings = vec![exterior];
         for hole in p.interiors() {
             let hole: Vec<Coord> = hole.0.iter().map(|c| self.project(*c)).collect();
-            if !below_a_pixel(&hole) {
-                rings.extend(self.ring(&hole));
+            let hole = clip_ring(&hole, self.lo, self.hi);
+            if hole.len() >= 3 {
+                rings.push(hole);
             }
         }
         Some(rings)
     }
+}
 
-    /// Clips, simplifies and snaps a ring; `None` when it collapses to no area.
-    fn ring(&self, ring: &[Coord]) -> Option<Vec<Coord<i32>>> {
-        let clipped = clip_ring(ring, self.lo, self.hi);
-        if clipped.len() < 3 {
-            return None;
-        }
-        let mut closed = clipped;
-        closed.push(closed[0]);
-        let simplified = LineString(closed).simplify(SIMPLIFY);
-        let mut snapped = snap_all(&simplified.0);
-        if snapped.first() != snapped.last() {
-            let first = snapped[0];
-            snapped.push(first);
-        }
-        (snapped.len() >= 4 && area2(&snapped) != 0).then_some(snapped)
+/// The parts of one feature inside the window, before snapping.
+#[derive(Default)]
+struct Clipped {
+    points: Vec<Coord<i32>>,
+    lines: Vec<Vec<Coord>>,
+    polygons: Vec<Vec<Vec<Coord>>>,
+}
+
+impl Clipped {
+    /// The low-zoom rule, on what remains of the feature inside the window, snapped to the grid.
+    fn below_a_pixel(&self) -> bool {
+        let rings = self.polygons.iter().filter_map(|rings| rings.first());
+        let all = self.lines.iter().chain(rings).flatten().map(|c| Coord { x: c.x.round(), y: c.y.round() });
+        let b = all.fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, c| {
+            [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)]
+        });
+        b[2] - b[0] < PIXEL && b[3] - b[1] < PIXEL
     }
+}
+
+/// Simplifies and snaps a line; when simplifying would collapse it, it is only snapped.
+fn snap_line(line: &[Coord]) -> Option<Vec<Coord<i32>>> {
+    let simplified = snap_all(&LineString(line.to_vec()).simplify(SIMPLIFY).0);
+    if simplified.len() >= 2 {
+        return Some(simplified);
+    }
+    let snapped = snap_all(line);
+    (snapped.len() >= 2).then_some(snapped)
+}
+
+/// Snaps a polygon's rings; `None` when its exterior collapses. Holes that collapse go.
+fn snap_polygon(rings: &[Vec<Coord>]) -> Option<Vec<Vec<Coord<i32>>>> {
+    let mut out = vec![snap_ring(&rings[0])?];
+    out.extend(rings[1..].iter().filter_map(|r| snap_ring(r)));
+    Some(out)
+}
+
+/// Simplifies, snaps and closes a ring; when simplifying would collapse it to no area, it is
+/// only snapped, so that simplification never removes a feature. `None` when even the snapped
+/// ring has no area.
+fn snap_ring(ring: &[Coord]) -> Option<Vec<Coord<i32>>> {
+    let mut closed = ring.to_vec();
+    closed.push(closed[0]);
+    let close = |mut r: Vec<Coord<i32>>| {
+        if r.first() != r.last() {
+            let first = r[0];
+            r.push(first);
+        }
+        (r.len() >= 4 && area2(&r) != 0).then_some(r)
+    };
+    close(snap_all(&LineString(closed.clone()).simplify(SIMPLIFY).0)).or_else(|| close(snap_all(&closed)))
 }
 
 fn snap(c: Coord) -> Coord<i32> {
@@ -176,9 +212,11 @@ fn bbox(coords: &[Coord]) -> [f64; 4] {
     })
 }
 
+/// A quick test before clipping: surely under a pixel even once snapped (hence the margin of
+/// one grid unit); [`Clipped::below_a_pixel`] decides exactly.
 fn below_a_pixel(coords: &[Coord]) -> bool {
     let b = bbox(coords);
-    b[2] - b[0] < PIXEL && b[3] - b[1] < PIXEL
+    b[2] - b[0] < PIXEL - 1.0 && b[3] - b[1] < PIXEL - 1.0
 }
 
 fn outside(coords: &[Coord], lo: f64, hi: f64) -> bool {
