@@ -104,6 +104,21 @@ pub fn psql(url: &str, sql: &str) -> String {
     run_ok(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", url, "-c", sql])).trim().to_owned()
 }
 
+/// Runs a long SQL text fed to psql on stdin (too long for a command line).
+pub fn psql_stdin(url: &str, sql: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", url, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "psql failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A running `bando serve`, stopped when dropped.
 pub struct Server {
     /// `http://127.0.0.1:<port>`.

@@ -107,6 +107,7 @@ struct Decoded {
     id: i64,
     attributes: BTreeMap<String, String>,
     vertices: Vec<(f64, f64)>,
+    wkt: String,
 }
 
 /// Decodes a tile with GDAL's MVT driver (`ogrinfo`), georeferenced at z/x/y, without clipping
@@ -117,7 +118,19 @@ fn decode_with_gdal(bytes: &[u8], (z, x, y): Tile) -> Vec<Decoded> {
     std::fs::write(&path, bytes).unwrap();
     let text = run_ok(
         Command::new("ogrinfo")
-            .args(["-ro", "-al", "-q", "-oo", "CLIP=NO", "-oo", &format!("Z={z}"), "-oo", &format!("X={x}"), "-oo", &format!("Y={y}")])
+            .args([
+                "-ro",
+                "-al",
+                "-q",
+                "-oo",
+                "CLIP=NO",
+                "-oo",
+                &format!("Z={z}"),
+                "-oo",
+                &format!("X={x}"),
+                "-oo",
+                &format!("Y={y}"),
+            ])
             .arg(&path),
     );
     let mut out: Vec<Decoded> = Vec::new();
@@ -131,12 +144,17 @@ fn decode_with_gdal(bytes: &[u8], (z, x, y): Tile) -> Vec<Decoded> {
             } else if let Some((key, value)) = line.split_once(") = ") {
                 let name = key.split(" (").next().unwrap().to_owned();
                 current.attributes.insert(name, value.to_owned());
-            } else if line.starts_with("POINT") || line.starts_with("LINE") || line.starts_with("POLYGON") || line.starts_with("MULTI") {
+            } else if line.starts_with("POINT")
+                || line.starts_with("LINE")
+                || line.starts_with("POLYGON")
+                || line.starts_with("MULTI")
+            {
                 let numbers: Vec<f64> = line
                     .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
                     .filter_map(|t| t.parse().ok())
                     .collect();
                 current.vertices = numbers.chunks(2).map(|c| (c[0], c[1])).collect();
+                current.wkt = line.to_owned();
             }
         }
     }
@@ -158,7 +176,13 @@ fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
         .map(|(layer, _)| {
             let c = server.json(&format!("/collections/{layer}/tiles/WebMercatorQuad"));
             let l = &c["layers"][0];
-            (*layer, (l["minTileMatrix"].as_str().unwrap().parse().unwrap(), l["maxTileMatrix"].as_str().unwrap().parse().unwrap()))
+            (
+                *layer,
+                (
+                    l["minTileMatrix"].as_str().unwrap().parse().unwrap(),
+                    l["maxTileMatrix"].as_str().unwrap().parse().unwrap(),
+                ),
+            )
         })
         .collect();
     let expected: BTreeMap<&str, BTreeMap<Tile, Expected>> = LAYERS
@@ -175,6 +199,7 @@ fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
         })
         .collect();
     let (mut features, mut mismatches, mut borderline) = (0, Vec::new(), 0);
+    let mut polygons = Vec::new();
     for &(z, x, y) in &tiles {
         let response = server.get(&format!("/tiles/{spec}/{z}/{x}/{y}.mvt"));
         let status = response.status().as_u16();
@@ -187,17 +212,27 @@ fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
         for f in &decoded {
             assert!(LAYERS.iter().any(|(l, _)| *l == f.layer), "unexpected layer {}", f.layer);
             for (vx, vy) in &f.vertices {
-                let inside = *vx >= min_x - pad && *vx <= min_x + size + pad && *vy >= max_y - size - pad && *vy <= max_y + pad;
+                let inside =
+                    *vx >= min_x - pad && *vx <= min_x + size + pad && *vy >= max_y - size - pad && *vy <= max_y + pad;
                 assert!(inside, "{z}/{x}/{y} {} {}: vertex {vx},{vy} outside the buffer", f.layer, f.id);
             }
             if f.layer == "heritage_sites" {
                 assert_eq!(f.attributes.get("name"), names.get(&f.id), "{z}/{x}/{y} heritage {}", f.id);
             }
             if f.layer == "land_parcels" {
-                assert!(!f.attributes.contains_key("owner_name") && !f.attributes.contains_key("id_number"), "private data in a tile");
+                assert!(
+                    !f.attributes.contains_key("owner_name") && !f.attributes.contains_key("id_number"),
+                    "private data in a tile"
+                );
             }
         }
         features += decoded.len();
+        polygons.extend(
+            decoded
+                .iter()
+                .filter(|f| f.wkt.contains("POLYGON"))
+                .map(|f| format!("('{} {}/{}/{}', '{}')", f.layer, z, x, y, f.wkt)),
+        );
         for (layer, _) in LAYERS {
             let got: BTreeSet<i64> = decoded.iter().filter(|f| f.layer == layer).map(|f| f.id).collect();
             let want = &expected[layer][&(z, x, y)];
@@ -210,10 +245,26 @@ fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
         }
     }
     assert!(features > 10_000, "only {features} features decoded over {} tiles", tiles.len());
+    // Polygons stay valid after snapping to the grid, as PostGIS judges validity.
+    let invalid = e2e::psql_stdin(
+        &db.url,
+        &format!(
+            "SELECT string_agg(f, ', ') FROM (VALUES {}) v(f, w) WHERE NOT ST_IsValid(ST_GeomFromText(w))",
+            polygons.join(",")
+        ),
+    );
+    eprintln!("{} polygons checked for validity", polygons.len());
+    assert!(invalid.is_empty(), "invalid polygons in tiles: {invalid}");
     // The tolerance must stay a handful of features, not a loophole.
     assert!(borderline * 100 < features, "{borderline} borderline features of {features}");
     eprintln!("{} tiles, {features} features, {borderline} at the one-pixel threshold", tiles.len());
-    assert!(mismatches.is_empty(), "{} of {} tile layers differ from PostGIS:\n{}", mismatches.len(), tiles.len() * LAYERS.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} tile layers differ from PostGIS:\n{}",
+        mismatches.len(),
+        tiles.len() * LAYERS.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -292,7 +343,8 @@ fn tilejson_and_ogc_metadata_describe_the_tiles() {
     assert!(parcels["vector_layers"][0]["fields"].get("owner_name").is_none());
 
     let conformance = server.json("/conformance");
-    let classes: Vec<&str> = conformance["conformsTo"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let classes: Vec<&str> =
+        conformance["conformsTo"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     for class in ["core", "tileset", "tilesets-list", "geodata-tilesets", "mvt"] {
         assert!(classes.contains(&format!("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{class}").as_str()));
     }
@@ -311,5 +363,8 @@ fn tilejson_and_ogc_metadata_describe_the_tiles() {
     let z12 = limits.iter().find(|l| l["tileMatrix"] == "12").unwrap();
     assert!(z12["minTileCol"].as_u64().unwrap() <= 3251 && 3251 <= z12["maxTileCol"].as_u64().unwrap());
     let list = server.json("/collections/roads/tiles");
-    assert_eq!(list["tilesets"][0]["tileMatrixSetURI"], "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad");
+    assert_eq!(
+        list["tilesets"][0]["tileMatrixSetURI"],
+        "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+    );
 }
