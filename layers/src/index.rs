@@ -1,18 +1,39 @@
-//! The in-memory index of one layer: its features and an R-tree over their Web Mercator
+//! The in-memory index of one layer: its features and R-trees over their Web Mercator
 //! envelopes. Built once per load and never mutated, so readers share it through an `Arc`.
+//!
+//! Features are ranked by size (the larger side of their envelope, largest first) and the
+//! R-tree is split into levels along that ranking: the 4096 largest, the next 16 384, and so on,
+//! four times larger each time. A low-zoom tile that keeps only its largest features (see the
+//! tiler's budget) reads the first levels and stops, instead of walking 300 000 envelopes.
 
 use std::collections::HashMap;
 
 use geo_types::{Coord, Rect};
 use rstar::{AABB, RTree, RTreeObject};
 
-use crate::Feature;
+use crate::{Feature, mercator};
 
 /// A feature's envelope in the R-tree; the feature itself stays in the index's `Vec`, so the
 /// tree holds 40-byte entries, not geometries.
 struct Entry {
     envelope: AABB<[f64; 2]>,
     slot: u32,
+    rank: u32,
+}
+
+/// Size of the first level; each next level is [`LEVEL_GROWTH`] times larger.
+const FIRST_LEVEL: usize = 4096;
+const LEVEL_GROWTH: usize = 4;
+
+/// A feature found by a box query, with what ranks it.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    /// Web Mercator envelope `[min_x, min_y, max_x, max_y]`.
+    pub envelope: [f64; 4],
+    /// Position in the layer's size ranking: 0 is the largest feature.
+    pub rank: u32,
+    /// The feature.
+    pub feature: &'a Feature,
 }
 
 impl RTreeObject for Entry {
@@ -25,7 +46,7 @@ impl RTreeObject for Entry {
 /// The features of one layer, searchable by Web Mercator box and by id.
 pub struct LayerIndex {
     features: Vec<Feature>,
-    tree: RTree<Entry>,
+    levels: Vec<RTree<Entry>>,
     by_id: HashMap<i64, u32>,
     extent: Option<Rect>,
 }
@@ -41,8 +62,14 @@ impl LayerIndex {
         for (slot, f) in features.iter().enumerate() {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             by_id.insert(f.id, slot);
-            let (Some(m), Some(ll)) = (f.mercator.bounding_rect(), f.geometry.bounding_rect()) else { continue };
-            entries.push(Entry { envelope: AABB::from_corners([m.min().x, m.min().y], [m.max().x, m.max().y]), slot });
+            let Some(m) = f.mercator.bounding_rect() else { continue };
+            // Mercator is monotonic along each axis: the box's corners map to the lon/lat box.
+            let ll = Rect::new(mercator::to_lonlat(m.min()), mercator::to_lonlat(m.max()));
+            entries.push(Entry {
+                envelope: AABB::from_corners([m.min().x, m.min().y], [m.max().x, m.max().y]),
+                slot,
+                rank: 0,
+            });
             extent = Some(match extent {
                 None => ll,
                 Some(e) => Rect::new(
@@ -51,7 +78,7 @@ impl LayerIndex {
                 ),
             });
         }
-        Self { tree: RTree::bulk_load(entries), features, by_id, extent }
+        Self { levels: levels(entries), features, by_id, extent }
     }
 
     /// Number of features.
@@ -82,15 +109,61 @@ impl LayerIndex {
     /// Features whose Web Mercator envelope intersects the box `[min_x, min_y, max_x, max_y]`.
     pub fn in_mercator_box(&self, b: [f64; 4]) -> impl Iterator<Item = &Feature> {
         let query = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-        self.tree.locate_in_envelope_intersecting(&query).map(|e| &self.features[e.slot as usize])
+        self.levels
+            .iter()
+            .flat_map(move |level| level.locate_in_envelope_intersecting(&query))
+            .map(|e| &self.features[e.slot as usize])
+    }
+
+    /// Features intersecting the box, enough of them to hold the `wanted` largest: whole
+    /// levels of the size ranking are read until at least `wanted` features are found, so every
+    /// feature left unread is no larger than any returned.
+    pub fn largest_in_mercator_box(&self, b: [f64; 4], wanted: usize) -> Vec<Candidate<'_>> {
+        let query = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        let mut found = Vec::new();
+        for level in &self.levels {
+            found.extend(level.locate_in_envelope_intersecting(&query).map(|e| {
+                let (lo, hi) = (e.envelope.lower(), e.envelope.upper());
+                Candidate {
+                    envelope: [lo[0], lo[1], hi[0], hi[1]],
+                    rank: e.rank,
+                    feature: &self.features[e.slot as usize],
+                }
+            }));
+            if found.len() >= wanted {
+                break;
+            }
+        }
+        found
     }
 
     /// Approximate memory held by the index, features included.
     pub fn approx_bytes(&self) -> usize {
         self.features.iter().map(Feature::approx_bytes).sum::<usize>()
-            + self.tree.size() * (std::mem::size_of::<Entry>() + 16)
+            + self.levels.iter().map(RTree::size).sum::<usize>() * (std::mem::size_of::<Entry>() + 16)
             + self.by_id.capacity() * 16
     }
+}
+
+/// Ranks entries by size, largest first (ties by load order), and packs them into levels.
+fn levels(mut entries: Vec<Entry>) -> Vec<RTree<Entry>> {
+    let side = |e: &Entry| {
+        let (lo, hi) = (e.envelope.lower(), e.envelope.upper());
+        (hi[0] - lo[0]).max(hi[1] - lo[1])
+    };
+    entries.sort_by(|a, b| side(b).total_cmp(&side(a)).then(a.slot.cmp(&b.slot)));
+    for (rank, e) in entries.iter_mut().enumerate() {
+        e.rank = u32::try_from(rank).unwrap_or(u32::MAX);
+    }
+    let mut levels = Vec::new();
+    let mut size = FIRST_LEVEL;
+    while !entries.is_empty() {
+        let rest = entries.split_off(size.min(entries.len()));
+        levels.push(RTree::bulk_load(entries));
+        entries = rest;
+        size *= LEVEL_GROWTH;
+    }
+    levels
 }
 
 #[cfg(test)]
@@ -117,10 +190,35 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_features_come_from_the_first_levels() {
+        use geo_types::{LineString, coord};
+        // 10 000 east-west segments at the equator, feature i being i metres long.
+        let features: Vec<Feature> = (1..=10_000)
+            .map(|i| {
+                let len = f64::from(i) / 111_319.49; // metres to degrees at the equator
+                let line = LineString::new(vec![coord! { x: 0.0, y: 0.0 }, coord! { x: len, y: 0.0 }]);
+                Feature::new(i64::from(i), Geometry::LineString(line), vec![])
+            })
+            .collect();
+        let idx = LayerIndex::build(features);
+        let all = [-1e7, -1e7, 1e7, 1e7];
+        let found = idx.largest_in_mercator_box(all, 100);
+        // The first level (4096 features) already holds 100: only it is read.
+        assert_eq!(found.len(), FIRST_LEVEL);
+        assert!(found.iter().all(|c| c.feature.id > 10_000 - 4096));
+        let top = found.iter().min_by_key(|c| c.rank).map(|c| c.feature.id);
+        assert_eq!(top, Some(10_000));
+        assert_eq!(idx.largest_in_mercator_box(all, 5000).len(), 10_000);
+        assert_eq!(idx.in_mercator_box(all).count(), 10_000);
+    }
+
+    #[test]
     fn extent_covers_every_feature() {
         let idx = LayerIndex::build(vec![pt(1, 105.7, 10.0), pt(2, 106.0, 9.6)]);
-        let e = idx.extent().map(|r| (r.min().x, r.min().y, r.max().x, r.max().y));
-        assert_eq!(e, Some((105.7, 9.6, 106.0, 10.0)));
+        let e = idx.extent().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]).unwrap_or_default();
+        for (got, want) in e.iter().zip([105.7, 9.6, 106.0, 10.0]) {
+            assert!((got - want).abs() < 1e-9, "{e:?}");
+        }
         assert!(LayerIndex::build(vec![]).extent().is_none());
     }
 }

@@ -17,4 +17,4 @@ pub mod store;
 pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType};
 pub use error::{Error, Result};
 pub use feature::{Feature, Value};
-pub use index::LayerIndex;
+pub use index::{Candidate, LayerIndex};

@@ -12,7 +12,11 @@ use axum::{
     Router,
     http::{Method, header},
 };
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::{
+    cors::{Any, CorsLayer},
+    trace::{DefaultOnFailure, TraceLayer},
+};
+use tracing::Level;
 
 use crate::{error::ApiError, state::AppState};
 
@@ -32,6 +36,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ogc_tiles::router())
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(cors)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // 5xx answers are logged once, where they are made (ApiError); 503 from /ready while
+        // loading is expected and stays at debug level here.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
 }

@@ -110,7 +110,7 @@ async fn render_compressed(layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<R
         let mut hasher = std::hash::DefaultHasher::new();
         mvt.hash(&mut hasher);
         let etag = format!("\"{:016x}\"", hasher.finish());
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::new(4));
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::fast());
         gz.write_all(&mvt)
             .and_then(|()| gz.finish())
             .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })

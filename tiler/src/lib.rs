@@ -6,6 +6,7 @@
 //! features a tile needs and feeds them to a [`TileBuilder`].
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod encode;
 pub mod shape;
 pub mod tile;
