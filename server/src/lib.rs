@@ -1,5 +1,6 @@
 //! The `bando` service: configuration, layer loading, and the HTTP routes.
 
+pub mod changes;
 pub mod config;
 pub mod error;
 pub mod load;

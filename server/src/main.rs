@@ -171,6 +171,9 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },
         layers = defs.len(), "listening"
     );
+    if let Some(pool) = pool.clone() {
+        tokio::spawn(server::changes::follow(state.clone(), pool));
+    }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
     axum::serve(listener, server::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
 }

@@ -68,6 +68,7 @@ impl TileCache {
         let cache = (max_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(max_bytes)
+                .support_invalidation_closures()
                 .weigher(|_, v: &Arc<Rendered>| {
                     u32::try_from(v.gzip.as_ref().map_or(0, Bytes::len) + 64).unwrap_or(u32::MAX)
                 })
@@ -94,6 +95,18 @@ impl TileCache {
         let counter = if rendered_here { &self.stats.misses } else { &self.stats.hits };
         counter.fetch_add(1, Ordering::Relaxed);
         result
+    }
+
+    /// Drops the cached tiles that hold this version of the layer. New versions have new keys
+    /// anyway; this frees the memory now rather than when the entries age out.
+    pub fn forget(&self, layer: &Layer) {
+        let Some(cache) = &self.cache else { return };
+        let (id, version) = (layer.def.id.to_string(), layer.version);
+        let dropped =
+            cache.invalidate_entries_if(move |key, _| key.layers.iter().any(|(l, v)| *l == id && *v == version));
+        if let Err(e) = dropped {
+            tracing::warn!("could not drop cached tiles: {e}");
+        }
     }
 
     /// Tiles and bytes held.

@@ -68,3 +68,75 @@ fn postgis_after_import_serves_the_same_layers_as_the_files() {
         assert!(close, "{id}: files {bbox:?} vs PostGIS {db_bbox:?}");
     }
 }
+
+/// Feature ids of one layer in a tile, decoded by GDAL's MVT driver.
+fn tile_ids(server: &Server, layer: &str, z: u32, x: u32, y: u32) -> Vec<i64> {
+    let r = server.get(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt"));
+    if r.status() == 204 {
+        return Vec::new();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.mvt");
+    std::fs::write(&path, r.bytes().unwrap()).unwrap();
+    let text = run_ok(std::process::Command::new("ogrinfo").args(["-ro", "-al", "-q", "-oo", "CLIP=NO"]).arg(&path));
+    text.lines().filter_map(|l| l.trim().strip_prefix("mvt_id (Integer64) = ")).map(|v| v.parse().unwrap()).collect()
+}
+
+#[test]
+fn an_edit_in_postgis_reaches_the_tiles_without_a_restart() {
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&["import", "--all"]));
+    let server = Server::start(db.bando(&[]));
+    let before = tile_ids(&server, "roads", 12, 3251, 1933);
+    let gone = *before.first().expect("roads in the test tile");
+    // Served once, so it is in the cache now.
+    assert_eq!(tile_ids(&server, "roads", 12, 3251, 1933), before);
+
+    db.sql(&format!("DELETE FROM transport.roads WHERE id = {gone}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now = tile_ids(&server, "roads", 12, 3251, 1933);
+        if !now.contains(&gone) {
+            assert_eq!(now.len(), before.len() - 1);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "road {gone} still in the tile 15 s after its deletion");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let metrics = server.get("/metrics").text().unwrap();
+    let expected =
+        format!("bando_layer_features{{layer=\"roads\"}} {}", db.sql("SELECT count(*) FROM transport.roads"));
+    assert!(metrics.contains(&expected), "{metrics}");
+}
+
+#[test]
+fn auto_publish_serves_existing_tables_as_they_are() {
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&["migrate"]));
+    db.sql(
+        "CREATE SCHEMA agency;
+         CREATE TABLE agency.wells (gid serial PRIMARY KEY, depth_m real, owner text, geom geometry(Point, 4326));
+         INSERT INTO agency.wells (depth_m, owner, geom) VALUES
+           (12.5, 'Sở Tài nguyên', ST_SetSRID(ST_MakePoint(105.78, 10.03), 4326)),
+           (30.0, 'Hợp tác xã', ST_SetSRID(ST_MakePoint(105.70, 9.90), 4326));
+         CREATE TABLE agency.no_key (name text, geom geometry(Point, 4326));",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bando.toml");
+    std::fs::write(&config, "[database.auto_publish]\nschemas = [\"agency\"]\naccess = \"internal\"\n").unwrap();
+    let server = Server::start(db.bando(&["--config", config.to_str().unwrap()]));
+    let ids: Vec<String> = server.json("/collections")["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["agency_wells"], "a table without a primary key is skipped");
+    let tj = server.json("/tiles/agency_wells.json");
+    let fields = tj["vector_layers"][0]["fields"].as_object().unwrap();
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["depth_m", "owner"]);
+    assert_eq!(
+        tile_ids(&server, "agency_wells", 10, 812, 483).len() + tile_ids(&server, "agency_wells", 10, 812, 484).len(),
+        2
+    );
+}
