@@ -102,11 +102,6 @@ impl Source {
         Ok(Self { dataset, path: path.into(), format, srid, fields, geometry_type })
     }
 
-    /// The path the source was opened from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Number of features, when the driver knows it without a scan.
     pub fn feature_count(&self) -> Option<u64> {
         self.dataset.layer(0).ok().and_then(|l| l.try_feature_count())

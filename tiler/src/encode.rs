@@ -146,11 +146,6 @@ impl TileBuilder {
         }
     }
 
-    /// Number of features added.
-    pub fn feature_count(&self) -> usize {
-        self.features
-    }
-
     /// The tile's bytes, or `None` when no feature showed (an empty tile).
     pub fn finish(self) -> Option<Vec<u8>> {
         if self.features == 0 {
