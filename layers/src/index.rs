@@ -54,8 +54,10 @@ pub struct LayerIndex {
 impl LayerIndex {
     /// Bulk-loads the R-tree (packed, faster to build and to query than inserting one by one).
     /// Features without coordinates are kept for id lookups but are not in the tree.
-    pub fn build(features: Vec<Feature>) -> Self {
+    /// Features are kept in id order, the order feature queries page through.
+    pub fn build(mut features: Vec<Feature>) -> Self {
         use geo::BoundingRect;
+        features.sort_unstable_by_key(|f| f.id);
         let mut entries = Vec::with_capacity(features.len());
         let mut by_id = HashMap::with_capacity(features.len());
         let mut extent: Option<Rect> = None;
@@ -96,7 +98,7 @@ impl LayerIndex {
         self.extent
     }
 
-    /// All features, in load order.
+    /// All features, in id order.
     pub fn features(&self) -> &[Feature] {
         &self.features
     }

@@ -11,6 +11,7 @@ pub mod feature;
 pub mod import;
 pub mod index;
 pub mod mercator;
+pub mod query;
 pub mod source;
 pub mod store;
 

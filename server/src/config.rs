@@ -52,6 +52,9 @@ pub struct Config {
     /// Tile serving.
     #[serde(default)]
     pub tiles: TilesConfig,
+    /// Feature queries.
+    #[serde(default)]
+    pub features: FeaturesConfig,
     /// Layers by id.
     #[serde(default)]
     pub layers: BTreeMap<String, LayerDef>,
@@ -105,10 +108,41 @@ fn default_cache_control() -> String {
     "public, max-age=300".into()
 }
 
-impl TilesConfig {
-    /// The serving settings these give.
+/// `[features]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Features per page when the request gives no `limit`.
+    #[serde(default = "default_limit")]
+    pub default_limit: usize,
+    /// Largest `limit` accepted; above it the request is refused (400).
+    #[serde(default = "max_limit")]
+    pub max_limit: usize,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self { default_limit: default_limit(), max_limit: max_limit() }
+    }
+}
+
+fn default_limit() -> usize {
+    10
+}
+
+fn max_limit() -> usize {
+    10_000
+}
+
+impl Config {
+    /// The serving settings of the `[tiles]` and `[features]` sections.
     pub fn settings(&self) -> crate::state::Settings {
-        crate::state::Settings { tile_cache_bytes: self.cache_mb << 20, tile_cache_control: self.cache_control.clone() }
+        crate::state::Settings {
+            tile_cache_bytes: self.tiles.cache_mb << 20,
+            tile_cache_control: self.tiles.cache_control.clone(),
+            default_limit: self.features.default_limit,
+            max_limit: self.features.max_limit,
+        }
     }
 }
 

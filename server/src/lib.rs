@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::metrics::router())
         .merge(routes::collections::router())
+        .merge(routes::items::router())
         .merge(routes::tiles::router())
         .merge(routes::ogc_tiles::router())
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })

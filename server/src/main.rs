@@ -165,7 +165,7 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         None => None,
     };
     let defs = load::catalog(&config, pool.as_ref()).await?;
-    let state = AppState::new(config.tiles.settings(), pool.is_some());
+    let state = AppState::new(config.settings(), pool.is_some());
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },

@@ -20,6 +20,10 @@ pub struct Settings {
     pub tile_cache_bytes: u64,
     /// `Cache-Control` of tile responses.
     pub tile_cache_control: String,
+    /// Features per page when the request gives no `limit`.
+    pub default_limit: usize,
+    /// Largest `limit` accepted.
+    pub max_limit: usize,
 }
 
 /// A layer ready to serve: its definition and its index.

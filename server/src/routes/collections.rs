@@ -55,6 +55,7 @@ fn collection(base: &str, layer: &Layer) -> Value {
         "crs": [CRS84],
         "links": [
             { "href": format!("{base}/collections/{}", def.id), "rel": "self", "type": "application/json", "title": def.title },
+            { "href": format!("{base}/collections/{}/items", def.id), "rel": "items", "type": "application/geo+json", "title": "Features" },
             { "href": format!("{base}/collections/{}/tiles", def.id), "rel": REL_TILESETS_VECTOR, "type": "application/json", "title": "Vector tiles" },
         ],
     });

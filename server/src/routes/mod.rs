@@ -2,6 +2,7 @@
 
 pub mod collections;
 pub mod health;
+pub mod items;
 pub mod landing;
 pub mod metrics;
 pub mod ogc_tiles;

@@ -1,0 +1,157 @@
+//! Feature queries over the in-memory index: bounding box, time, property equality, paging.
+//! The server parses requests into a [`FeatureQuery`]; this module never sees raw strings.
+
+use chrono::{DateTime, Utc};
+use geo::Intersects;
+use geo_types::{Coord, Rect};
+
+use crate::{Feature, LayerDef, LayerIndex, Value, mercator};
+
+/// A lon/lat box `[min_lon, min_lat, max_lon, max_lat]`, checked: finite, latitudes in range and
+/// ordered. A box whose west edge lies east of its east edge crosses the antimeridian.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bbox([f64; 4]);
+
+impl Bbox {
+    /// Checks and builds a box.
+    ///
+    /// ```
+    /// use layers::query::Bbox;
+    /// assert!(Bbox::new([105.0, 9.0, 106.0, 10.0]).is_ok());
+    /// assert!(Bbox::new([105.0, 10.0, 106.0, 9.0]).is_err()); // south above north
+    /// ```
+    pub fn new(b: [f64; 4]) -> Result<Self, String> {
+        if b.iter().any(|v| !v.is_finite()) {
+            return Err("bbox values must be finite numbers".into());
+        }
+        if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
+            return Err("bbox longitudes must lie within -180..180".into());
+        }
+        if !(-90.0..=90.0).contains(&b[1]) || !(-90.0..=90.0).contains(&b[3]) {
+            return Err("bbox latitudes must lie within -90..90".into());
+        }
+        if b[1] > b[3] {
+            return Err("bbox: the southern edge is north of the northern edge".into());
+        }
+        Ok(Self(b))
+    }
+
+    /// The box in Web Mercator, split in two when it crosses the antimeridian.
+    fn mercator_parts(self) -> Vec<Rect> {
+        let [w, s, e, n] = self.0;
+        let part = |w: f64, e: f64| {
+            Rect::new(mercator::to_mercator(Coord { x: w, y: s }), mercator::to_mercator(Coord { x: e, y: n }))
+        };
+        if w <= e { vec![part(w, e)] } else { vec![part(w, 180.0), part(-180.0, e)] }
+    }
+}
+
+/// A time interval, either end open; an instant is an interval of length zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval {
+    /// Start, inclusive.
+    pub start: Option<DateTime<Utc>>,
+    /// End, inclusive.
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl Interval {
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t <= e)
+    }
+}
+
+/// A validated feature query.
+#[derive(Clone, Debug, Default)]
+pub struct FeatureQuery {
+    /// Only features intersecting this box.
+    pub bbox: Option<Bbox>,
+    /// Only features whose temporal property falls in this interval.
+    pub datetime: Option<Interval>,
+    /// Only features whose property (by index in the layer's properties) equals the value.
+    pub equals: Vec<(usize, Value)>,
+    /// Features to skip.
+    pub offset: usize,
+    /// Features to return at most.
+    pub limit: usize,
+}
+
+/// One page of results.
+pub struct Page<'a> {
+    /// Features matching the query, all pages together.
+    pub matched: usize,
+    /// This page's features, in id order.
+    pub features: Vec<&'a Feature>,
+}
+
+/// Runs a query: candidates from the R-tree when there is a box (else every feature), exact
+/// tests, id order, then the page.
+pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<'a> {
+    let temporal = def.temporal.as_ref().and_then(|t| def.properties.iter().position(|p| &p.name == t));
+    let boxes = q.bbox.map(Bbox::mercator_parts);
+    let keep = |f: &Feature| {
+        boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| f.mercator.intersects(b)))
+            && q.datetime
+                .is_none_or(|i| temporal.is_some_and(|t| instant(&f.properties[t]).is_some_and(|v| i.contains(v))))
+            && q.equals.iter().all(|(i, v)| &f.properties[*i] == v)
+    };
+    let matching: Vec<&Feature> = match &boxes {
+        Some(bs) => {
+            let mut found: Vec<&Feature> = bs
+                .iter()
+                .flat_map(|b| index.in_mercator_box([b.min().x, b.min().y, b.max().x, b.max().y]))
+                .filter(|f| keep(f))
+                .collect();
+            found.sort_unstable_by_key(|f| f.id);
+            found.dedup_by_key(|f| f.id);
+            found
+        }
+        None => index.features().iter().filter(|f| keep(f)).collect(),
+    };
+    let matched = matching.len();
+    let features = matching.into_iter().skip(q.offset).take(q.limit).collect();
+    Page { matched, features }
+}
+
+fn instant(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Date(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+        Value::DateTime(t) => Some(*t),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use geo_types::{Geometry, point};
+
+    use super::*;
+
+    #[test]
+    fn antimeridian_boxes_split_in_two() {
+        assert_eq!(Bbox::new([170.0, -10.0, -170.0, 10.0]).map(|b| b.mercator_parts().len()), Ok(2));
+        assert!(Bbox::new([0.0, 0.0, 1.0, f64::NAN]).is_err());
+        assert!(Bbox::new([0.0, -91.0, 1.0, 0.0]).is_err());
+    }
+
+    #[test]
+    fn paging_is_in_id_order_and_counts_every_match() {
+        let features: Vec<Feature> = (1..=25)
+            .rev()
+            .map(|i| {
+                Feature::new(i, Geometry::Point(point! { x: 105.0 + f64::from(i as i32) * 0.01, y: 10.0 }), vec![])
+            })
+            .collect();
+        let index = LayerIndex::build(features);
+        let def: LayerDef =
+            serde_json::from_str(r#"{"title": "t", "geometry": "Point", "access": "public", "source": {"file": "x"}}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let q = FeatureQuery { offset: 10, limit: 10, ..FeatureQuery::default() };
+        let page = run(&index, &def, &q);
+        assert_eq!(page.matched, 25);
+        assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), (11..=20).collect::<Vec<_>>());
+        let boxed = FeatureQuery { bbox: Bbox::new([105.005, 9.0, 105.055, 11.0]).ok(), limit: 100, ..q };
+        let page = run(&index, &def, &FeatureQuery { offset: 0, ..boxed });
+        assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    }
+}

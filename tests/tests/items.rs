@@ -1,0 +1,128 @@
+//! The first part of OGC API - Features: items as GeoJSON, paging, bbox, datetime and
+//! property filters, one item, and the errors. (Conformance is not declared yet: Parts 1-3 are
+//! not complete.)
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use e2e::{Server, bando};
+use serde_json::Value;
+
+fn get(server: &Server, path: &str) -> (u16, String, Value) {
+    let r = server.get(path);
+    let status = r.status().as_u16();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, ct, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn paging_walks_a_whole_collection_with_nothing_lost_or_repeated() {
+    let server = Server::start(bando(&[]));
+    let (status, ct, first) = get(&server, "/collections/roads/items?limit=500");
+    assert_eq!((status, ct.as_str()), (200, "application/geo+json"));
+    let matched = first["numberMatched"].as_u64().unwrap();
+    assert_eq!(matched, 2217);
+    let mut seen = BTreeSet::new();
+    let mut page = first;
+    let mut pages = 0;
+    loop {
+        for f in page["features"].as_array().unwrap() {
+            assert!(seen.insert(f["id"].as_i64().unwrap()), "feature {} twice", f["id"]);
+        }
+        assert_eq!(page["numberReturned"].as_u64().unwrap() as usize, page["features"].as_array().unwrap().len());
+        pages += 1;
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_owned());
+        let Some(next) = next else { break };
+        page = reqwest::blocking::get(next).unwrap().json().unwrap();
+    }
+    assert_eq!(seen.len() as u64, matched);
+    assert_eq!(pages, 5);
+    let (_, _, last) = get(&server, "/collections/roads/items?limit=500&offset=2000");
+    assert!(last["links"].as_array().unwrap().iter().any(|l| l["rel"] == "prev"));
+}
+
+#[test]
+fn filters_select_exactly_the_matching_features() {
+    let server = Server::start(bando(&[]));
+    // bbox around Cần Thơ's centre: every returned point lies inside, and a feature crossing
+    // the box's edge (a commune) is included.
+    let (_, _, body) = get(&server, "/collections/heritage_sites/items?bbox=105.7,9.95,105.85,10.1&limit=1000");
+    let features = body["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for f in features {
+        let c = &f["geometry"]["coordinates"];
+        let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!((105.7..=105.85).contains(&x) && (9.95..=10.1).contains(&y), "{c}");
+    }
+    let (_, _, communes) = get(&server, "/collections/communes/items?bbox=105.78,10.03,105.781,10.031");
+    assert!(communes["numberMatched"].as_u64().unwrap() >= 1);
+
+    let (_, _, rank) = get(&server, "/collections/heritage_sites/items?rank=special_national&limit=100");
+    let names: Vec<&str> =
+        rank["features"].as_array().unwrap().iter().map(|f| f["properties"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Chùa Kh'leang"), "{names:?}");
+    assert!(rank["features"].as_array().unwrap().iter().all(|f| f["properties"]["rank"] == "special_national"));
+
+    let (_, _, dated) = get(&server, "/collections/heritage_sites/items?datetime=2016-01-01/2017-12-31&limit=1000");
+    for f in dated["features"].as_array().unwrap() {
+        let d = f["properties"]["recognized_on"].as_str().unwrap();
+        assert!(("2016-01-01"..="2017-12-31").contains(&d), "{d}");
+    }
+    let (_, _, open) = get(&server, "/collections/heritage_sites/items?datetime=../2016-01-01&limit=1");
+    let (_, _, after) = get(&server, "/collections/heritage_sites/items?datetime=2016-01-02/..&limit=1");
+    let (_, _, all_dated) = get(&server, "/collections/heritage_sites/items?datetime=../..&limit=1");
+    assert_eq!(
+        open["numberMatched"].as_u64().unwrap() + after["numberMatched"].as_u64().unwrap(),
+        all_dated["numberMatched"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn one_item_by_id_without_private_properties() {
+    let server = Server::start(bando(&[]));
+    let (status, ct, site) = get(&server, "/collections/heritage_sites/items/6");
+    assert_eq!((status, ct.as_str()), (200, "application/geo+json"));
+    assert_eq!(site["properties"]["name"], "Đình Tân Phước");
+    assert_eq!(site["geometry"]["coordinates"], serde_json::json!([105.6512, 9.789]));
+    let (_, _, parcel) = get(&server, "/collections/land_parcels/items?limit=1");
+    let props = parcel["features"][0]["properties"].as_object().unwrap();
+    assert!(props.contains_key("land_use") && !props.contains_key("owner_name") && !props.contains_key("id_number"));
+    // The VN-2000 layer comes out in lon/lat.
+    let (_, _, wh) = get(&server, "/collections/warehouses/items?limit=1");
+    let x = wh["features"][0]["geometry"]["coordinates"][0].as_f64().unwrap();
+    assert!((105.2..106.4).contains(&x), "{x}");
+}
+
+#[test]
+fn bad_requests_get_problem_json() {
+    let server = Server::start(bando(&[]));
+    for (path, status) in [
+        ("/collections/roads/items?limit=0", 400),
+        ("/collections/roads/items?limit=10001", 400),
+        ("/collections/roads/items?limit=abc", 400),
+        ("/collections/roads/items?offset=-1", 400),
+        ("/collections/roads/items?bbox=1,2,3", 400),
+        ("/collections/roads/items?bbox=105,10,106,9", 400),
+        ("/collections/roads/items?bbox=a,b,c,d", 400),
+        ("/collections/roads/items?bbox=0,0,1,NaN", 400),
+        ("/collections/roads/items?datetime=yesterday", 400),
+        ("/collections/roads/items?datetime=2021-01-01/2020-01-01", 400),
+        ("/collections/roads/items?colour=red", 400),
+        ("/collections/roads/items?lanes=many", 400),
+        ("/collections/roads/items?limit=5&limit=6", 400),
+        ("/collections/land_parcels/items?owner_name=x", 400),
+        ("/collections/nosuch/items", 404),
+        ("/collections/roads/items/999999999", 404),
+        ("/collections/roads/items/abc", 404),
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json", "{path}");
+    }
+    assert_eq!(server.get("/health").status(), 200);
+}
