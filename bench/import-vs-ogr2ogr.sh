@@ -22,3 +22,5 @@ b=$(echo "$t1 - $t0" | bc) o=$(echo "$t2 - $t1" | bc)
 printf '%-22s %8s rows %8.1f s %10.0f rows/s\n' "bando import" "$rows" "$b" "$(echo "$rows / $b" | bc -l)"
 printf '%-22s %8s rows %8.1f s %10.0f rows/s\n' "ogr2ogr -f PostgreSQL" "$rows" "$o" "$(echo "$rows / $o" | bc -l)"
 psql -X -At "$db" -c "SELECT 'rows in tables: bando ' || (SELECT count(*) FROM public.bando_parcels) || ', ogr2ogr ' || (SELECT count(*) FROM public.ogr_parcels)"
+# Leave the database as it was: the imported layer would otherwise be served by later runs.
+psql -X -q "$db" -c "DROP TABLE public.ogr_parcels, public.bando_parcels; DELETE FROM bando.layers WHERE id = 'bando_parcels'"
