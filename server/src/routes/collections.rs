@@ -6,10 +6,9 @@ use axum::{
     http::HeaderMap,
     routing::get,
 };
-use layers::LayerId;
 use serde_json::{Value, json};
 
-use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR};
+use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR, tiles::one_layer};
 use crate::{
     error::ApiError,
     state::{AppState, Layer},
@@ -37,8 +36,7 @@ async fn one(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layer = id.parse::<LayerId>().ok().and_then(|id| state.layer(&id));
-    let layer = layer.ok_or_else(|| ApiError::NotFound(format!("no collection {id:?}")))?;
+    let layer = one_layer(&state, &id)?;
     Ok(Json(collection(&base_url(&headers), &layer)))
 }
 

@@ -4,8 +4,6 @@
 //! Parameters are parsed here into a typed [`FeatureQuery`]; anything unknown or malformed is a
 //! 400 naming the parameter.
 
-use std::sync::Arc;
-
 use axum::{
     Router,
     extract::{Path, Query, State},
@@ -21,7 +19,7 @@ use layers::{
 };
 use serde_json::{Map, json};
 
-use super::{base_url, tiles::resolve_layers};
+use super::{base_url, tiles::one_layer};
 use crate::{
     error::ApiError,
     state::{AppState, Layer},
@@ -33,13 +31,6 @@ pub const GEOJSON: &str = "application/geo+json";
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/collections/{id}/items", get(items)).route("/collections/{id}/items/{fid}", get(item))
-}
-
-fn one_layer(state: &AppState, id: &str) -> Result<Arc<Layer>, ApiError> {
-    if id.contains(',') {
-        return Err(ApiError::NotFound(format!("no collection {id:?}")));
-    }
-    Ok(resolve_layers(state, id)?.remove(0))
 }
 
 async fn items(

@@ -13,7 +13,7 @@ use tiler::tile::{HALF_WORLD, MAX_ZOOM};
 
 use super::{
     base_url,
-    tiles::{MVT, geometry_kind, parse_tile, resolve_layers, serve_tile},
+    tiles::{MVT, geometry_kind, one_layer, parse_tile, serve_tile},
 };
 use crate::{
     error::ApiError,
@@ -86,13 +86,6 @@ async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, ApiError
 
 fn check_tms(id: &str) -> Result<(), ApiError> {
     if id == TMS_ID { Ok(()) } else { Err(ApiError::NotFound(format!("no tile matrix set {id:?}; only {TMS_ID}"))) }
-}
-
-fn one_layer(state: &AppState, id: &str) -> Result<std::sync::Arc<Layer>, ApiError> {
-    if id.contains(',') {
-        return Err(ApiError::NotFound(format!("no collection {id:?}")));
-    }
-    Ok(resolve_layers(state, id)?.remove(0))
 }
 
 async fn tilesets(

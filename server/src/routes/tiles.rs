@@ -65,6 +65,14 @@ pub fn resolve_layers(state: &AppState, spec: &str) -> Result<Vec<Arc<Layer>>, A
     Ok(layers)
 }
 
+/// The one layer a collection path names: 404 for a list or an unknown layer.
+pub fn one_layer(state: &AppState, id: &str) -> Result<Arc<Layer>, ApiError> {
+    if id.contains(',') {
+        return Err(ApiError::NotFound(format!("no collection {id:?}")));
+    }
+    Ok(resolve_layers(state, id)?.remove(0))
+}
+
 /// Renders (or fetches) a tile and answers with the HTTP a tile client expects: 404 outside the
 /// layers' zoom range, 204 for an empty tile, gzip when accepted, a strong ETag and 304.
 pub async fn serve_tile(
