@@ -172,14 +172,14 @@ fn ogr_property_type(t: OGRFieldType::Type) -> PropertyType {
 
 /// Converts a source value to a value of the target property type. `Err` carries the type name
 /// for the caller's error message.
-pub fn convert(value: Option<FieldValue>, kind: PropertyType) -> Result<Value, String> {
+pub fn convert(value: Option<&FieldValue>, kind: PropertyType) -> Result<Value, String> {
     let Some(value) = value else { return Ok(Value::Null) };
     let text = |v: &FieldValue| match v {
         FieldValue::StringValue(s) => s.trim().to_owned(),
         other => field_text(other),
     };
     let bad = || Err(format!("{kind:?}").to_lowercase());
-    Ok(match (kind, &value) {
+    Ok(match (kind, value) {
         (PropertyType::Text, FieldValue::StringValue(s)) => Value::Text(s.as_str().into()),
         (PropertyType::Text, v) => Value::Text(field_text(v).into()),
         (_, FieldValue::StringValue(s)) if s.trim().is_empty() => Value::Null,
@@ -264,27 +264,27 @@ mod tests {
 
     #[test]
     fn strings_convert_to_the_target_type() {
-        assert_eq!(convert(s(" 42 "), PropertyType::Integer), Ok(Value::Int(42)));
-        assert_eq!(convert(s("2.5"), PropertyType::Real), Ok(Value::Float(2.5)));
-        assert_eq!(convert(s("yes"), PropertyType::Boolean), Ok(Value::Bool(true)));
-        assert_eq!(convert(s(""), PropertyType::Integer), Ok(Value::Null));
+        assert_eq!(convert(s(" 42 ").as_ref(), PropertyType::Integer), Ok(Value::Int(42)));
+        assert_eq!(convert(s("2.5").as_ref(), PropertyType::Real), Ok(Value::Float(2.5)));
+        assert_eq!(convert(s("yes").as_ref(), PropertyType::Boolean), Ok(Value::Bool(true)));
+        assert_eq!(convert(s("").as_ref(), PropertyType::Integer), Ok(Value::Null));
         assert_eq!(convert(None, PropertyType::Date), Ok(Value::Null));
         assert_eq!(
-            convert(s("2025-07-01"), PropertyType::Date),
+            convert(s("2025-07-01").as_ref(), PropertyType::Date),
             Ok(Value::Date(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap_or_default()))
         );
     }
 
     #[test]
     fn bad_values_name_the_expected_type() {
-        assert_eq!(convert(s("abc"), PropertyType::Integer), Err("integer".into()));
-        assert_eq!(convert(s("NaN"), PropertyType::Real), Err("real".into()));
-        assert_eq!(convert(s("31/02/2025"), PropertyType::Date), Err("date".into()));
-        assert_eq!(convert(Some(FieldValue::RealValue(1.5)), PropertyType::Integer), Err("integer".into()));
+        assert_eq!(convert(s("abc").as_ref(), PropertyType::Integer), Err("integer".into()));
+        assert_eq!(convert(s("NaN").as_ref(), PropertyType::Real), Err("real".into()));
+        assert_eq!(convert(s("31/02/2025").as_ref(), PropertyType::Date), Err("date".into()));
+        assert_eq!(convert(Some(&FieldValue::RealValue(1.5)), PropertyType::Integer), Err("integer".into()));
     }
 
     #[test]
     fn numbers_become_text_for_text_columns() {
-        assert_eq!(convert(Some(FieldValue::IntegerValue(7)), PropertyType::Text), Ok(Value::Text("7".into())));
+        assert_eq!(convert(Some(&FieldValue::IntegerValue(7)), PropertyType::Text), Ok(Value::Text("7".into())));
     }
 }

@@ -133,8 +133,10 @@ fn write_row(
                      kind: PropertyType,
                      value: Option<gdal::vector::FieldValue>|
      -> Result<(), (String, String, String)> {
-        let shown = value.as_ref().map(field_text).unwrap_or_default();
-        let v = convert(value, kind).map_err(|expected| (name.to_owned(), shown, expected))?;
+        // The value is shown only in the error: formatting it for every field of every row would
+        // be work on the import's hot path.
+        let v = convert(value.as_ref(), kind)
+            .map_err(|expected| (name.to_owned(), value.as_ref().map(field_text).unwrap_or_default(), expected))?;
         line.push('\t');
         push_copy_value(&mut line, &v);
         Ok(())

@@ -17,14 +17,14 @@ pub fn load(def: &LayerDef, path: &Path) -> Result<LayerIndex> {
     let slots: Vec<Option<usize>> = def.properties.iter().map(|p| find(&p.name)).collect();
     let id_slot = find(&def.source.id_column);
     let mut features = Vec::with_capacity(usize::try_from(src.feature_count().unwrap_or(0)).unwrap_or(0));
-    src.for_each(|row, geometry, mut values| {
+    src.for_each(|row, geometry, values| {
         let Some(geometry) = geometry.filter(|g| !g.is_empty()) else { return Ok(()) };
         let geometry = match &transform {
             Some(t) => geometry.transform(t).and_then(|g| g.to_geo()),
             None => geometry.to_geo(),
         }
         .map_err(gdal_err)?;
-        let id = match id_slot.and_then(|i| values[i].clone()) {
+        let id = match id_slot.and_then(|i| values[i].as_ref()) {
             Some(v) => match crate::source::convert(Some(v), crate::PropertyType::Integer) {
                 Ok(Value::Int(id)) => id,
                 _ => return Err(bad_id(path, row)),
@@ -36,12 +36,12 @@ pub fn load(def: &LayerDef, path: &Path) -> Result<LayerIndex> {
             .iter()
             .zip(&slots)
             .map(|(p, slot)| {
-                let value = slot.and_then(|i| values[i].take());
-                crate::source::convert(value.clone(), p.kind).map_err(|expected| Error::BadValue {
+                let value = slot.and_then(|i| values[i].as_ref());
+                crate::source::convert(value, p.kind).map_err(|expected| Error::BadValue {
                     path: path.into(),
                     row,
                     field: p.name.clone(),
-                    value: value.as_ref().map(crate::source::field_text).unwrap_or_default(),
+                    value: value.map(crate::source::field_text).unwrap_or_default(),
                     expected,
                 })
             })
