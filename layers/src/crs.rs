@@ -7,6 +7,8 @@
 //! exactly EPSG:6960. Migration `0002_vn2000.sql` pins the same strings for PostGIS.
 
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use geo::MapCoordsInPlace;
+use geo_types::{Coord, Geometry};
 
 /// SRIDs of the VN-2000 systems: geographic, UTM 48N/49N and the provincial TM-3 zones. Keep in
 /// step with `bando.vn2000_crs` (migration 0002).
@@ -59,6 +61,150 @@ pub(crate) fn to_wgs84(srid: i32) -> gdal::errors::Result<Option<CoordTransform>
     CoordTransform::new(&source_crs(srid)?, &wgs84).map(Some)
 }
 
+/// CRS84, the default CRS of OGC API - Features: WGS 84 with longitude first.
+pub const CRS84_URI: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const EPSG_URI: &str = "http://www.opengis.net/def/crs/EPSG/0/";
+
+/// A CRS feature queries can answer in and take boxes and filters in (OGC API - Features
+/// Part 2): CRS84, EPSG:4326 (latitude first), Web Mercator and the VN-2000 systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Crs {
+    /// WGS 84, longitude first.
+    Crs84,
+    /// An EPSG code from [`Crs::supported`].
+    Epsg(i32),
+}
+
+impl Crs {
+    /// Every CRS Bando supports, CRS84 first.
+    pub fn supported() -> impl Iterator<Item = Crs> {
+        [Crs::Crs84, Crs::Epsg(4326), Crs::Epsg(3857)].into_iter().chain(VN2000_SRIDS.map(Crs::Epsg))
+    }
+
+    /// Reads an OGC CRS URI (`http://www.opengis.net/def/crs/EPSG/0/4326`), its safe CURIE
+    /// (`[EPSG:4326]`) or `EPSG:4326`; only supported systems are accepted.
+    ///
+    /// ```
+    /// use layers::crs::Crs;
+    /// assert_eq!(Crs::from_uri("http://www.opengis.net/def/crs/EPSG/0/9210"), Ok(Crs::Epsg(9210)));
+    /// assert!(Crs::from_uri("http://www.opengis.net/def/crs/EPSG/0/2154").is_err());
+    /// ```
+    pub fn from_uri(s: &str) -> Result<Crs, String> {
+        let s = s.trim();
+        let crs = if s == CRS84_URI || s == "[OGC:CRS84]" || s == "OGC:CRS84" {
+            Some(Crs::Crs84)
+        } else {
+            let code = s
+                .strip_prefix(EPSG_URI)
+                .or_else(|| s.strip_prefix("[EPSG:").and_then(|c| c.strip_suffix(']')))
+                .or_else(|| s.strip_prefix("EPSG:"));
+            code.and_then(|c| c.parse::<i32>().ok()).map(Crs::Epsg)
+        };
+        crs.filter(|c| Crs::supported().any(|s| s == *c))
+            .ok_or_else(|| format!("unsupported CRS {s:?}; the collection's `crs` list names the supported ones"))
+    }
+
+    /// The OGC URI of this CRS.
+    pub fn uri(self) -> String {
+        match self {
+            Crs::Crs84 => CRS84_URI.into(),
+            Crs::Epsg(code) => format!("{EPSG_URI}{code}"),
+        }
+    }
+
+    /// Whether coordinates are written latitude first (EPSG's geographic systems).
+    fn lat_first(self) -> bool {
+        matches!(self, Crs::Epsg(4326 | 4756))
+    }
+
+    /// Whether coordinates are degrees.
+    pub fn is_geographic(self) -> bool {
+        matches!(self, Crs::Crs84 | Crs::Epsg(4326 | 4756))
+    }
+
+    /// Runs `f` with this thread's converter for the CRS. PROJ's transformations are not
+    /// thread-safe and take a millisecond or more to set up, so each thread keeps its own.
+    pub fn with_projector<T>(self, f: impl FnOnce(&Projector) -> T) -> Result<T, String> {
+        thread_local! {
+            static PROJECTORS: std::cell::RefCell<std::collections::HashMap<Crs, std::rc::Rc<Projector>>> =
+                std::cell::RefCell::default();
+        }
+        let projector = PROJECTORS.with(|cache| -> Result<_, String> {
+            if let Some(p) = cache.borrow().get(&self) {
+                return Ok(p.clone());
+            }
+            let p = std::rc::Rc::new(Projector::new(self).map_err(|e| format!("{}: {e}", self.uri()))?);
+            cache.borrow_mut().insert(self, p.clone());
+            Ok(p)
+        })?;
+        Ok(f(&projector))
+    }
+}
+
+/// Converts coordinates between lon/lat WGS 84 and one [`Crs`], in that CRS's axis order.
+pub struct Projector {
+    crs: Crs,
+    /// For the VN-2000 systems: from lon/lat, and back.
+    proj: Option<(CoordTransform, CoordTransform)>,
+}
+
+impl Projector {
+    fn new(crs: Crs) -> gdal::errors::Result<Self> {
+        let proj = match crs {
+            Crs::Epsg(code) if is_vn2000(code) => {
+                let mut wgs84 = SpatialRef::from_epsg(4326)?;
+                wgs84.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+                let target = source_crs(code)?;
+                Some((CoordTransform::new(&wgs84, &target)?, CoordTransform::new(&target, &wgs84)?))
+            }
+            _ => None,
+        };
+        Ok(Self { crs, proj })
+    }
+
+    /// A lon/lat geometry in this CRS.
+    pub fn from_lonlat(&self, g: &Geometry) -> Result<Geometry, String> {
+        let mut g = match (&self.proj, self.crs) {
+            (Some((forward, _)), _) => transform(forward, g)?,
+            (None, Crs::Epsg(3857)) => crate::mercator::geometry_to_mercator(g),
+            _ => g.clone(),
+        };
+        if self.crs.lat_first() {
+            g.map_coords_in_place(|c| Coord { x: c.y, y: c.x });
+        }
+        Ok(g)
+    }
+
+    /// One coordinate of this CRS in lon/lat.
+    pub fn to_lonlat(&self, c: Coord) -> Result<Coord, String> {
+        let c = if self.crs.lat_first() { Coord { x: c.y, y: c.x } } else { c };
+        match (&self.proj, self.crs) {
+            (Some((_, back)), _) => match transform(back, &Geometry::Point(c.into()))? {
+                Geometry::Point(p) => Ok(p.0),
+                _ => Err("transformation failed".into()),
+            },
+            (None, Crs::Epsg(3857)) => Ok(crate::mercator::to_lonlat(c)),
+            _ => Ok(c),
+        }
+    }
+}
+
+/// Applies a GDAL transformation to every coordinate of a geometry in one call.
+fn transform(ct: &CoordTransform, g: &Geometry) -> Result<Geometry, String> {
+    use geo::CoordsIter;
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = g.coords_iter().map(|c| (c.x, c.y)).unzip();
+    let mut zs = vec![0.0; xs.len()];
+    ct.transform_coords(&mut xs, &mut ys, &mut zs).map_err(|e| e.to_string())?;
+    let next = std::cell::Cell::new(0);
+    let mut out = g.clone();
+    out.map_coords_in_place(|_| {
+        let i = next.get();
+        next.set(i + 1);
+        Coord { x: xs[i], y: ys[i] }
+    });
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +223,19 @@ mod tests {
         ct.transform_coords(&mut x, &mut y, &mut z)?;
         let metres = ((x[0] - 106.545_219_903) * 109_600.0).hypot((y[0] - 9.946_102_239) * 110_600.0);
         assert!(metres < 0.01, "{} {} is {metres} m off", x[0], y[0]);
+        Ok(())
+    }
+
+    #[test]
+    fn vn2000_output_round_trips_and_4326_is_latitude_first() -> Result<(), String> {
+        let lonlat = Geometry::Point(geo_types::point! { x: 106.545_219_903, y: 9.946_102_239 });
+        let tm3 = Crs::Epsg(9210).with_projector(|p| p.from_lonlat(&lonlat))??;
+        let Geometry::Point(p) = tm3 else { return Err("not a point".into()) };
+        assert!((p.x() - 587_000.0).abs() < 0.01 && (p.y() - 1_100_000.0).abs() < 0.01, "{p:?}");
+        let back = Crs::Epsg(9210).with_projector(|pr| pr.to_lonlat(p.0))??;
+        assert!((back.x - 106.545_219_903).abs() < 1e-9 && (back.y - 9.946_102_239).abs() < 1e-9);
+        let latlon = Crs::Epsg(4326).with_projector(|p| p.from_lonlat(&lonlat))??;
+        assert_eq!(latlon, Geometry::Point(geo_types::point! { x: 9.946_102_239, y: 106.545_219_903 }));
         Ok(())
     }
 

@@ -69,10 +69,15 @@ impl Feature {
         Self { id, mercator, properties: properties.into_boxed_slice() }
     }
 
-    /// The geometry in lon/lat.
+    /// The geometry in lon/lat, rounded to 1e-9° so that coordinates written with up to nine
+    /// decimals come back exactly (a filter's `S_EQUALS` with a source point must hold).
     pub fn lonlat(&self) -> Geometry {
         use geo::MapCoords;
-        self.mercator.map_coords(crate::mercator::to_lonlat)
+        let round = |v: f64| (v * 1e9).round() / 1e9;
+        self.mercator.map_coords(|c| {
+            let c = crate::mercator::to_lonlat(c);
+            geo_types::Coord { x: round(c.x), y: round(c.y) }
+        })
     }
 
     /// Approximate bytes this feature occupies, heap included.

@@ -8,12 +8,15 @@ pub mod catalog;
 pub mod crs;
 pub mod error;
 pub mod feature;
+pub mod filter;
 pub mod import;
 pub mod index;
 pub mod mercator;
 pub mod query;
+pub mod search;
 pub mod source;
 pub mod store;
+pub mod text;
 
 pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType};
 pub use error::{Error, Result};

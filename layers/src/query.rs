@@ -1,11 +1,14 @@
-//! Feature queries over the in-memory index: bounding box, time, property equality, paging.
+//! Feature queries over the in-memory index: bounding box, time, property equality, CQL2
+//! filter, free-text search, sorting and paging.
 //! The server parses requests into a [`FeatureQuery`]; this module never sees raw strings.
+
+use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 use geo::Intersects;
 use geo_types::{Coord, Rect};
 
-use crate::{Feature, LayerDef, LayerIndex, Value, mercator};
+use crate::{Feature, LayerDef, LayerIndex, Value, filter::Filter, mercator, search::TextSearch};
 
 /// A lon/lat box `[min_lon, min_lat, max_lon, max_lat]`, checked: finite, latitudes in range and
 /// ordered. A box whose west edge lies east of its east edge crosses the antimeridian.
@@ -70,6 +73,12 @@ pub struct FeatureQuery {
     pub datetime: Option<Interval>,
     /// Only features whose property (by index in the layer's properties) equals the value.
     pub equals: Vec<(usize, Value)>,
+    /// Only features passing this CQL2 filter.
+    pub filter: Option<Filter>,
+    /// Only features matching these words in the properties listed, best matches first.
+    pub search: Option<(TextSearch, Vec<usize>)>,
+    /// Order by these properties (index, descending), then by id.
+    pub sort: Vec<(usize, bool)>,
     /// Features to skip.
     pub offset: usize,
     /// Features to return at most.
@@ -85,7 +94,7 @@ pub struct Page<'a> {
 }
 
 /// Runs a query: candidates from the R-tree when there is a box (else every feature), exact
-/// tests, id order, then the page.
+/// tests, the order asked for (relevance, properties, else id), then the page.
 pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<'a> {
     let temporal = def.temporal.as_ref().and_then(|t| def.properties.iter().position(|p| &p.name == t));
     let boxes = q.bbox.map(Bbox::mercator_parts);
@@ -94,8 +103,16 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
             && q.datetime
                 .is_none_or(|i| temporal.is_some_and(|t| instant(&f.properties[t]).is_some_and(|v| i.contains(v))))
             && q.equals.iter().all(|(i, v)| &f.properties[*i] == v)
+            && q.filter.as_ref().is_none_or(|flt| flt.matches(f))
     };
-    let matching: Vec<&Feature> = match &boxes {
+    // The filter's own box narrows the candidates when the query has none; its exact test
+    // still decides.
+    let filter_box = q
+        .filter
+        .as_ref()
+        .and_then(Filter::search_box)
+        .map(|r| vec![Rect::new(mercator::to_mercator(r.min()), mercator::to_mercator(r.max()))]);
+    let mut matching: Vec<&Feature> = match boxes.as_ref().or(filter_box.as_ref()) {
         Some(bs) => {
             let mut found: Vec<&Feature> = bs
                 .iter()
@@ -108,9 +125,37 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
         }
         None => index.features().iter().filter(|f| keep(f)).collect(),
     };
+    if let Some((search, fields)) = &q.search {
+        let mut scored: Vec<(u32, &Feature)> =
+            matching.into_iter().filter_map(|f| search.score(f, fields).map(|s| (s, f))).collect();
+        // Stable: equal scores stay in id order, so pages do not shuffle.
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+        matching = scored.into_iter().map(|(_, f)| f).collect();
+    } else if !q.sort.is_empty() {
+        matching.sort_by(|a, b| {
+            q.sort
+                .iter()
+                .map(|&(i, descending)| sort_order(&a.properties[i], &b.properties[i], descending))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        });
+    }
     let matched = matching.len();
     let features = matching.into_iter().skip(q.offset).take(q.limit).collect();
     Page { matched, features }
+}
+
+/// A total order for sorting: values by [`crate::filter::compare`], nulls last either way.
+fn sort_order(a: &Value, b: &Value, descending: bool) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        _ => {
+            let o = crate::filter::compare(a, b).unwrap_or(Ordering::Equal);
+            if descending { o.reverse() } else { o }
+        }
+    }
 }
 
 fn instant(v: &Value) -> Option<DateTime<Utc>> {

@@ -3,8 +3,10 @@
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod html;
 pub mod load;
 pub mod render;
+pub mod request;
 pub mod routes;
 pub mod state;
 pub mod tile_cache;
@@ -32,7 +34,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::landing::router())
         .merge(routes::health::router())
         .merge(routes::metrics::router())
+        .merge(routes::api::router())
         .merge(routes::collections::router())
+        .merge(routes::queryables::router())
         .merge(routes::items::router())
         .merge(routes::tiles::router())
         .merge(routes::ogc_tiles::router())

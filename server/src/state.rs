@@ -43,6 +43,16 @@ impl Layer {
         Self { def, index, version: VERSION.fetch_add(1, Ordering::Relaxed) }
     }
 
+    /// Whether the property at `i` may be shown: private ones never are.
+    pub fn is_visible(&self, i: usize) -> bool {
+        !self.def.properties[i].private
+    }
+
+    /// Whether the property at `i` may be filtered on.
+    pub fn is_queryable(&self, i: usize) -> bool {
+        self.def.properties[i].queryable && self.is_visible(i)
+    }
+
     /// True when tiles of zoom `z` include this layer.
     pub fn serves_zoom(&self, z: u8) -> bool {
         (self.def.minzoom..=self.def.maxzoom).contains(&z)

@@ -1,6 +1,5 @@
-//! The first part of OGC API - Features: items as GeoJSON, paging, bbox, datetime and
-//! property filters, one item, and the errors. (Conformance is not declared yet: Parts 1-3 are
-//! not complete.)
+//! OGC API - Features Part 1 on the sample data: items as GeoJSON, paging, bbox, datetime and
+//! property filters, one item, and the errors.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -103,7 +102,23 @@ fn bad_requests_get_problem_json() {
     let server = Server::start(bando(&[]));
     for (path, status) in [
         ("/collections/roads/items?limit=0", 400),
-        ("/collections/roads/items?limit=10001", 400),
+        ("/collections/roads/items?f=xml", 400),
+        ("/collections/roads/items?crs=http://www.opengis.net/def/crs/EPSG/0/2154", 400),
+        ("/collections/roads/items?crs=EPSG:abc", 400),
+        ("/collections/roads/items?bbox=1,2,3,4&bbox-crs=urn:nothing", 400),
+        ("/collections/roads/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326", 400),
+        ("/collections/roads/items?filter=class%20=", 400),
+        ("/collections/roads/items?filter=colour%20=%20'red'", 400),
+        ("/collections/roads/items?filter=class='x'&filter-lang=cql-text", 400),
+        ("/collections/roads/items?filter=%7B%22op%22", 400),
+        ("/collections/roads/items?filter=%7B%22op%22:%22=%22%7D&filter-lang=cql2-json", 400),
+        ("/collections/roads/items?sortby=colour", 400),
+        ("/collections/roads/items?properties=colour", 400),
+        ("/collections/land_parcels/items?properties=owner_name", 400),
+        ("/collections/land_parcels/items?sortby=-owner_name", 400),
+        ("/collections/land_parcels/items?filter=owner_name%20LIKE%20'%25'", 400),
+        ("/collections/heritage_sites/items/6?crs=http://www.opengis.net/def/crs/EPSG/0/1", 400),
+        ("/collections/heritage_sites/items/6?limit=1", 400),
         ("/collections/roads/items?limit=abc", 400),
         ("/collections/roads/items?offset=-1", 400),
         ("/collections/roads/items?bbox=1,2,3", 400),
@@ -124,5 +139,23 @@ fn bad_requests_get_problem_json() {
         assert_eq!(r.status().as_u16(), status, "{path}");
         assert_eq!(r.headers()["content-type"], "application/problem+json", "{path}");
     }
+    // The position of a parse error is named.
+    let r: Value = server.get("/collections/roads/items?filter=class%20%3D%20%27a%27%20AND").json().unwrap();
+    assert!(r["detail"].as_str().unwrap().contains("at character 16"), "{r}");
     assert_eq!(server.get("/health").status(), 200);
+}
+
+#[test]
+fn a_limit_above_the_maximum_returns_the_maximum() {
+    // OGC 17-069r4, /req/core/fc-limit-response-1 C: not an error; the maximum is used.
+    let server = Server::start({
+        let mut cmd = bando(&[]);
+        cmd.env("BANDO_FEATURES__MAX_LIMIT", "100");
+        cmd
+    });
+    let (status, _, body) = get(&server, "/collections/roads/items?limit=500");
+    assert_eq!(status, 200);
+    assert_eq!(body["numberReturned"], 100);
+    let next = body["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").unwrap();
+    assert!(next["href"].as_str().unwrap().contains("limit=100&offset=100"), "{next}");
 }

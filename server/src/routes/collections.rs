@@ -1,67 +1,171 @@
-//! `/collections`: the layers with their extents.
+//! `/collections` and `/collections/{id}`: the layers with their extents, CRSs and links, as
+//! JSON or HTML.
+
+use std::fmt::Write;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{Path, State},
-    http::HeaderMap,
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
+use layers::crs::{CRS84_URI, Crs};
 use serde_json::{Value, json};
 
-use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR, tiles::one_layer};
+use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR, queryables::REL_QUERYABLES, tiles::one_layer};
 use crate::{
     error::ApiError,
+    html,
+    request::{Format, Params},
     state::{AppState, Layer},
 };
-
-/// CRS84, the default CRS of OGC API - Features.
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/collections", get(list)).route("/collections/{id}", get(one))
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+async fn list(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
+    let format = Format::negotiate(&params, &headers)?;
     let base = base_url(&headers);
-    let collections: Vec<Value> = state.layers().values().map(|l| collection(&base, l)).collect();
-    Json(json!({
-        "links": [{ "href": format!("{base}/collections"), "rel": "self", "type": "application/json", "title": "Layers" }],
+    let layers = state.layers();
+    if format == Format::Html {
+        let mut body = String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
+        for l in layers.values() {
+            let _ = write!(
+                body,
+                r#"<tr><td><a href="/collections/{id}?f=html">{title}</a></td><td>{n}</td><td>{d}</td></tr>"#,
+                id = l.def.id,
+                title = html::escape(&l.def.title),
+                n = l.index.len(),
+                d = html::escape(&l.def.description),
+            );
+        }
+        body.push_str("</table>");
+        let page = html::page("Collections", &[("Bando", "/".into())], "/collections?f=json", &body);
+        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
+    }
+    let collections: Vec<Value> = layers.values().map(|l| collection(&base, l)).collect();
+    let body = json!({
+        "links": [
+            { "href": format!("{base}/collections?f=json"), "rel": "self", "type": "application/json", "title": "Layers" },
+            { "href": format!("{base}/collections?f=html"), "rel": "alternate", "type": "text/html", "title": "Layers as HTML" },
+        ],
         "collections": collections,
-    }))
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }
 
 async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    params: Params,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let layer = one_layer(&state, &id)?;
-    Ok(Json(collection(&base_url(&headers), &layer)))
+    let format = Format::negotiate(&params, &headers)?;
+    if format == Format::Html {
+        let crumbs = [("Bando", "/".to_owned()), ("Collections", "/collections".to_owned())];
+        let page =
+            html::page(&layer.def.title, &crumbs, &format!("/collections/{id}?f=json"), &collection_html(&layer));
+        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
+    }
+    let body = collection(&base_url(&headers), &layer);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }
 
 /// The description of one layer.
 fn collection(base: &str, layer: &Layer) -> Value {
     let def = &layer.def;
-    let bbox = layer.index.extent().map(|e| vec![vec![e.min().x, e.min().y, e.max().x, e.max().y]]);
+    let here = format!("{base}/collections/{}", def.id);
     let mut c = json!({
         "id": def.id,
         "title": def.title,
         "description": def.description,
         "keywords": def.keywords,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": Crs::supported().map(Crs::uri).collect::<Vec<_>>(),
+        "storageCrs": CRS84_URI,
         "links": [
-            { "href": format!("{base}/collections/{}", def.id), "rel": "self", "type": "application/json", "title": def.title },
-            { "href": format!("{base}/collections/{}/items", def.id), "rel": "items", "type": "application/geo+json", "title": "Features" },
-            { "href": format!("{base}/collections/{}/tiles", def.id), "rel": REL_TILESETS_VECTOR, "type": "application/json", "title": "Vector tiles" },
+            { "href": format!("{here}?f=json"), "rel": "self", "type": "application/json", "title": def.title },
+            { "href": format!("{here}?f=html"), "rel": "alternate", "type": "text/html", "title": def.title },
+            { "href": format!("{here}/items?f=json"), "rel": "items", "type": "application/geo+json", "title": "Features" },
+            { "href": format!("{here}/items?f=html"), "rel": "items", "type": "text/html", "title": "Features as HTML" },
+            { "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": "application/schema+json", "title": "Queryable properties" },
+            { "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": "application/json", "title": "Vector tiles" },
         ],
     });
-    if let Some(bbox) = bbox {
-        c["extent"] = json!({ "spatial": { "bbox": bbox, "crs": CRS84 } });
+    let mut extent = serde_json::Map::new();
+    if let Some(e) = layer.index.extent() {
+        extent.insert(
+            "spatial".into(),
+            json!({ "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]], "crs": CRS84_URI }),
+        );
+    }
+    if let Some(interval) = temporal_extent(layer) {
+        extent.insert(
+            "temporal".into(),
+            json!({ "interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian" }),
+        );
+    }
+    if !extent.is_empty() {
+        c["extent"] = Value::Object(extent);
     }
     if !def.attribution.is_empty() {
         c["attribution"] = json!(def.attribution);
     }
     c
+}
+
+/// The first and last instants of the layer's temporal property.
+fn temporal_extent(layer: &Layer) -> Option<[Value; 2]> {
+    let t = layer.def.temporal.as_ref()?;
+    let i = layer.def.properties.iter().position(|p| &p.name == t)?;
+    let values = layer.index.features().iter().map(|f| &f.properties[i]).filter(|v| !matches!(v, layers::Value::Null));
+    let (mut lo, mut hi) = (None::<&layers::Value>, None::<&layers::Value>);
+    for v in values {
+        let less =
+            |a: &layers::Value, b: &layers::Value| layers::filter::compare(a, b) == Some(std::cmp::Ordering::Less);
+        if lo.is_none_or(|l| less(v, l)) {
+            lo = Some(v);
+        }
+        if hi.is_none_or(|h| less(h, v)) {
+            hi = Some(v);
+        }
+    }
+    let instant = |v: &layers::Value| match v.to_json() {
+        Value::String(s) if s.len() == 10 => json!(format!("{s}T00:00:00Z")),
+        other => other,
+    };
+    Some([instant(lo?), instant(hi?)])
+}
+
+fn collection_html(layer: &Layer) -> String {
+    let def = &layer.def;
+    let frame = layer.index.extent().map(|e| {
+        use layers::mercator::to_mercator;
+        geo_types::Rect::new(to_mercator(e.min()), to_mercator(e.max()))
+    });
+    let sample: Vec<&geo_types::Geometry> = frame
+        .map(|r| layer.index.largest_in_mercator_box([r.min().x, r.min().y, r.max().x, r.max().y], 500))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| &c.feature.mercator)
+        .collect();
+    let rows = [
+        ("Id", def.id.to_string()),
+        ("Features", layer.index.len().to_string()),
+        ("Geometry", format!("{:?}", def.geometry)),
+        ("Access", format!("{:?}", def.access)),
+        ("Keywords", def.keywords.join(", ")),
+        ("Attribution", def.attribution.clone()),
+    ];
+    format!(
+        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/tiles">Vector tiles</a></p>"#,
+        html::escape(&def.description),
+        html::svg_map(sample, frame),
+        html::table(rows),
+        id = def.id,
+    )
 }

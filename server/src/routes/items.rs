@@ -1,150 +1,319 @@
-//! Features as GeoJSON: `/collections/{id}/items` (bbox, datetime, property=value, limit,
-//! offset; `next`/`prev` links) and `/collections/{id}/items/{featureId}`.
+//! Features: `/collections/{id}/items` and `/collections/{id}/items/{featureId}`, as GeoJSON or
+//! HTML.
 //!
-//! Parameters are parsed here into a typed [`FeatureQuery`]; anything unknown or malformed is a
+//! Parameters are parsed here into a typed [`ItemsRequest`]; anything unknown or malformed is a
 //! 400 naming the parameter.
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
-    http::{HeaderMap, header},
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use geo_types::Geometry;
+use geo_types::{Coord, Geometry};
 use layers::{
     Feature, PropertyType, Value,
+    crs::Crs,
+    filter::{Filter, FilterLang},
     query::{Bbox, FeatureQuery, Interval},
+    search::TextSearch,
 };
 use serde_json::{Map, json};
 
 use super::{base_url, tiles::one_layer};
 use crate::{
     error::ApiError,
-    state::{AppState, Layer},
+    html,
+    request::{Format, Params},
+    state::{AppState, Layer, Settings},
 };
 
 /// The GeoJSON media type.
 pub const GEOJSON: &str = "application/geo+json";
+
+/// Parameters of `/items` besides the layer's queryable properties.
+pub const ITEMS_PARAMETERS: &[&str] = &[
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "q",
+    "sortby",
+    "properties",
+    "f",
+];
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/collections/{id}/items", get(items)).route("/collections/{id}/items/{fid}", get(item))
 }
 
+/// A parsed `/items` request.
+struct ItemsRequest {
+    query: FeatureQuery,
+    crs: Crs,
+    /// Only these properties (by index) in the answer; `None` for all visible ones.
+    properties: Option<Vec<usize>>,
+}
+
 async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
+    params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer = one_layer(&state, &id)?;
-    let query = parse_query(&layer, &params, state.settings())?;
-    let page = layers::query::run(&layer.index, &layer.def, &query);
+    let format = Format::negotiate(&params, &headers)?;
+    let request = parse_items(&layer, &params, state.settings())?;
+    let query = &request.query;
+    let page = layers::query::run(&layer.index, &layer.def, query);
     let base = format!("{}/collections/{id}/items", base_url(&headers));
-    let link = |rel: &str, offset: usize| {
+    let link = |rel: &str, offset: usize, f: &str, kind: &str| {
         let mut qs: Vec<String> = params
+            .0
             .iter()
-            .filter(|(k, _)| k != "offset" && k != "limit")
+            .filter(|(k, _)| k != "offset" && k != "limit" && k != "f")
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
         qs.push(format!("limit={}", query.limit));
         if offset > 0 {
             qs.push(format!("offset={offset}"));
         }
-        json!({ "rel": rel, "type": GEOJSON, "href": format!("{base}?{}", qs.join("&")) })
+        qs.push(format!("f={f}"));
+        json!({ "rel": rel, "type": kind, "href": format!("{base}?{}", qs.join("&")) })
     };
-    let mut links = vec![link("self", query.offset)];
+    let (f, kind, other_f, other_kind) = match format {
+        Format::Json => ("json", GEOJSON, "html", "text/html"),
+        Format::Html => ("html", "text/html", "json", GEOJSON),
+    };
+    let mut links = vec![link("self", query.offset, f, kind), link("alternate", query.offset, other_f, other_kind)];
     if query.offset + page.features.len() < page.matched {
-        links.push(link("next", query.offset + query.limit));
+        links.push(link("next", query.offset + query.limit, f, kind));
     }
     if query.offset > 0 {
-        links.push(link("prev", query.offset.saturating_sub(query.limit)));
+        links.push(link("prev", query.offset.saturating_sub(query.limit), f, kind));
     }
     links.push(json!({ "rel": "collection", "type": "application/json", "href": base.trim_end_matches("/items") }));
+    let features: Vec<serde_json::Value> = page
+        .features
+        .iter()
+        .map(|f| feature_json(&layer, f, request.crs, request.properties.as_deref()))
+        .collect::<Result<_, _>>()?;
+    if format == Format::Html {
+        let body = items_html(&layer, &page.features, &features, page.matched, query.offset, &links);
+        return Ok(html_response(&layer.def.title, &id, &base, body));
+    }
     let body = json!({
         "type": "FeatureCollection",
         "numberMatched": page.matched,
         "numberReturned": page.features.len(),
         "timeStamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "features": page.features.iter().map(|f| feature_json(&layer, f)).collect::<Vec<_>>(),
+        "features": features,
         "links": links,
     });
-    Ok(([(header::CONTENT_TYPE, GEOJSON)], body.to_string()).into_response())
+    Ok(geojson_response(body, request.crs))
 }
 
 async fn item(
     State(state): State<AppState>,
     Path((id, fid)): Path<(String, String)>,
+    params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer = one_layer(&state, &id)?;
+    params.only(&["crs", "f"])?;
+    let format = Format::negotiate(&params, &headers)?;
+    let crs = params.get("crs").map(Crs::from_uri).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Crs::Crs84);
     let feature = fid.parse::<i64>().ok().and_then(|n| layer.index.get(n));
     let feature = feature.ok_or_else(|| ApiError::NotFound(format!("no feature {fid:?} in collection {id:?}")))?;
     let base = format!("{}/collections/{id}", base_url(&headers));
-    let mut body = feature_json(&layer, feature);
+    let mut body = feature_json(&layer, feature, crs, None)?;
+    if format == Format::Html {
+        let page = item_html(&layer, feature, &body);
+        return Ok(html_response(&format!("{} · {fid}", layer.def.title), &id, &format!("{base}/items/{fid}"), page));
+    }
     body["links"] = json!([
-        { "rel": "self", "type": GEOJSON, "href": format!("{base}/items/{fid}") },
+        { "rel": "self", "type": GEOJSON, "href": format!("{base}/items/{fid}?f=json") },
+        { "rel": "alternate", "type": "text/html", "href": format!("{base}/items/{fid}?f=html") },
         { "rel": "collection", "type": "application/json", "href": base },
     ]);
-    Ok(([(header::CONTENT_TYPE, GEOJSON)], body.to_string()).into_response())
+    Ok(geojson_response(body, crs))
 }
 
-/// Builds the typed query; every error names the parameter.
-fn parse_query(
-    layer: &Layer,
-    params: &[(String, String)],
-    settings: &crate::state::Settings,
-) -> Result<FeatureQuery, ApiError> {
+fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
+    let content_crs = HeaderValue::from_str(&format!("<{}>", crs.uri())).ok();
+    let mut response = ([(header::CONTENT_TYPE, GEOJSON)], body.to_string()).into_response();
+    if let Some(v) = content_crs {
+        response.headers_mut().insert("content-crs", v);
+    }
+    response
+}
+
+fn html_response(title: &str, id: &str, url: &str, body: String) -> Response {
+    let crumbs =
+        [("Bando", "/".to_owned()), ("Collections", "/collections".to_owned()), (id, format!("/collections/{id}"))];
+    let page = html::page(title, &crumbs, &format!("{url}?f=json"), &body);
+    ([(header::CONTENT_TYPE, html::HTML)], page).into_response()
+}
+
+/// Builds the typed request; every error names the parameter.
+fn parse_items(layer: &Layer, params: &Params, settings: &Settings) -> Result<ItemsRequest, ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
+    let def = &layer.def;
     let mut q = FeatureQuery { limit: settings.default_limit, ..FeatureQuery::default() };
     let mut seen = std::collections::HashSet::new();
-    for (key, value) in params {
+    for (key, value) in &params.0 {
         if !seen.insert(key.as_str()) {
             return Err(bad(format!("parameter {key:?} is given twice")));
         }
         match key.as_str() {
+            // Above the maximum is not an error (OGC 17-069r4, /req/core/fc-limit-response-1 C):
+            // the maximum is used.
             "limit" => {
-                q.limit = value.parse().map_err(|_| bad(format!("limit must be a positive integer, not {value:?}")))?;
-                if q.limit == 0 || q.limit > settings.max_limit {
-                    return Err(bad(format!("limit must be between 1 and {}", settings.max_limit)));
+                let limit: usize =
+                    value.parse().map_err(|_| bad(format!("limit must be a positive integer, not {value:?}")))?;
+                if limit == 0 {
+                    return Err(bad("limit must be at least 1".into()));
                 }
+                q.limit = limit.min(settings.max_limit);
             }
             "offset" => {
                 q.offset =
                     value.parse().map_err(|_| bad(format!("offset must be a non-negative integer, not {value:?}")))?;
             }
-            "bbox" => q.bbox = Some(parse_bbox(value).map_err(bad)?),
             "datetime" => q.datetime = Some(parse_interval(value).map_err(|m| bad(format!("datetime: {m}")))?),
-            "f" if value == "json" || value == "geojson" => {}
+            "q" => {
+                let fields = (0..def.properties.len())
+                    .filter(|&i| layer.is_visible(i) && def.properties[i].kind == PropertyType::Text)
+                    .collect();
+                q.search = TextSearch::new(value).map_err(bad)?.map(|s| (s, fields));
+            }
+            "sortby" => q.sort = parse_sortby(layer, value)?,
+            // Read after the loop: they depend on one another.
+            standard if ITEMS_PARAMETERS.contains(&standard) => {}
             name => {
-                let i = layer
-                    .def
-                    .properties
-                    .iter()
-                    .position(|p| p.name == name && p.queryable && !p.private)
+                let i = (0..def.properties.len())
+                    .find(|&i| def.properties[i].name == name && layer.is_queryable(i))
                     .ok_or_else(|| bad(format!("unknown parameter {name:?}")))?;
-                let kind = layer.def.properties[i].kind;
+                let kind = def.properties[i].kind;
                 let v = parse_value(value, kind)
                     .ok_or_else(|| bad(format!("{name}: {value:?} is not a valid {kind:?}")))?;
                 q.equals.push((i, v));
             }
         }
     }
-    Ok(q)
+    let crs_of = |name: &str| params.get(name).map(Crs::from_uri).transpose().map_err(|m| bad(format!("{name}: {m}")));
+    let bbox_crs = crs_of("bbox-crs")?;
+    if let Some(b) = params.get("bbox") {
+        q.bbox = Some(parse_bbox(b, bbox_crs.unwrap_or(Crs::Crs84)).map_err(|m| bad(format!("bbox: {m}")))?);
+    } else if bbox_crs.is_some() {
+        return Err(bad("bbox-crs is given without bbox".into()));
+    }
+    q.filter = parse_filter(layer, params, crs_of("filter-crs")?)?;
+    let properties = params.get("properties").map(|p| parse_properties(layer, p)).transpose()?;
+    Ok(ItemsRequest { query: q, crs: crs_of("crs")?.unwrap_or(Crs::Crs84), properties })
 }
 
-fn parse_bbox(s: &str) -> Result<Bbox, String> {
+fn parse_filter(layer: &Layer, params: &Params, filter_crs: Option<Crs>) -> Result<Option<Filter>, ApiError> {
+    let lang = match params.get("filter-lang") {
+        None | Some("cql2-text") => FilterLang::Text,
+        Some("cql2-json") => FilterLang::Json,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("filter-lang must be cql2-text or cql2-json, not {other:?}")));
+        }
+    };
+    let Some(source) = params.get("filter") else {
+        if params.get("filter-lang").is_some() || filter_crs.is_some() {
+            return Err(ApiError::BadRequest("filter-lang and filter-crs need a filter".into()));
+        }
+        return Ok(None);
+    };
+    let crs = filter_crs.unwrap_or(Crs::Crs84);
+    let to_lonlat = |c: Coord| crs.with_projector(|p| p.to_lonlat(c)).and_then(|r| r);
+    Filter::parse(source, lang, &layer.def, &|i| layer.is_queryable(i), &to_lonlat)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("filter: {e}")))
+}
+
+fn parse_sortby(layer: &Layer, value: &str) -> Result<Vec<(usize, bool)>, ApiError> {
+    value
+        .split(',')
+        .map(|key| {
+            let key = key.trim();
+            let (name, descending) = match key.as_bytes().first() {
+                Some(b'-') => (&key[1..], true),
+                Some(b'+') => (&key[1..], false),
+                _ => (key, false),
+            };
+            let i = property_index(layer, name)
+                .ok_or_else(|| ApiError::BadRequest(format!("sortby: unknown property {name:?}")))?;
+            Ok((i, descending))
+        })
+        .collect()
+}
+
+fn parse_properties(layer: &Layer, value: &str) -> Result<Vec<usize>, ApiError> {
+    value
+        .split(',')
+        .filter(|n| !n.trim().is_empty())
+        .map(|name| {
+            property_index(layer, name.trim())
+                .ok_or_else(|| ApiError::BadRequest(format!("properties: unknown property {name:?}")))
+        })
+        .collect()
+}
+
+fn property_index(layer: &Layer, name: &str) -> Option<usize> {
+    (0..layer.def.properties.len()).find(|&i| layer.def.properties[i].name == name && layer.is_visible(i))
+}
+
+/// `minx,miny,maxx,maxy` (or six numbers with heights) in `crs`'s axis order, as a lon/lat box.
+fn parse_bbox(s: &str, crs: Crs) -> Result<Bbox, String> {
     let v: Vec<f64> = s
         .split(',')
         .map(|p| p.trim().parse::<f64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| format!("bbox must be numbers: {s:?}"))?;
-    match v.as_slice() {
-        [a, b, c, d] => Bbox::new([*a, *b, *c, *d]),
-        [a, b, _, c, d, _] => Bbox::new([*a, *b, *c, *d]),
-        _ => Err(format!("bbox takes 4 or 6 numbers, not {}", v.len())),
+        .map_err(|_| format!("must be numbers: {s:?}"))?;
+    let [a, b, c, d] = match v.as_slice() {
+        [a, b, c, d] => [*a, *b, *c, *d],
+        [a, b, _, c, d, _] => [*a, *b, *c, *d],
+        _ => return Err(format!("takes 4 or 6 numbers, not {}", v.len())),
+    };
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err("values must be finite numbers".into());
+    }
+    match crs {
+        Crs::Crs84 => Bbox::new([a, b, c, d]),
+        Crs::Epsg(4326) => Bbox::new([b, a, d, c]),
+        other => {
+            if a > c || b > d {
+                return Err("the lower corner must come first".into());
+            }
+            // A projected box's edges are curves in lon/lat: its lon/lat box is that of points
+            // along every edge, not only of its corners.
+            let steps = 16;
+            let mut edge = Vec::with_capacity(4 * steps);
+            for i in 0..steps {
+                let t = i as f64 / steps as f64;
+                let (x, y) = (a + (c - a) * t, b + (d - b) * t);
+                edge.extend([Coord { x, y: b }, Coord { x, y: d }, Coord { x: a, y }, Coord { x: c, y }]);
+            }
+            edge.push(Coord { x: c, y: d });
+            let lonlat: Vec<Coord> = other
+                .with_projector(|p| edge.iter().map(|c| p.to_lonlat(*c)).collect::<Result<_, _>>())
+                .and_then(|r| r)?;
+            let (xs, ys): (Vec<f64>, Vec<f64>) = lonlat.iter().map(|c| (c.x, c.y)).unzip();
+            let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            Bbox::new([min(&xs), min(&ys), max(&xs), max(&ys)])
+        }
     }
 }
 
@@ -196,23 +365,31 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A feature as GeoJSON, without its private properties.
-pub fn feature_json(layer: &Layer, f: &Feature) -> serde_json::Value {
-    let properties: Map<String, serde_json::Value> = layer
-        .def
-        .properties
-        .iter()
-        .zip(f.properties.iter())
-        .filter(|(p, _)| !p.private)
-        .map(|(p, v)| (p.name.clone(), v.to_json()))
+/// A feature as GeoJSON in `crs`, with its visible properties (or only `only` of them).
+pub fn feature_json(
+    layer: &Layer,
+    f: &Feature,
+    crs: Crs,
+    only: Option<&[usize]>,
+) -> Result<serde_json::Value, ApiError> {
+    let properties: Map<String, serde_json::Value> = (0..layer.def.properties.len())
+        .filter(|&i| layer.is_visible(i) && only.is_none_or(|o| o.contains(&i)))
+        .map(|i| (layer.def.properties[i].name.clone(), f.properties[i].to_json()))
         .collect();
-    json!({ "type": "Feature", "id": f.id, "geometry": geometry_json(&f.lonlat()), "properties": properties })
+    let geometry = match crs {
+        Crs::Crs84 => f.lonlat(),
+        Crs::Epsg(3857) => f.mercator.clone(),
+        other => other.with_projector(|p| p.from_lonlat(&f.lonlat())).and_then(|r| r).map_err(ApiError::Internal)?,
+    };
+    let digits = if crs.is_geographic() { 1e8 } else { 1e3 };
+    Ok(json!({ "type": "Feature", "id": f.id, "geometry": geometry_json(&geometry, digits), "properties": properties }))
 }
 
-/// RFC 7946 geometry, coordinates rounded to 1e-8° (about 1 mm): the index keeps Web Mercator,
-/// and the round trip leaves noise in the last digits that this removes.
-fn geometry_json(g: &Geometry) -> serde_json::Value {
-    let c = |c: &geo_types::Coord| json!([round(c.x), round(c.y)]);
+/// RFC 7946 geometry, coordinates rounded to `1/scale`: 1e-8° (about 1 mm) or a millimetre.
+/// The index keeps Web Mercator, and the round trip leaves noise in the last digits.
+fn geometry_json(g: &Geometry, scale: f64) -> serde_json::Value {
+    let round = |v: f64| (v * scale).round() / scale;
+    let c = |c: &Coord| json!([round(c.x), round(c.y)]);
     let line = |l: &geo_types::LineString| l.0.iter().map(c).collect::<Vec<_>>();
     let polygon =
         |p: &geo_types::Polygon| std::iter::once(p.exterior()).chain(p.interiors()).map(line).collect::<Vec<_>>();
@@ -229,17 +406,83 @@ fn geometry_json(g: &Geometry) -> serde_json::Value {
         Geometry::MultiPolygon(m) => {
             json!({ "type": "MultiPolygon", "coordinates": m.0.iter().map(polygon).collect::<Vec<_>>() })
         }
-        Geometry::GeometryCollection(gc) => {
-            json!({ "type": "GeometryCollection", "geometries": gc.0.iter().map(geometry_json).collect::<Vec<_>>() })
+        Geometry::GeometryCollection(gc) => json!({
+            "type": "GeometryCollection",
+            "geometries": gc.0.iter().map(|g| geometry_json(g, scale)).collect::<Vec<_>>()
+        }),
+        Geometry::Line(l) => {
+            geometry_json(&Geometry::LineString(geo_types::LineString::from(vec![l.start, l.end])), scale)
         }
-        Geometry::Line(l) => geometry_json(&Geometry::LineString(geo_types::LineString::from(vec![l.start, l.end]))),
-        Geometry::Rect(r) => geometry_json(&Geometry::Polygon(r.to_polygon())),
-        Geometry::Triangle(t) => geometry_json(&Geometry::Polygon(t.to_polygon())),
+        Geometry::Rect(r) => geometry_json(&Geometry::Polygon(r.to_polygon()), scale),
+        Geometry::Triangle(t) => geometry_json(&Geometry::Polygon(t.to_polygon()), scale),
     }
 }
 
-fn round(v: f64) -> f64 {
-    (v * 1e8).round() / 1e8
+fn items_html(
+    layer: &Layer,
+    features: &[&Feature],
+    json: &[serde_json::Value],
+    matched: usize,
+    offset: usize,
+    links: &[serde_json::Value],
+) -> String {
+    use std::fmt::Write;
+    let id = &layer.def.id;
+    let mut body = format!(
+        "<p>Features {}–{} of {matched}.</p>{}",
+        (offset + 1).min(matched),
+        offset + features.len(),
+        html::svg_map(features.iter().map(|f| &f.mercator), None)
+    );
+    let names: Vec<&str> = json
+        .first()
+        .and_then(|f| f["properties"].as_object())
+        .map_or(vec![], |p| p.keys().map(String::as_str).collect());
+    body.push_str("<table><tr><th>id</th>");
+    for n in &names {
+        let _ = write!(body, "<th>{}</th>", html::escape(n));
+    }
+    body.push_str("</tr>");
+    for f in json {
+        let fid = &f["id"];
+        let _ = write!(body, r#"<tr><td><a href="/collections/{id}/items/{fid}?f=html">{fid}</a></td>"#);
+        for n in &names {
+            let _ = write!(body, "<td>{}</td>", html::escape(&display(&f["properties"][*n])));
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</table><p>");
+    for l in links.iter().filter(|l| l["rel"] == "prev" || l["rel"] == "next") {
+        let href = l["href"].as_str().unwrap_or_default();
+        let _ = write!(
+            body,
+            r#"<a rel="{0}" href="{1}">{0}</a> "#,
+            l["rel"].as_str().unwrap_or_default(),
+            html::escape(href)
+        );
+    }
+    body.push_str("</p>");
+    body
+}
+
+fn item_html(layer: &Layer, f: &Feature, json: &serde_json::Value) -> String {
+    let rows =
+        json["properties"].as_object().map_or(vec![], |p| p.iter().map(|(k, v)| (k.as_str(), display(v))).collect());
+    format!(
+        "{}{}<p>Collection: <a href=\"/collections/{id}\">{id}</a></p>",
+        html::svg_map([&f.mercator], None),
+        html::table(rows),
+        id = layer.def.id
+    )
+}
+
+/// A JSON value as plain text for a page.
+fn display(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -256,10 +499,12 @@ mod tests {
     }
 
     #[test]
-    fn bboxes_parse_strictly() {
-        assert!(parse_bbox("105,9,106,10").is_ok());
-        assert!(parse_bbox("105,9,106").is_err());
-        assert!(parse_bbox("a,b,c,d").is_err());
-        assert!(parse_bbox("105,10,106,9").is_err());
+    fn bboxes_parse_strictly_in_their_crs() {
+        assert!(parse_bbox("105,9,106,10", Crs::Crs84).is_ok());
+        assert!(parse_bbox("105,9,106", Crs::Crs84).is_err());
+        assert!(parse_bbox("a,b,c,d", Crs::Crs84).is_err());
+        assert!(parse_bbox("105,10,106,9", Crs::Crs84).is_err());
+        assert_eq!(parse_bbox("9,105,10,106", Crs::Epsg(4326)), parse_bbox("105,9,106,10", Crs::Crs84));
+        assert!(parse_bbox("587000,1100000,588000,1101000", Crs::Epsg(9210)).is_ok());
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP routes, one module per family.
 
+pub mod api;
 pub mod collections;
 pub mod health;
 pub mod items;
 pub mod landing;
 pub mod metrics;
 pub mod ogc_tiles;
+pub mod queryables;
 pub mod tiles;
 
 use axum::http::{HeaderMap, header};
