@@ -2,7 +2,8 @@
 # Runs every test. On a fresh Debian 12 machine with only the Rust toolchain it installs what
 # is missing (GDAL, PROJ tools, PostgreSQL 15 + PostGIS 3), starts a throwaway PostGIS cluster
 # (its own data directory and port, stopped at the end) unless TEST_DATABASE_URL points at one,
-# builds bando and runs the unit and black-box tests.
+# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds bando
+# and runs the unit and black-box tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,15 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   psql -q "$TEST_DATABASE_URL" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 fi
 echo "test database: $TEST_DATABASE_URL" >&2
+
+# The OpenAPI-driven tester, outside the system Python.
+venv=target/test-tools
+schemathesis_version=4.32.5
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==$schemathesis_version"
+fi
+export SCHEMATHESIS_BIN="$PWD/$venv/bin/schemathesis"
 
 # The black-box tests run the bando binary; build it first, in the same profile.
 cargo build --locked --bin bando

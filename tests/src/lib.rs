@@ -137,11 +137,14 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let server = Self { base, child };
+        let mut server = Self { base, child };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if reqwest::blocking::get(format!("{}/ready", server.base)).is_ok_and(|r| r.status() == 200) {
                 return server;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("bando exited with {status} before it was ready (its stderr is above)");
             }
             assert!(Instant::now() < deadline, "bando did not become ready within 60 s");
             std::thread::sleep(Duration::from_millis(100));
