@@ -12,6 +12,8 @@ use crate::state::{AppState, Layer};
 
 /// The notification channel the triggers use.
 const CHANNEL: &str = "bando_changes";
+/// The table of API keys, watched like a layer table (migration 0004).
+const KEYS_TABLE: &str = "bando.api_keys";
 /// Notifications arriving this close together are handled as one: an import or a batch of
 /// edits sends several.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -36,7 +38,11 @@ async fn listen(state: &AppState, pool: &PgPool) -> Result<(), sqlx::Error> {
             tables.insert(next?.payload().to_owned());
         }
         for table in tables {
-            reload(state, pool, &table).await;
+            if table == KEYS_TABLE {
+                crate::keys::reload(state, pool).await;
+            } else {
+                reload(state, pool, &table).await;
+            }
         }
     }
 }

@@ -58,6 +58,16 @@ pub struct Config {
     /// Layers by id.
     #[serde(default)]
     pub layers: BTreeMap<String, LayerDef>,
+    /// Roles by name: what each may read. Without the section: agency, editor and admin.
+    #[serde(default = "crate::auth::default_roles")]
+    pub roles: BTreeMap<String, crate::auth::Role>,
+    /// API keys (hashed) for the no-database default; with a database, `bando keys` stores
+    /// them in PostGIS and both sets are in force.
+    #[serde(default)]
+    pub keys: Vec<crate::auth::KeyRecord>,
+    /// Limits on requests.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -115,7 +125,7 @@ pub struct FeaturesConfig {
     /// Features per page when the request gives no `limit`.
     #[serde(default = "default_limit")]
     pub default_limit: usize,
-    /// Largest `limit` accepted; above it the request is refused (400).
+    /// Largest page; a larger `limit` returns this many.
     #[serde(default = "max_limit")]
     pub max_limit: usize,
 }
@@ -142,6 +152,39 @@ impl Config {
             tile_cache_control: self.tiles.cache_control.clone(),
             default_limit: self.features.default_limit,
             max_limit: self.features.max_limit,
+            requests_per_second: self.limits.requests_per_second,
+            burst: self.limits.burst,
+            request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_s),
+            max_url_bytes: self.limits.max_url_bytes,
+            max_body_bytes: self.limits.max_body_bytes,
+        }
+    }
+}
+
+/// `[limits]`: every limit on a request, each answered by a problem+json.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests per second each API key, or each address without a key, may make (429 above).
+    pub requests_per_second: u32,
+    /// Requests allowed at once above the steady rate.
+    pub burst: u32,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_s: u64,
+    /// Longest URL, path and query, in bytes (414 above).
+    pub max_url_bytes: usize,
+    /// Largest request body in bytes (413 above).
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 200,
+            burst: 400,
+            request_timeout_s: 30,
+            max_url_bytes: 8192,
+            max_body_bytes: 65_536,
         }
     }
 }
@@ -194,6 +237,12 @@ impl Config {
             def.validate().map_err(|e| ConfigError::Layer { file: config.origin.clone(), source: Box::new(e) })?;
         }
         Ok(config)
+    }
+
+    /// The keys and roles of the configuration file.
+    pub fn keyring(&self) -> Result<crate::auth::Keyring, ConfigError> {
+        crate::auth::Keyring::new(self.keys.clone(), self.roles.clone())
+            .map_err(|m| ConfigError::Parse(Box::new(figment::Error::from(format!("{}: keys: {m}", self.origin)))))
     }
 
     /// The layer definitions, in id order.

@@ -12,6 +12,18 @@ pub enum ApiError {
     /// The request is malformed or asks for something impossible.
     #[error("{0}")]
     BadRequest(String),
+    /// A key was given and is not valid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The URL is longer than `[limits] max_url_bytes`.
+    #[error("{0}")]
+    UriTooLong(String),
+    /// The body is larger than `[limits] max_body_bytes`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The caller's rate is used up.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// No such resource (or one the caller may not know of).
     #[error("{0}")]
     NotFound(String),
@@ -28,7 +40,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +67,11 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "detail": detail,
         });
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+        let mut response =
+            (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

@@ -1,9 +1,12 @@
 //! The `bando` service: configuration, layer loading, and the HTTP routes.
 
+pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod error;
 pub mod html;
+pub mod keys;
+pub mod limits;
 pub mod load;
 pub mod render;
 pub mod request;
@@ -41,6 +44,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tiles::router())
         .merge(routes::ogc_tiles::router())
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::throttle))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::check_size))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(limits::panic_response))
         .layer(cors)
         // 5xx answers are logged once, where they are made (ApiError); 503 from /ready while
         // loading is expected and stays at debug level here.

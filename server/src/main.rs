@@ -50,6 +50,34 @@ enum Command {
         #[arg(long, conflicts_with_all = ["path", "layer", "src_crs"])]
         all: bool,
     },
+    /// Manage API keys: stored hashed in PostGIS, or printed for the config file without one.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Print the latest audit entries (reads of restricted layers, every write).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key for a role and print it (once: only its hash is kept).
+    Create {
+        /// The role, one of the configuration's `[roles]`.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the keys: id, role, created, revoked.
+    List,
+    /// Revoke a key by id; a running server stops accepting it at once.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -102,6 +130,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Keys { action } => keys(&config, action).await,
+        Command::Audit { limit } => {
+            for e in layers::store::security::recent_audit(&connect(&config).await?, limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.who,
+                    e.role.unwrap_or_default(),
+                    e.action,
+                    e.target,
+                    e.client.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
         Command::Import { path, layer, src_crs, mode, all } => {
             let mode = match mode {
                 Mode::Replace => ImportMode::Replace,
@@ -125,11 +168,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 vec![ImportRequest { path: path.unwrap_or_default(), layer, src_srid: src_crs, mode, configured }]
             };
             for req in requests {
-                import(&pool, &req).await?;
+                let outcome = import(&pool, &req).await;
+                let action = if outcome.is_ok() { "import" } else { "import-failed" };
+                server::keys::audit_cli(&pool, action, req.layer.as_str()).await;
+                outcome?;
             }
             Ok(())
         }
     }
+}
+
+async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
+    use layers::store::security;
+    let pool = match &config.database.url {
+        Some(_) => {
+            let pool = connect(config).await?;
+            postgis::migrate(&pool).await?;
+            Some(pool)
+        }
+        None => None,
+    };
+    match (action, pool) {
+        (KeysAction::Create { role }, pool) => {
+            if !config.roles.contains_key(&role) {
+                let known: Vec<&String> = config.roles.keys().collect();
+                return Err(BadInput(format!("no role {role:?}; the configured roles are {known:?}")).into());
+            }
+            let (id, key) = server::auth::new_key()?;
+            let hash = server::auth::hash(&key);
+            println!("{key}");
+            match pool {
+                Some(pool) => {
+                    security::add_key(&pool, &id, &role, &hash).await?;
+                    server::keys::audit_cli(&pool, "key-create", &id).await;
+                    eprintln!("key {id} ({role}) stored; the key above is not shown again");
+                }
+                None => eprintln!(
+                    "no database: add this to the configuration file\n[[keys]]\nid = \"{id}\"\nrole = \"{role}\"\nhash = \"{hash}\""
+                ),
+            }
+        }
+        (KeysAction::List, Some(pool)) => {
+            for k in security::keys(&pool).await? {
+                let revoked =
+                    k.revoked_at.map(|t| format!("revoked {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.id,
+                    k.role,
+                    k.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    revoked.unwrap_or_else(|| "active".into())
+                );
+            }
+            for k in &config.keys {
+                println!("{}\t{}\t(configuration file)\tactive", k.id, k.role);
+            }
+        }
+        (KeysAction::Revoke { id }, Some(pool)) => {
+            if !security::revoke_key(&pool, &id).await? {
+                return Err(BadInput(format!("no active key {id:?}")).into());
+            }
+            server::keys::audit_cli(&pool, "key-revoke", &id).await;
+            println!("key {id} revoked");
+        }
+        (_, None) => {
+            return Err(BadInput("keys in the configuration file are listed and removed by editing it".into()).into());
+        }
+    }
+    Ok(())
 }
 
 async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
@@ -165,7 +271,8 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         None => None,
     };
     let defs = load::catalog(&config, pool.as_ref()).await?;
-    let state = AppState::new(config.settings(), pool.is_some());
+    let keyring = server::keys::keyring(&config, pool.as_ref()).await?;
+    let state = AppState::new(config.settings(), keyring, pool.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },
@@ -175,7 +282,8 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         tokio::spawn(server::changes::follow(state.clone(), pool));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
-    axum::serve(listener, server::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+    let app = server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
 }
 
 /// Resolves on SIGINT or SIGTERM so that in-flight requests finish before exit.

@@ -9,9 +9,15 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use layers::store::security::{self, AuditEntry};
 use layers::{LayerDef, LayerId, LayerIndex};
+use sqlx::PgPool;
 
-use crate::tile_cache::TileCache;
+use crate::{
+    auth::{Caller, Keyring},
+    limits::Throttle,
+    tile_cache::TileCache,
+};
 
 /// Serving settings taken from the configuration.
 #[derive(Clone, Debug)]
@@ -22,8 +28,18 @@ pub struct Settings {
     pub tile_cache_control: String,
     /// Features per page when the request gives no `limit`.
     pub default_limit: usize,
-    /// Largest `limit` accepted.
+    /// Largest page.
     pub max_limit: usize,
+    /// Steady requests per second per key or address.
+    pub requests_per_second: u32,
+    /// Requests allowed at once above the steady rate.
+    pub burst: u32,
+    /// How long a request may take.
+    pub request_timeout: std::time::Duration,
+    /// Longest URL in bytes.
+    pub max_url_bytes: usize,
+    /// Largest body in bytes.
+    pub max_body_bytes: usize,
 }
 
 /// A layer ready to serve: its definition and its index.
@@ -43,14 +59,14 @@ impl Layer {
         Self { def, index, version: VERSION.fetch_add(1, Ordering::Relaxed) }
     }
 
-    /// Whether the property at `i` may be shown: private ones never are.
-    pub fn is_visible(&self, i: usize) -> bool {
-        !self.def.properties[i].private
+    /// Whether the caller may see the property at `i`: private ones only with clearance.
+    pub fn is_visible(&self, i: usize, caller: &Caller) -> bool {
+        !self.def.properties[i].private || caller.sees_private()
     }
 
-    /// Whether the property at `i` may be filtered on.
-    pub fn is_queryable(&self, i: usize) -> bool {
-        self.def.properties[i].queryable && self.is_visible(i)
+    /// Whether the caller may filter on the property at `i`.
+    pub fn is_queryable(&self, i: usize, caller: &Caller) -> bool {
+        self.def.properties[i].queryable && self.is_visible(i, caller)
     }
 
     /// True when tiles of zoom `z` include this layer.
@@ -67,6 +83,9 @@ pub struct AppState {
 
 struct Inner {
     layers: ArcSwap<BTreeMap<LayerId, Arc<Layer>>>,
+    keyring: ArcSwap<Keyring>,
+    throttle: Arc<Throttle>,
+    pool: Option<PgPool>,
     tiles: TileCache,
     settings: Settings,
     ready: AtomicBool,
@@ -75,11 +94,15 @@ struct Inner {
 }
 
 impl AppState {
-    /// Empty and not ready; `database` says whether PostGIS backs the layers.
-    pub fn new(settings: Settings, database: bool) -> Self {
+    /// Empty and not ready; `pool` is PostGIS when it backs the layers.
+    pub fn new(settings: Settings, keyring: Keyring, pool: Option<PgPool>) -> Self {
+        let database = pool.is_some();
         Self {
             inner: Arc::new(Inner {
                 layers: ArcSwap::default(),
+                keyring: ArcSwap::from_pointee(keyring),
+                throttle: Throttle::new(settings.requests_per_second, settings.burst),
+                pool,
                 tiles: TileCache::new(settings.tile_cache_bytes),
                 settings,
                 ready: AtomicBool::new(false),
@@ -117,6 +140,52 @@ impl AppState {
     /// One layer.
     pub fn layer(&self, id: &LayerId) -> Option<Arc<Layer>> {
         self.inner.layers.load().get(id).cloned()
+    }
+
+    /// The layers the caller may know of, in id order.
+    pub fn layers_for(&self, caller: &Caller) -> Vec<Arc<Layer>> {
+        self.inner.layers.load().values().filter(|l| caller.may_read(l.def.access)).cloned().collect()
+    }
+
+    /// The rate limiter.
+    pub fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
+    }
+
+    /// The keys in force.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.inner.keyring.load_full()
+    }
+
+    /// Replaces the keys in force.
+    pub fn set_keyring(&self, keyring: Keyring) {
+        self.inner.keyring.store(Arc::new(keyring));
+    }
+
+    /// Appends to the audit trail, in the background: in PostGIS when there is one, else in the
+    /// log (target `audit`). A failed write is logged, never lost silently.
+    pub fn audit(&self, caller: &Caller, action: &str, target: &str, client: Option<String>) {
+        let entry = AuditEntry {
+            at: chrono::Utc::now(),
+            who: caller.who().to_owned(),
+            role: caller.role.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            client,
+            detail: None,
+        };
+        match self.inner.pool.clone() {
+            Some(pool) => {
+                tokio::spawn(async move {
+                    if let Err(e) = security::audit(&pool, &entry).await {
+                        tracing::error!(target: "audit", ?entry, "audit write failed: {e}");
+                    }
+                });
+            }
+            None => {
+                tracing::info!(target: "audit", who = %entry.who, action = %entry.action, target = %entry.target, client = ?entry.client)
+            }
+        }
     }
 
     /// Marks every configured layer as loaded.

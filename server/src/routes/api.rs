@@ -18,7 +18,7 @@ use layers::{PropertyType, crs::Crs, search::MAX_QUERY_CHARS};
 use serde_json::{Map, Value, json};
 
 use super::base_url;
-use crate::{html, state::AppState};
+use crate::{auth::Caller, html, state::AppState};
 
 /// The media type of the OpenAPI document.
 pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
@@ -28,13 +28,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api", get(api)).route("/api.html", get(api_html))
 }
 
-async fn api(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let doc = document(&state, &base_url(&headers));
+async fn api(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let doc = document(&state, &caller, &base_url(&headers));
     ([(header::CONTENT_TYPE, OPENAPI_JSON)], doc.to_string()).into_response()
 }
 
-async fn api_html(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let doc = document(&state, &base_url(&headers));
+async fn api_html(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let doc = document(&state, &caller, &base_url(&headers));
     let mut body =
         String::from("<p>The machine-readable definition is at <a href=\"/api\">/api</a> (OpenAPI 3.0).</p>");
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
@@ -89,10 +89,10 @@ fn operation(summary: &str, parameters: Vec<Value>, responses: Value) -> Value {
     json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
 }
 
-/// The whole document for the layers served now.
-fn document(state: &AppState, base: &str) -> Value {
-    let layers = state.layers();
-    let ids: Vec<String> = layers.keys().map(ToString::to_string).collect();
+/// The whole document for the layers this caller may know of.
+fn document(state: &AppState, caller: &Caller, base: &str) -> Value {
+    let layers = state.layers_for(caller);
+    let ids: Vec<String> = layers.iter().map(|l| l.def.id.to_string()).collect();
     let json_html = ["application/json", "text/html"];
     let mut paths = Map::new();
     let mut add = |path: &str, item: Value| {
@@ -138,7 +138,7 @@ fn document(state: &AppState, base: &str) -> Value {
             merge(with_404.clone(), ok("The queryables", &["application/schema+json", "text/html"])),
         ),
     );
-    for layer in layers.values() {
+    for layer in &layers {
         let id = layer.def.id.to_string();
         let mut parameters: Vec<Value> = [
             "limit",
@@ -158,7 +158,7 @@ fn document(state: &AppState, base: &str) -> Value {
         .into_iter()
         .map(param)
         .collect();
-        for (_, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i)) {
+        for (_, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i, caller)) {
             let schema = match p.kind {
                 PropertyType::Text => json!({ "type": "string" }),
                 PropertyType::Integer => json!({ "type": "integer", "format": "int64" }),

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR, queryables::REL_QUERYABLES, tiles::one_layer};
 use crate::{
+    auth::Caller,
     error::ApiError,
     html,
     request::{Format, Params},
@@ -26,13 +27,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/collections", get(list)).route("/collections/{id}", get(one))
 }
 
-async fn list(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let format = Format::negotiate(&params, &headers)?;
     let base = base_url(&headers);
-    let layers = state.layers();
+    let layers = state.layers_for(&caller);
     if format == Format::Html {
         let mut body = String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
-        for l in layers.values() {
+        for l in &layers {
             let _ = write!(
                 body,
                 r#"<tr><td><a href="/collections/{id}?f=html">{title}</a></td><td>{n}</td><td>{d}</td></tr>"#,
@@ -46,7 +52,7 @@ async fn list(State(state): State<AppState>, params: Params, headers: HeaderMap)
         let page = html::page("Collections", &[("Bando", "/".into())], "/collections?f=json", &body);
         return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
     }
-    let collections: Vec<Value> = layers.values().map(|l| collection(&base, l)).collect();
+    let collections: Vec<Value> = layers.iter().map(|l| collection(&base, l)).collect();
     let body = json!({
         "links": [
             { "href": format!("{base}/collections?f=json"), "rel": "self", "type": "application/json", "title": "Layers" },
@@ -59,11 +65,12 @@ async fn list(State(state): State<AppState>, params: Params, headers: HeaderMap)
 
 async fn one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     let format = Format::negotiate(&params, &headers)?;
     if format == Format::Html {
         let crumbs = [("Bando", "/".to_owned()), ("Collections", "/collections".to_owned())];

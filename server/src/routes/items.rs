@@ -24,6 +24,7 @@ use serde_json::{Map, json};
 
 use super::{base_url, tiles::one_layer};
 use crate::{
+    auth::Caller,
     error::ApiError,
     html,
     request::{Format, Params},
@@ -65,13 +66,14 @@ struct ItemsRequest {
 
 async fn items(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     let format = Format::negotiate(&params, &headers)?;
-    let request = parse_items(&layer, &params, state.settings())?;
+    let request = parse_items(&layer, &caller, &params, state.settings())?;
     let query = &request.query;
     let page = layers::query::run(&layer.index, &layer.def, query);
     let base = format!("{}/collections/{id}/items", base_url(&headers));
@@ -104,7 +106,7 @@ async fn items(
     let features: Vec<serde_json::Value> = page
         .features
         .iter()
-        .map(|f| feature_json(&layer, f, request.crs, request.properties.as_deref()))
+        .map(|f| feature_json(&layer, &caller, f, request.crs, request.properties.as_deref()))
         .collect::<Result<_, _>>()?;
     if format == Format::Html {
         let body = items_html(&layer, &page.features, &features, page.matched, query.offset, &links);
@@ -123,18 +125,19 @@ async fn items(
 
 async fn item(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, fid)): Path<(String, String)>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     params.only(&["crs", "f"])?;
     let format = Format::negotiate(&params, &headers)?;
     let crs = params.get("crs").map(Crs::from_uri).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Crs::Crs84);
     let feature = fid.parse::<i64>().ok().and_then(|n| layer.index.get(n));
     let feature = feature.ok_or_else(|| ApiError::NotFound(format!("no feature {fid:?} in collection {id:?}")))?;
     let base = format!("{}/collections/{id}", base_url(&headers));
-    let mut body = feature_json(&layer, feature, crs, None)?;
+    let mut body = feature_json(&layer, &caller, feature, crs, None)?;
     if format == Format::Html {
         let page = item_html(&layer, feature, &body);
         return Ok(html_response(&format!("{} · {fid}", layer.def.title), &id, &format!("{base}/items/{fid}"), page));
@@ -164,7 +167,7 @@ fn html_response(title: &str, id: &str, url: &str, body: String) -> Response {
 }
 
 /// Builds the typed request; every error names the parameter.
-fn parse_items(layer: &Layer, params: &Params, settings: &Settings) -> Result<ItemsRequest, ApiError> {
+fn parse_items(layer: &Layer, caller: &Caller, params: &Params, settings: &Settings) -> Result<ItemsRequest, ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
     let def = &layer.def;
     let mut q = FeatureQuery { limit: settings.default_limit, ..FeatureQuery::default() };
@@ -191,16 +194,16 @@ fn parse_items(layer: &Layer, params: &Params, settings: &Settings) -> Result<It
             "datetime" => q.datetime = Some(parse_interval(value).map_err(|m| bad(format!("datetime: {m}")))?),
             "q" => {
                 let fields = (0..def.properties.len())
-                    .filter(|&i| layer.is_visible(i) && def.properties[i].kind == PropertyType::Text)
+                    .filter(|&i| layer.is_visible(i, caller) && def.properties[i].kind == PropertyType::Text)
                     .collect();
                 q.search = TextSearch::new(value).map_err(bad)?.map(|s| (s, fields));
             }
-            "sortby" => q.sort = parse_sortby(layer, value)?,
+            "sortby" => q.sort = parse_sortby(layer, caller, value)?,
             // Read after the loop: they depend on one another.
             standard if ITEMS_PARAMETERS.contains(&standard) => {}
             name => {
                 let i = (0..def.properties.len())
-                    .find(|&i| def.properties[i].name == name && layer.is_queryable(i))
+                    .find(|&i| def.properties[i].name == name && layer.is_queryable(i, caller))
                     .ok_or_else(|| bad(format!("unknown parameter {name:?}")))?;
                 let kind = def.properties[i].kind;
                 let v = parse_value(value, kind)
@@ -216,12 +219,17 @@ fn parse_items(layer: &Layer, params: &Params, settings: &Settings) -> Result<It
     } else if bbox_crs.is_some() {
         return Err(bad("bbox-crs is given without bbox".into()));
     }
-    q.filter = parse_filter(layer, params, crs_of("filter-crs")?)?;
-    let properties = params.get("properties").map(|p| parse_properties(layer, p)).transpose()?;
+    q.filter = parse_filter(layer, caller, params, crs_of("filter-crs")?)?;
+    let properties = params.get("properties").map(|p| parse_properties(layer, caller, p)).transpose()?;
     Ok(ItemsRequest { query: q, crs: crs_of("crs")?.unwrap_or(Crs::Crs84), properties })
 }
 
-fn parse_filter(layer: &Layer, params: &Params, filter_crs: Option<Crs>) -> Result<Option<Filter>, ApiError> {
+fn parse_filter(
+    layer: &Layer,
+    caller: &Caller,
+    params: &Params,
+    filter_crs: Option<Crs>,
+) -> Result<Option<Filter>, ApiError> {
     let lang = match params.get("filter-lang") {
         None | Some("cql2-text") => FilterLang::Text,
         Some("cql2-json") => FilterLang::Json,
@@ -237,12 +245,12 @@ fn parse_filter(layer: &Layer, params: &Params, filter_crs: Option<Crs>) -> Resu
     };
     let crs = filter_crs.unwrap_or(Crs::Crs84);
     let to_lonlat = |c: Coord| crs.with_projector(|p| p.to_lonlat(c)).and_then(|r| r);
-    Filter::parse(source, lang, &layer.def, &|i| layer.is_queryable(i), &to_lonlat)
+    Filter::parse(source, lang, &layer.def, &|i| layer.is_queryable(i, caller), &to_lonlat)
         .map(Some)
         .map_err(|e| ApiError::BadRequest(format!("filter: {e}")))
 }
 
-fn parse_sortby(layer: &Layer, value: &str) -> Result<Vec<(usize, bool)>, ApiError> {
+fn parse_sortby(layer: &Layer, caller: &Caller, value: &str) -> Result<Vec<(usize, bool)>, ApiError> {
     value
         .split(',')
         .map(|key| {
@@ -252,26 +260,26 @@ fn parse_sortby(layer: &Layer, value: &str) -> Result<Vec<(usize, bool)>, ApiErr
                 Some(b'+') => (&key[1..], false),
                 _ => (key, false),
             };
-            let i = property_index(layer, name)
+            let i = property_index(layer, caller, name)
                 .ok_or_else(|| ApiError::BadRequest(format!("sortby: unknown property {name:?}")))?;
             Ok((i, descending))
         })
         .collect()
 }
 
-fn parse_properties(layer: &Layer, value: &str) -> Result<Vec<usize>, ApiError> {
+fn parse_properties(layer: &Layer, caller: &Caller, value: &str) -> Result<Vec<usize>, ApiError> {
     value
         .split(',')
         .filter(|n| !n.trim().is_empty())
         .map(|name| {
-            property_index(layer, name.trim())
+            property_index(layer, caller, name.trim())
                 .ok_or_else(|| ApiError::BadRequest(format!("properties: unknown property {name:?}")))
         })
         .collect()
 }
 
-fn property_index(layer: &Layer, name: &str) -> Option<usize> {
-    (0..layer.def.properties.len()).find(|&i| layer.def.properties[i].name == name && layer.is_visible(i))
+fn property_index(layer: &Layer, caller: &Caller, name: &str) -> Option<usize> {
+    (0..layer.def.properties.len()).find(|&i| layer.def.properties[i].name == name && layer.is_visible(i, caller))
 }
 
 /// `minx,miny,maxx,maxy` (or six numbers with heights) in `crs`'s axis order, as a lon/lat box.
@@ -368,12 +376,13 @@ fn encode(s: &str) -> String {
 /// A feature as GeoJSON in `crs`, with its visible properties (or only `only` of them).
 pub fn feature_json(
     layer: &Layer,
+    caller: &Caller,
     f: &Feature,
     crs: Crs,
     only: Option<&[usize]>,
 ) -> Result<serde_json::Value, ApiError> {
     let properties: Map<String, serde_json::Value> = (0..layer.def.properties.len())
-        .filter(|&i| layer.is_visible(i) && only.is_none_or(|o| o.contains(&i)))
+        .filter(|&i| layer.is_visible(i, caller) && only.is_none_or(|o| o.contains(&i)))
         .map(|i| (layer.def.properties[i].name.clone(), f.properties[i].to_json()))
         .collect();
     let geometry = match crs {

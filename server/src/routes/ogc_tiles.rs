@@ -16,6 +16,7 @@ use super::{
     tiles::{MVT, geometry_kind, one_layer, parse_tile, serve_tile},
 };
 use crate::{
+    auth::Caller,
     error::ApiError,
     state::{AppState, Layer},
 };
@@ -90,10 +91,11 @@ fn check_tms(id: &str) -> Result<(), ApiError> {
 
 async fn tilesets(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     let base = base_url(&headers);
     let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
     Ok(Json(json!({
@@ -113,11 +115,12 @@ async fn tilesets(
 
 async fn tileset(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, tms)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     check_tms(&tms)?;
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     let base = base_url(&headers);
     let def = &layer.def;
     let mut doc = json!({
@@ -173,11 +176,12 @@ fn limits(layer: &Layer) -> Vec<Value> {
 
 async fn tile(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_tms(&tms)?;
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     // OGC API - Tiles orders the path as tileMatrix / tileRow / tileCol: z / y / x.
     let tile = parse_tile(&z, &col, &row)?;
     serve_tile(&state, vec![layer], tile, &headers).await

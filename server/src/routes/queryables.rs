@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{base_url, tiles::one_layer};
 use crate::{
+    auth::Caller,
     error::ApiError,
     html,
     request::{Format, Params},
@@ -29,13 +30,14 @@ pub fn router() -> Router<AppState> {
 
 async fn queryables(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &id)?;
+    let layer = one_layer(&state, &caller, &id)?;
     let format = Format::negotiate(&params, &headers)?;
-    let schema = schema(&format!("{}/collections/{id}/queryables", base_url(&headers)), &layer);
+    let schema = schema(&format!("{}/collections/{id}/queryables", base_url(&headers)), &layer, &caller);
     if format == Format::Html {
         let rows = schema["properties"]
             .as_object()
@@ -55,10 +57,10 @@ async fn queryables(
 
 /// The JSON Schema of a layer's queryable properties and its geometry. Nothing else may be
 /// named (`additionalProperties: false`), so a filter on anything else is a 400.
-fn schema(id: &str, layer: &Layer) -> Value {
+fn schema(id: &str, layer: &Layer, caller: &Caller) -> Value {
     let mut properties = Map::new();
     properties.insert("geometry".into(), json!({ "title": "Geometry", "format": geometry_format(layer.def.geometry) }));
-    for (i, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i)) {
+    for (i, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i, caller)) {
         let mut s = match p.kind {
             PropertyType::Text => json!({ "type": "string" }),
             PropertyType::Integer => json!({ "type": "integer" }),

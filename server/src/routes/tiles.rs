@@ -10,12 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use layers::{GeometryType, LayerId, PropertyType};
+use layers::{AccessLevel, GeometryType, LayerId, PropertyType};
 use serde_json::{Value, json};
 use tiler::TileCoord;
 
 use super::base_url;
 use crate::{
+    auth::Caller,
     error::ApiError,
     state::{AppState, Layer},
 };
@@ -32,10 +33,11 @@ pub fn router() -> Router<AppState> {
 
 async fn xyz_tile(
     State(state): State<AppState>,
+    caller: Caller,
     Path((spec, z, x, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layers = resolve_layers(&state, &spec)?;
+    let layers = resolve_layers(&state, &caller, &spec)?;
     let y = file.strip_suffix(".mvt").ok_or_else(|| ApiError::NotFound(format!("{file}: tiles end in .mvt")))?;
     let tile = parse_tile(&z, &x, y)?;
     serve_tile(&state, layers, tile, &headers).await
@@ -50,11 +52,18 @@ pub fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
 }
 
 /// The layers named in `a,b,c`: 404 for one that does not exist.
-pub fn resolve_layers(state: &AppState, spec: &str) -> Result<Vec<Arc<Layer>>, ApiError> {
+/// A layer the caller may not read is answered exactly as one that does not exist. Reads of
+/// restricted layers go to the audit trail.
+pub fn resolve_layers(state: &AppState, caller: &Caller, spec: &str) -> Result<Vec<Arc<Layer>>, ApiError> {
     let mut layers: Vec<Arc<Layer>> = Vec::new();
     for name in spec.split(',') {
         let layer = name.parse::<LayerId>().ok().and_then(|id| state.layer(&id));
-        let layer = layer.ok_or_else(|| ApiError::NotFound(format!("no layer {name:?}")))?;
+        let layer = layer
+            .filter(|l| caller.may_read(l.def.access))
+            .ok_or_else(|| ApiError::NotFound(format!("no layer {name:?}")))?;
+        if layer.def.access == AccessLevel::Restricted {
+            state.audit(caller, "read", layer.def.id.as_str(), caller.address.map(|a| a.to_string()));
+        }
         if !layers.iter().any(|l| l.def.id == layer.def.id) {
             layers.push(layer);
         }
@@ -66,11 +75,11 @@ pub fn resolve_layers(state: &AppState, spec: &str) -> Result<Vec<Arc<Layer>>, A
 }
 
 /// The one layer a collection path names: 404 for a list or an unknown layer.
-pub fn one_layer(state: &AppState, id: &str) -> Result<Arc<Layer>, ApiError> {
+pub fn one_layer(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<Layer>, ApiError> {
     if id.contains(',') {
         return Err(ApiError::NotFound(format!("no collection {id:?}")));
     }
-    Ok(resolve_layers(state, id)?.remove(0))
+    Ok(resolve_layers(state, caller, id)?.remove(0))
 }
 
 /// Renders (or fetches) a tile and answers with the HTTP a tile client expects: 404 outside the
@@ -129,11 +138,12 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 
 async fn tilejson(
     State(state): State<AppState>,
+    caller: Caller,
     Path(spec): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let spec = spec.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no resource /tiles/{spec}")))?;
-    let layers = resolve_layers(&state, spec)?;
+    let layers = resolve_layers(&state, &caller, spec)?;
     let base = base_url(&headers);
     Ok(Json(tilejson_document(&base, spec, &layers)))
 }

@@ -1,0 +1,120 @@
+//! API keys and the audit trail in PostGIS (`bando.api_keys`, `bando.audit`, migration 0004).
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+use crate::{Error, Result};
+
+/// A key as stored: never the key itself, only its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key's public id.
+    pub id: String,
+    /// The role it maps to.
+    pub role: String,
+    /// `sha256:<hex>` of the whole key.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One audit entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The key id, or `anonymous`, or the operator's OS user for command-line writes.
+    pub who: String,
+    /// The key's role.
+    pub role: Option<String>,
+    /// `read`, `import`, `key-create`, `key-revoke`.
+    pub action: String,
+    /// The layer or key acted on.
+    pub target: String,
+    /// The client's address, for requests.
+    pub client: Option<String>,
+    /// Anything else worth keeping.
+    pub detail: Option<String>,
+}
+
+/// Every key, revoked ones included, oldest first.
+pub async fn keys(pool: &PgPool) -> Result<Vec<StoredKey>> {
+    let rows = sqlx::query("SELECT id, role, hash, created_at, revoked_at FROM bando.api_keys ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("reading API keys"))?;
+    Ok(rows
+        .iter()
+        .map(|r| StoredKey {
+            id: r.get("id"),
+            role: r.get("role"),
+            hash: r.get("hash"),
+            created_at: r.get("created_at"),
+            revoked_at: r.get("revoked_at"),
+        })
+        .collect())
+}
+
+/// Stores a new key.
+pub async fn add_key(pool: &PgPool, id: &str, role: &str, hash: &str) -> Result<()> {
+    sqlx::query("INSERT INTO bando.api_keys (id, role, hash) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(role)
+        .bind(hash)
+        .execute(pool)
+        .await
+        .map_err(Error::db("storing the API key"))?;
+    Ok(())
+}
+
+/// Revokes a key; false when no active key has that id.
+pub async fn revoke_key(pool: &PgPool, id: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE bando.api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(Error::db("revoking the API key"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Appends an entry to the audit trail.
+pub async fn audit(pool: &PgPool, e: &AuditEntry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO bando.audit (at, who, role, action, target, client, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.at)
+    .bind(&e.who)
+    .bind(&e.role)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(&e.client)
+    .bind(&e.detail)
+    .execute(pool)
+    .await
+    .map_err(Error::db("writing the audit trail"))?;
+    Ok(())
+}
+
+/// The latest `limit` audit entries, newest first.
+pub async fn recent_audit(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>> {
+    let rows =
+        sqlx::query("SELECT at, who, role, action, target, client, detail FROM bando.audit ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(Error::db("reading the audit trail"))?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditEntry {
+            at: r.get("at"),
+            who: r.get("who"),
+            role: r.get("role"),
+            action: r.get("action"),
+            target: r.get("target"),
+            client: r.get("client"),
+            detail: r.get("detail"),
+        })
+        .collect())
+}

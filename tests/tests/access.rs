@@ -1,0 +1,228 @@
+//! Access levels, API keys, personal data and the audit trail, against a running server.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use e2e::{Server, TestDb, bando, output, run_ok, samples};
+use serde_json::Value;
+
+/// A key created by `bando keys create` without a database: the key, and the `[[keys]]` entry
+/// it prints for the configuration file.
+fn new_key(role: &str) -> (String, String) {
+    let out = output(bando(&["keys", "create", "--role", role]).env_remove("DATABASE_URL"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let entry = stderr[stderr.find("[[keys]]").unwrap()..].to_owned();
+    (key, entry)
+}
+
+/// The sample configuration with absolute file paths and these key entries, in `dir`.
+fn config_with(dir: &Path, entries: &[String], extra: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(samples().join("bando.toml")).unwrap();
+    let text = text.replace("file = \"", &format!("file = \"{}/", samples().display()));
+    let path = dir.join("bando.toml");
+    std::fs::write(&path, format!("{extra}\n{text}\n{}\n", entries.join("\n"))).unwrap();
+    path
+}
+
+struct Client<'a> {
+    server: &'a Server,
+    key: Option<&'a str>,
+}
+
+impl Client<'_> {
+    fn get(&self, path: &str) -> reqwest::blocking::Response {
+        let mut r = reqwest::blocking::Client::new().get(format!("{}{path}", self.server.base));
+        if let Some(k) = self.key {
+            r = r.header("x-api-key", k);
+        }
+        r.send().unwrap()
+    }
+}
+
+/// Every endpoint family that names a layer, with a tile inside the sample province.
+fn layer_paths(id: &str) -> Vec<String> {
+    [
+        "/collections/{id}",
+        "/collections/{id}/items",
+        "/collections/{id}/items/1",
+        "/collections/{id}/queryables",
+        "/collections/{id}/tiles",
+        "/collections/{id}/tiles/WebMercatorQuad",
+        "/collections/{id}/tiles/WebMercatorQuad/12/1923/3250",
+        "/tiles/{id}/12/3250/1923.mvt",
+        "/tiles/{id}.json",
+        "/tiles/roads,{id}.json",
+        "/collections/{id}/items?f=html",
+    ]
+    .iter()
+    .map(|p| p.replace("{id}", id))
+    .collect()
+}
+
+#[test]
+fn each_role_sees_exactly_the_layers_of_its_level_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agency, a) = new_key("agency");
+    let (editor, e) = new_key("editor");
+    let config = config_with(dir.path(), &[a, e], "");
+    let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
+    let public = ["airports", "communes", "heritage_sites", "places", "ports", "rivers", "roads"];
+    let levels = [
+        (None, vec![]),
+        (Some(agency.as_str()), vec!["land_parcels", "warehouses"]),
+        (Some(editor.as_str()), vec!["land_parcels", "resource_zones", "warehouses"]),
+    ];
+    for (key, extra) in levels {
+        let client = Client { server: &server, key };
+        let mut expected: Vec<&str> = public.iter().copied().chain(extra.iter().copied()).collect();
+        expected.sort_unstable();
+        let listed: Value = client.get("/collections").json().unwrap();
+        let ids: Vec<&str> =
+            listed["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, expected, "{key:?}");
+        let api: Value = client.get("/api").json().unwrap();
+        for hidden in ["land_parcels", "resource_zones", "warehouses"].iter().filter(|h| !expected.contains(h)) {
+            assert!(api["paths"].get(format!("/collections/{hidden}/items")).is_none(), "{hidden} in /api");
+            assert!(!api.to_string().contains(hidden), "{hidden} named in /api");
+            let html = client.get("/collections?f=html").text().unwrap();
+            assert!(!html.contains(hidden), "{hidden} named on the collections page");
+            // A hidden layer answers exactly as a layer that does not exist.
+            for (path, ghost) in layer_paths(hidden).iter().zip(layer_paths("nosuchlayer")) {
+                let (r, g) = (client.get(path), client.get(&ghost));
+                assert_eq!(r.status(), 404, "{key:?} {path}");
+                assert_eq!(r.status(), g.status(), "{path}");
+                let (body, ghost_body) = (r.text().unwrap(), g.text().unwrap());
+                assert_eq!(body.replace(hidden, "X"), ghost_body.replace("nosuchlayer", "X"), "{path}");
+            }
+        }
+        for visible in &expected {
+            let first: Value = client.get(&format!("/collections/{visible}/items?limit=1")).json().unwrap();
+            let fid = first["features"][0]["id"].to_string();
+            for path in layer_paths(visible) {
+                let path = path.replace("/items/1", &format!("/items/{fid}"));
+                let status = client.get(&path).status().as_u16();
+                assert!(status == 200 || status == 204, "{key:?} {path}: {status}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_keys_are_refused_with_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, entry) = new_key("agency");
+    let config = config_with(dir.path(), &[entry], "");
+    let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
+    let client = reqwest::blocking::Client::new();
+    for (name, value) in [
+        ("x-api-key", format!("{key}0")),
+        ("x-api-key", "bando_nothing".to_owned()),
+        ("authorization", format!("Basic {key}")),
+        ("authorization", "Bearer ".to_owned()),
+    ] {
+        let r = client.get(format!("{}/collections", server.base)).header(name, value).send().unwrap();
+        assert_eq!(r.status(), 401, "{name}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let bearer = client.get(format!("{}/collections/land_parcels", server.base)).bearer_auth(&key).send().unwrap();
+    assert_eq!(bearer.status(), 200);
+}
+
+#[test]
+fn private_properties_need_clearance_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agency, a) = new_key("agency");
+    let (editor, e) = new_key("editor");
+    let config = config_with(dir.path(), &[a, e], "");
+    let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
+    let filter = "/collections/land_parcels/items?filter=owner_name%20IS%20NOT%20NULL&limit=5";
+    for (key, cleared) in [(agency.as_str(), false), (editor.as_str(), true)] {
+        let client = Client { server: &server, key: Some(key) };
+        let items: Value = client.get("/collections/land_parcels/items?limit=5").json().unwrap();
+        let one: Value = client.get("/collections/land_parcels/items/1").json().unwrap();
+        let html = client.get("/collections/land_parcels/items?limit=5&f=html").text().unwrap();
+        let queryables: Value = client.get("/collections/land_parcels/queryables").json().unwrap();
+        let sorted = client.get("/collections/land_parcels/items?sortby=owner_name&properties=owner_name");
+        assert_eq!(items["features"][0]["properties"].get("owner_name").is_some(), cleared);
+        assert_eq!(one["properties"].get("id_number").is_some(), cleared);
+        assert_eq!(html.contains("owner_name"), cleared);
+        assert_eq!(sorted.status() == 200, cleared);
+        let filtered = client.get(filter);
+        assert_eq!(filtered.status() == 200, cleared);
+        if !cleared {
+            // As if the property did not exist.
+            let detail: Value = filtered.json().unwrap();
+            assert!(detail["detail"].as_str().unwrap().contains("unknown property \"owner_name\""), "{detail}");
+            assert!(queryables["properties"].get("owner_name").is_none());
+        }
+        let tilejson: Value = client.get("/tiles/land_parcels.json").json().unwrap();
+        assert!(!tilejson.to_string().contains("owner_name"), "tiles never carry personal data");
+    }
+}
+
+#[test]
+fn keys_are_stored_hashed_revoked_at_once_and_restricted_reads_are_audited() {
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&[
+        "import",
+        samples().join("resource_zones.geojson").to_str().unwrap(),
+        "--layer",
+        "resource_zones",
+    ]));
+    let key = run_ok(&mut db.bando(&["keys", "create", "--role", "editor"])).trim().to_owned();
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    assert!(!db.sql("SELECT hash FROM bando.api_keys").contains(&key));
+    let listed = run_ok(&mut db.bando(&["keys", "list"]));
+    assert!(listed.contains(&id) && !listed.contains(&key), "{listed}");
+
+    let server = Server::start(db.bando(&[]));
+    let client = Client { server: &server, key: Some(&key) };
+    assert_eq!(client.get("/collections/resource_zones/items?limit=1").status(), 200);
+    assert_eq!(Client { server: &server, key: None }.get("/collections/resource_zones/items").status(), 404);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let audit = run_ok(&mut db.bando(&["audit"]));
+        if audit.lines().any(|l| l.contains(&id) && l.contains("read") && l.contains("resource_zones")) {
+            assert!(audit.contains("import") && audit.contains("key-create"), "{audit}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the read is not in the audit:\n{audit}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The trail cannot be rewritten.
+    let tamper = output(std::process::Command::new("psql").args([db.url.as_str(), "-c", "DELETE FROM bando.audit"]));
+    assert!(!tamper.status.success());
+
+    run_ok(&mut db.bando(&["keys", "revoke", &id]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while client.get("/collections").status() != 401 {
+        assert!(std::time::Instant::now() < deadline, "the revoked key still works");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let again = output(&mut db.bando(&["keys", "revoke", &id]));
+    assert_eq!(again.status.code(), Some(2));
+}
+
+#[test]
+fn rate_and_size_limits_answer_with_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), &[], "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("requests_per_second = 200\nburst = 400", "requests_per_second = 2\nburst = 5");
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
+    let statuses: Vec<u16> = (0..12).map(|_| server.get("/collections").status().as_u16()).collect();
+    assert!(statuses.iter().filter(|s| **s == 200).count() >= 5, "{statuses:?}");
+    let limited = server.get("/collections");
+    assert_eq!(limited.status(), 429, "{statuses:?}");
+    assert_eq!(limited.headers()["content-type"], "application/problem+json");
+    assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let long = server.get(&format!("/collections?x={}", "a".repeat(20_000)));
+    assert_eq!(long.status(), 414);
+    assert_eq!(long.headers()["content-type"], "application/problem+json");
+}
