@@ -26,6 +26,12 @@ pub const GEOMETRY_NAMES: [&str; 2] = ["geometry", "geom"];
 /// and an attacker's thousand-deep filter must not reach its stack limit.
 pub const MAX_DEPTH: usize = 32;
 
+/// Longest filter accepted, in bytes.
+pub const MAX_BYTES: usize = 8192;
+
+/// Stack for the parser's thread: ample for [`MAX_BYTES`] of the deepest-recursing input.
+const PARSER_STACK: usize = 64 << 20;
+
 /// Largest number of operations in one filter.
 pub const MAX_NODES: usize = 500;
 
@@ -129,18 +135,32 @@ impl Filter {
         source: &str,
         lang: FilterLang,
         layer: &LayerDef,
-        visible: &dyn Fn(usize) -> bool,
-        to_lonlat: &dyn Fn(Coord) -> Result<Coord, String>,
+        visible: &(dyn Fn(usize) -> bool + Sync),
+        to_lonlat: &(dyn Fn(Coord) -> Result<Coord, String> + Sync),
     ) -> Result<Self, FilterError> {
         check_depth(source)?;
-        let expr = match lang {
-            FilterLang::Text => cql2::parse_text(source).map_err(|e| FilterError::new(text_error(&e)))?,
-            FilterLang::Json => cql2::parse_json(source).map_err(|e| {
-                FilterError::new(format!("invalid cql2-json at line {}, column {}: {e}", e.line(), e.column()))
-            })?,
+        let parse = || {
+            let expr = match lang {
+                FilterLang::Text => cql2::parse_text(source).map_err(|e| FilterError::new(text_error(&e)))?,
+                FilterLang::Json => cql2::parse_json(source).map_err(|e| {
+                    FilterError::new(format!("invalid cql2-json at line {}, column {}: {e}", e.line(), e.column()))
+                })?,
+            };
+            let mut compiler = Compiler { layer, visible, to_lonlat, nodes: 0 };
+            compiler.node(&expr).map_err(|e| locate(e, source))
         };
-        let mut compiler = Compiler { layer, visible, to_lonlat, nodes: 0 };
-        let root = compiler.node(&expr).map_err(|e| locate(e, source))?;
+        // The parser recurses once per operator, and so do the compiler and the expression's
+        // drop: on a request thread's small stack, a filter of a thousand `NOT`s would overflow
+        // it and take the process down. They run on a thread of their own with room to spare;
+        // the compiled filter is bounded by MAX_NODES.
+        let root = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(PARSER_STACK)
+                .spawn_scoped(scope, parse)
+                .map_err(|e| FilterError::new(format!("cannot parse now: {e}")))?
+                .join()
+                .unwrap_or_else(|_| Err(FilterError::new("the filter could not be parsed")))
+        })?;
         Ok(Self { root })
     }
 
@@ -166,6 +186,9 @@ impl Filter {
 
 /// Refuses filters nested deeper than [`MAX_DEPTH`] before any parser sees them.
 fn check_depth(source: &str) -> Result<(), FilterError> {
+    if source.len() > MAX_BYTES {
+        return Err(FilterError::new(format!("the filter is longer than {MAX_BYTES} bytes")));
+    }
     let mut depth = 0usize;
     for (i, c) in source.char_indices() {
         match c {
@@ -214,8 +237,8 @@ fn fail<T>(message: impl Into<String>) -> Result<T, Compile> {
 
 struct Compiler<'a> {
     layer: &'a LayerDef,
-    visible: &'a dyn Fn(usize) -> bool,
-    to_lonlat: &'a dyn Fn(Coord) -> Result<Coord, String>,
+    visible: &'a (dyn Fn(usize) -> bool + Sync),
+    to_lonlat: &'a (dyn Fn(Coord) -> Result<Coord, String> + Sync),
     nodes: usize,
 }
 
@@ -337,6 +360,7 @@ impl Compiler<'_> {
         match e {
             Expr::Property { property } => Ok(Operand::Property(self.property(property)?.0)),
             Expr::Literal(s) => literal(Value::Text(s.as_str().into())),
+            Expr::Float(v) if !v.is_finite() => fail("numbers must be finite"),
             Expr::Float(v) => literal(number(*v)),
             Expr::Bool(b) => literal(Value::Bool(*b)),
             Expr::Null => Ok(Operand::Literal(Value::Null)),
@@ -763,6 +787,9 @@ mod tests {
         assert!(err("rank = 1 AND owner = 'x'").contains("character 14"), "{}", err("rank = 1 AND owner = 'x'"));
         assert!(err("rank = 'high'").contains("not a valid Integer"));
         assert!(err("rank + 1 = 2").contains("arithmetic"));
+        assert!(err("rank = 1e999").contains("finite"));
+        // A long chain of prefix operators must not overflow the stack.
+        assert!(err(&format!("{}rank = 1", "NOT ".repeat(2000))).contains("operations"));
         assert!(err(&format!("{}rank = 1{}", "(".repeat(40), ")".repeat(40))).contains("deeper than 32"));
         assert!(err("T_AFTER(name, DATE('2020-01-01'))").contains("not a date"));
         assert!(ids("{\"op\": ", FilterLang::Json).is_err());

@@ -8,7 +8,7 @@ use axum::{
 use crate::error::ApiError;
 
 /// The query string as `(name, value)` pairs, percent-decoded. Undecodable input (invalid
-/// UTF-8, say) is a 400 problem, not axum's plain-text rejection.
+/// UTF-8) is a 400 problem, not axum's plain-text rejection.
 #[derive(Debug, Default)]
 pub struct Params(pub Vec<(String, String)>);
 
@@ -16,14 +16,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(Params)
-            .map_err(|e| ApiError::BadRequest(format!("the query string cannot be decoded: {e}")))
+        Self::parse(parts.uri.query().unwrap_or("")).map_err(ApiError::BadRequest)
     }
 }
 
 impl Params {
+    /// Decodes `a=1&b=x+y`. Unlike the usual form decoders, which replace bytes that are not
+    /// UTF-8, this refuses them: a filter or a name must arrive as sent, or not at all.
+    pub fn parse(query: &str) -> Result<Self, String> {
+        let decode = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| format!("the query string is not UTF-8 once decoded: {s:.40}"))
+        };
+        let pairs = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                Ok((decode(k)?, decode(v)?))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self(pairs))
+    }
+
     /// The value of `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -84,6 +102,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(accept).map_err(|e| ApiError::Internal(e.to_string()))?);
         Format::negotiate(&params, &headers)
+    }
+
+    #[test]
+    fn queries_decode_strictly() {
+        let p = Params::parse("q=%C4%90%C3%ACnh+t%C3%A2n&filter=a%3D1&flag").map(|p| p.0);
+        let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
+        assert_eq!(p, Ok(pairs(&[("q", "Đình tân"), ("filter", "a=1"), ("flag", "")])));
+        assert!(Params::parse("q=%FF%FE").is_err());
     }
 
     #[test]
