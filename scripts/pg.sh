@@ -2,6 +2,7 @@
 # A throwaway PostGIS cluster for tests and benchmarks: its own data directory and port.
 #   scripts/pg.sh start DIR PORT   prints the DATABASE_URL of a fresh `bando` database
 #   scripts/pg.sh stop DIR
+#   scripts/pg.sh resume DIR       starts a stopped cluster again (for the fault tests)
 # PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
 set -euo pipefail
 cmd=$1 dir=$2
@@ -32,8 +33,11 @@ CONF
   psql -q -h 127.0.0.1 -p "$port" -U bando -d postgres -c "CREATE DATABASE bando" >/dev/null
   echo "postgres://bando@127.0.0.1:$port/bando"
   ;;
+resume)
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+  ;;
 stop)
   [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
   ;;
-*) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start DIR PORT | stop DIR | resume DIR" >&2; exit 2 ;;
 esac

@@ -2,8 +2,8 @@
 # Runs every test. On a fresh Debian 12 machine with only the Rust toolchain it installs what
 # is missing (GDAL, PROJ tools, PostgreSQL 15 + PostGIS 3), starts a throwaway PostGIS cluster
 # (its own data directory and port, stopped at the end) unless TEST_DATABASE_URL points at one,
-# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds bando
-# and runs the unit and black-box tests.
+# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds bando,
+# runs the unit and black-box tests, then fuzzes the request parsers for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,6 @@ export SCHEMATHESIS_BIN="$PWD/$venv/bin/schemathesis"
 # The black-box tests run the bando binary; build it first, in the same profile.
 cargo build --locked --bin bando
 cargo test --locked --workspace "$@"
+
+# Every request parser's fuzz target, for a bounded time.
+scripts/fuzz.sh

@@ -19,18 +19,31 @@ const KEYS_TABLE: &str = "bando.api_keys";
 const SETTLE: Duration = Duration::from_millis(200);
 
 /// Follows the feed for as long as the service runs, reconnecting when the database goes away.
+/// After a reconnection every table-backed layer and the keys are re-read: notifications sent
+/// while the feed was down are lost.
 pub async fn follow(state: AppState, pool: PgPool) {
+    let mut resync = false;
     loop {
-        if let Err(e) = listen(&state, &pool).await {
+        if let Err(e) = listen(&state, &pool, resync).await {
             tracing::warn!("change feed interrupted, reconnecting: {e}");
         }
+        resync = true;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
-async fn listen(state: &AppState, pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn listen(state: &AppState, pool: &PgPool, resync: bool) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
+    if resync {
+        tracing::info!("change feed reconnected; re-reading keys and layers");
+        crate::keys::reload(state, pool).await;
+        let tables: BTreeSet<String> =
+            state.layers().values().filter_map(|l| l.def.source.table.as_ref().map(ToString::to_string)).collect();
+        for table in tables {
+            reload(state, pool, &table).await;
+        }
+    }
     loop {
         let first = listener.recv().await?;
         let mut tables = BTreeSet::from([first.payload().to_owned()]);

@@ -175,16 +175,19 @@ pub struct LimitsConfig {
     pub max_url_bytes: usize,
     /// Largest request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Seconds a database statement of `bando serve` may run (loading a layer is one).
+    pub statement_timeout_s: u64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
-            requests_per_second: 200,
-            burst: 400,
+            requests_per_second: 1000,
+            burst: 2000,
             request_timeout_s: 30,
             max_url_bytes: 8192,
             max_body_bytes: 65_536,
+            statement_timeout_s: 120,
         }
     }
 }

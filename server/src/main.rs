@@ -244,7 +244,7 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
         .url
         .as_deref()
         .ok_or_else(|| BadInput("no database configured: set DATABASE_URL or [database] url".into()))?;
-    Ok(postgis::connect(url).await?)
+    Ok(postgis::connect(url, None).await?)
 }
 
 async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> {
@@ -263,10 +263,10 @@ async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> 
 async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
     let addr = addr.unwrap_or(config.server.addr);
     let pool = match &config.database.url {
-        Some(_) => {
-            let pool = connect(&config).await?;
-            postgis::migrate(&pool).await?;
-            Some(pool)
+        Some(url) => {
+            postgis::migrate(&connect(&config).await?).await?;
+            let timeout = std::time::Duration::from_secs(config.limits.statement_timeout_s);
+            Some(postgis::connect(url, Some(timeout)).await?)
         }
         None => None,
     };

@@ -5,6 +5,13 @@ use axum::{
     http::{HeaderMap, header, request::Parts},
 };
 
+use chrono::{DateTime, NaiveDate, Utc};
+use geo_types::Coord;
+use layers::{
+    crs::Crs,
+    query::{Bbox, Interval},
+};
+
 use crate::error::ApiError;
 
 /// The query string as `(name, value)` pairs, percent-decoded. Undecodable input (invalid
@@ -91,6 +98,76 @@ impl Format {
     }
 }
 
+/// `minx,miny,maxx,maxy` (or six numbers with heights) in `crs`'s axis order, as a lon/lat box.
+pub fn parse_bbox(s: &str, crs: Crs) -> Result<Bbox, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("must be numbers: {s:?}"))?;
+    let [a, b, c, d] = match v.as_slice() {
+        [a, b, c, d] => [*a, *b, *c, *d],
+        [a, b, _, c, d, _] => [*a, *b, *c, *d],
+        _ => return Err(format!("takes 4 or 6 numbers, not {}", v.len())),
+    };
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err("values must be finite numbers".into());
+    }
+    match crs {
+        Crs::Crs84 => Bbox::new([a, b, c, d]),
+        Crs::Epsg(4326) => Bbox::new([b, a, d, c]),
+        other => {
+            if a > c || b > d {
+                return Err("the lower corner must come first".into());
+            }
+            // A projected box's edges are curves in lon/lat: its lon/lat box is that of points
+            // along every edge, not only of its corners.
+            let steps = 16;
+            let mut edge = Vec::with_capacity(4 * steps);
+            for i in 0..steps {
+                let t = i as f64 / steps as f64;
+                let (x, y) = (a + (c - a) * t, b + (d - b) * t);
+                edge.extend([Coord { x, y: b }, Coord { x, y: d }, Coord { x: a, y }, Coord { x: c, y }]);
+            }
+            edge.push(Coord { x: c, y: d });
+            let lonlat: Vec<Coord> = other
+                .with_projector(|p| edge.iter().map(|c| p.to_lonlat(*c)).collect::<Result<_, _>>())
+                .and_then(|r| r)?;
+            let (xs, ys): (Vec<f64>, Vec<f64>) = lonlat.iter().map(|c| (c.x, c.y)).unzip();
+            let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            Bbox::new([min(&xs), min(&ys), max(&xs), max(&ys)])
+        }
+    }
+}
+
+/// `instant`, `start/end`, with `..` or nothing for an open end. A date alone is the whole day.
+pub fn parse_interval(s: &str) -> Result<Interval, String> {
+    let end_of_day = |d: NaiveDate| d.and_hms_milli_opt(23, 59, 59, 999).map(|t| t.and_utc());
+    let instant = |p: &str, end: bool| -> Result<Option<DateTime<Utc>>, String> {
+        if p.is_empty() || p == ".." {
+            return Ok(None);
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(p) {
+            return Ok(Some(t.with_timezone(&Utc)));
+        }
+        let d = NaiveDate::parse_from_str(p, "%Y-%m-%d")
+            .map_err(|_| format!("{p:?} is not an RFC 3339 date or date-time"))?;
+        Ok(if end { end_of_day(d) } else { d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()) })
+    };
+    let interval = match s.split_once('/') {
+        None if s == ".." || s.is_empty() => return Err("an instant cannot be open".into()),
+        None => Interval { start: instant(s, false)?, end: instant(s, true)? },
+        Some((a, b)) => Interval { start: instant(a, false)?, end: instant(b, true)? },
+    };
+    if let (Some(a), Some(b)) = (interval.start, interval.end)
+        && a > b
+    {
+        return Err("the interval ends before it starts".into());
+    }
+    Ok(interval)
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -102,6 +179,25 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(accept).map_err(|e| ApiError::Internal(e.to_string()))?);
         Format::negotiate(&params, &headers)
+    }
+
+    #[test]
+    fn intervals_parse_with_open_ends() {
+        assert!(parse_interval("2020-01-01/..").is_ok_and(|i| i.start.is_some() && i.end.is_none()));
+        assert!(parse_interval("../2020-01-01T00:00:00Z").is_ok_and(|i| i.start.is_none() && i.end.is_some()));
+        assert!(parse_interval("2021-01-01/2020-01-01").is_err());
+        assert!(parse_interval("..").is_err());
+        assert!(parse_interval("yesterday").is_err());
+    }
+
+    #[test]
+    fn bboxes_parse_strictly_in_their_crs() {
+        assert!(parse_bbox("105,9,106,10", Crs::Crs84).is_ok());
+        assert!(parse_bbox("105,9,106", Crs::Crs84).is_err());
+        assert!(parse_bbox("a,b,c,d", Crs::Crs84).is_err());
+        assert!(parse_bbox("105,10,106,9", Crs::Crs84).is_err());
+        assert_eq!(parse_bbox("9,105,10,106", Crs::Epsg(4326)), parse_bbox("105,9,106,10", Crs::Crs84));
+        assert!(parse_bbox("587000,1100000,588000,1101000", Crs::Epsg(9210)).is_ok());
     }
 
     #[test]

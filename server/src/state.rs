@@ -208,6 +208,11 @@ impl AppState {
         self.inner.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// The database, when there is one.
+    pub fn pool(&self) -> Option<&PgPool> {
+        self.inner.pool.as_ref()
+    }
+
     /// True when layers come from PostGIS.
     pub fn has_database(&self) -> bool {
         self.inner.database

@@ -119,11 +119,17 @@ pub fn psql_stdin(url: &str, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// An admin key the test servers started with [`Server::start_admin`] accept.
+pub const ADMIN_KEY: &str = "bando_testadmin_0000000000000000000000000000000000000000000000000000000000000000";
+const ADMIN_HASH: &str = "sha256:5e9d7ba09e59e8dd14e05e06184e854f43664538f3a226d08c2a6de0de73f2a2";
+
 /// A running `bando serve`, stopped when dropped.
 pub struct Server {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     child: Child,
+    /// The key every request of [`Server::get`] carries.
+    key: Option<&'static str>,
 }
 
 impl Server {
@@ -137,7 +143,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let mut server = Self { base, child };
+        let mut server = Self { base, child, key: None };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if reqwest::blocking::get(format!("{}/ready", server.base)).is_ok_and(|r| r.status() == 200) {
@@ -151,9 +157,39 @@ impl Server {
         }
     }
 
+    /// Starts `bando serve` with an admin key added to its configuration (through the
+    /// environment); [`Server::get`] then sends it, so every layer and property is visible.
+    pub fn start_admin(mut cmd: Command) -> Self {
+        cmd.env("BANDO_KEYS", format!("[{{id=\"testadmin\", role=\"admin\", hash=\"{ADMIN_HASH}\"}}]"));
+        let mut server = Self::start(cmd);
+        server.key = Some(ADMIN_KEY);
+        server
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the server process, in MB.
+    pub fn rss_mb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kb / 1024
+    }
+
     /// GET a path, returning the response.
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
-        reqwest::blocking::get(format!("{}{path}", self.base)).unwrap()
+        let mut request = reqwest::blocking::Client::new().get(format!("{}{path}", self.base));
+        if let Some(key) = self.key {
+            request = request.header("x-api-key", key);
+        }
+        request.send().unwrap()
     }
 
     /// GET a path that must answer 200 with JSON.

@@ -212,7 +212,7 @@ fn rate_and_size_limits_answer_with_problems() {
     let config = config_with(dir.path(), &[], "");
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("requests_per_second = 200\nburst = 400", "requests_per_second = 2\nburst = 5");
+        .replace("requests_per_second = 1000\nburst = 2000", "requests_per_second = 2\nburst = 5");
     std::fs::write(&config, text).unwrap();
     let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
     let statuses: Vec<u16> = (0..12).map(|_| server.get("/collections").status().as_u16()).collect();

@@ -27,7 +27,7 @@ fn inside_province(b: &[f64]) -> bool {
 
 #[test]
 fn the_sample_files_serve_every_layer_without_a_database() {
-    let server = Server::start(bando(&[]));
+    let server = Server::start_admin(bando(&[]));
     let layers = ids_and_extents(&server);
     let ids: Vec<&String> = layers.iter().map(|(id, _)| id).collect();
     assert_eq!(ids, sample_layer_ids().iter().collect::<Vec<_>>());
@@ -46,7 +46,7 @@ fn the_sample_files_serve_every_layer_without_a_database() {
 
 #[test]
 fn postgis_after_import_serves_the_same_layers_as_the_files() {
-    let files = Server::start(bando(&[]));
+    let files = Server::start_admin(bando(&[]));
     let from_files = ids_and_extents(&files);
     drop(files);
 
@@ -54,7 +54,7 @@ fn postgis_after_import_serves_the_same_layers_as_the_files() {
     run_ok(&mut db.bando(&["import", "--all"]));
     let geojson = e2e::samples().join("heritage_sites.geojson");
     run_ok(&mut db.bando(&["import", geojson.to_str().unwrap(), "--layer", "heritage_copy"]));
-    let server = Server::start(db.bando(&[]));
+    let server = Server::start_admin(db.bando(&[]));
     assert_eq!(server.json("/ready")["store"], "postgis");
     let from_db = ids_and_extents(&server);
 
@@ -86,7 +86,7 @@ fn tile_ids(server: &Server, layer: &str, z: u32, x: u32, y: u32) -> Vec<i64> {
 fn an_edit_in_postgis_reaches_the_tiles_without_a_restart() {
     let db = TestDb::new();
     run_ok(&mut db.bando(&["import", "--all"]));
-    let server = Server::start(db.bando(&[]));
+    let server = Server::start_admin(db.bando(&[]));
     let before = tile_ids(&server, "roads", 12, 3251, 1933);
     let gone = *before.first().expect("roads in the test tile");
     // Served once, so it is in the cache now.
@@ -124,7 +124,7 @@ fn auto_publish_serves_existing_tables_as_they_are() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bando.toml");
     std::fs::write(&config, "[database.auto_publish]\nschemas = [\"agency\"]\naccess = \"internal\"\n").unwrap();
-    let server = Server::start(db.bando(&["--config", config.to_str().unwrap()]));
+    let server = Server::start_admin(db.bando(&["--config", config.to_str().unwrap()]));
     let ids: Vec<String> = server.json("/collections")["collections"]
         .as_array()
         .unwrap()

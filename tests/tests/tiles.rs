@@ -165,7 +165,7 @@ fn decode_with_gdal(bytes: &[u8], (z, x, y): Tile) -> Vec<Decoded> {
 fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
     let db = TestDb::new();
     run_ok(&mut db.bando(&["import", "--all"]));
-    let server = Server::start(db.bando(&[]));
+    let server = Server::start_admin(db.bando(&[]));
     let tiles = sample_tiles(&db);
     assert!(tiles.len() >= 200, "only {} tiles", tiles.len());
     let spec: Vec<&str> = LAYERS.iter().map(|(l, _)| *l).collect();
@@ -269,7 +269,7 @@ fn tiles_hold_exactly_the_features_postgis_puts_in_them() {
 
 #[test]
 fn tile_http_behaves_as_clients_expect() {
-    let server = Server::start(e2e::bando(&[]));
+    let server = Server::start_admin(e2e::bando(&[]));
     let client = reqwest::blocking::Client::new();
     let get = |path: &str, headers: &[(&str, &str)]| {
         let mut r = client.get(format!("{}{path}", server.base));
@@ -324,7 +324,7 @@ fn tile_http_behaves_as_clients_expect() {
 
 #[test]
 fn tilejson_and_ogc_metadata_describe_the_tiles() {
-    let server = Server::start(e2e::bando(&[]));
+    let server = Server::start_admin(e2e::bando(&[]));
     let tj = server.json("/tiles/roads,heritage_sites.json");
     assert_eq!(tj["tilejson"], "3.0.0");
     let template = tj["tiles"][0].as_str().unwrap();

@@ -11,12 +11,16 @@ use crate::{
     catalog::{LayerSource, TableRef, quote_ident},
 };
 
-/// Opens a connection pool.
-pub async fn connect(url: &str) -> Result<PgPool> {
+/// Opens a connection pool; statements running longer than `statement_timeout` are cancelled.
+pub async fn connect(url: &str, statement_timeout: Option<Duration>) -> Result<PgPool> {
+    let mut options: sqlx::postgres::PgConnectOptions = url.parse().map_err(Error::db("reading the database URL"))?;
+    if let Some(t) = statement_timeout {
+        options = options.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
+    }
     PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await
         .map_err(Error::db("connecting to PostgreSQL"))
 }

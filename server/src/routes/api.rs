@@ -85,7 +85,14 @@ fn ok(description: &str, types: &[&str]) -> Value {
     json!({ "description": description, "content": content })
 }
 
-fn operation(summary: &str, parameters: Vec<Value>, responses: Value) -> Value {
+/// A GET operation. Every path may also answer a bad key, an over-long URL, a used-up rate
+/// and a timeout: those are added to each.
+fn operation(summary: &str, parameters: Vec<Value>, mut responses: Value) -> Value {
+    for (status, name) in
+        [("401", "Unauthorized"), ("414", "UriTooLong"), ("429", "TooManyRequests"), ("503", "Unavailable")]
+    {
+        responses[status] = response(name);
+    }
     json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
 }
 
@@ -313,9 +320,14 @@ fn responses() -> Value {
             },
         } } } })
     };
-    json!({
+    let mut all = json!({
         "BadRequest": problem("A parameter is unknown or malformed; the detail says which."),
         "NotFound": problem("No such collection, feature or tile."),
-        "Unavailable": problem("The service is loading or a layer failed to load."),
-    })
+        "Unavailable": problem("The service is loading, a layer failed to load, or the request took too long."),
+        "Unauthorized": problem("The API key is not valid."),
+        "UriTooLong": problem("The URL is longer than the configured limit."),
+        "TooManyRequests": problem("The caller's request rate is used up; `Retry-After` says for how long."),
+    });
+    all["TooManyRequests"]["headers"] = json!({ "Retry-After": { "schema": { "type": "integer" } } });
+    all
 }

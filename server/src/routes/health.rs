@@ -1,5 +1,7 @@
 //! `/health` (the process answers) and `/ready` (every layer is loaded).
 
+use std::time::Duration;
+
 use axum::{Json, Router, extract::State, routing::get};
 use serde_json::{Value, json};
 
@@ -21,6 +23,16 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     }
     if !state.is_ready() {
         return Err(ApiError::Unavailable("layers are still loading".into()));
+    }
+    // Tiles and features keep coming from memory while the database is away; readiness says
+    // so, so that an operator (or a load balancer that wants fresh data) can tell.
+    if let Some(pool) = state.pool() {
+        let ping = sqlx::query("SELECT 1").execute(pool);
+        if !matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_))) {
+            return Err(ApiError::Unavailable(
+                "the database is unreachable; tiles and features are served from memory".into(),
+            ));
+        }
     }
     Ok(Json(json!({
         "status": "ready",
