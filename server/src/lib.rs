@@ -4,6 +4,7 @@ pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod geojson;
 pub mod html;
 pub mod keys;
 pub mod limits;

@@ -12,7 +12,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use geo_types::{Coord, Geometry};
+use geo_types::Coord;
 use layers::{
     Feature, PropertyType, Value,
     crs::Crs,
@@ -20,13 +20,13 @@ use layers::{
     query::FeatureQuery,
     search::TextSearch,
 };
-use serde_json::{Map, json};
+use serde_json::json;
 
 use super::{base_url, tiles::one_layer};
 use crate::{
     auth::Caller,
     error::ApiError,
-    html,
+    geojson, html,
     request::{Format, Params, parse_bbox, parse_interval},
     state::{AppState, Layer, Settings},
 };
@@ -103,23 +103,32 @@ async fn items(
         links.push(link("prev", query.offset.saturating_sub(query.limit), f, kind));
     }
     links.push(json!({ "rel": "collection", "type": "application/json", "href": base.trim_end_matches("/items") }));
-    let features: Vec<serde_json::Value> = page
+    let features: Vec<Vec<u8>> = page
         .features
         .iter()
-        .map(|f| feature_json(&layer, &caller, f, request.crs, request.properties.as_deref()))
+        .map(|f| feature_geojson(&layer, &caller, f, request.crs, request.properties.as_deref()))
         .collect::<Result<_, _>>()?;
     if format == Format::Html {
-        let body = items_html(&layer, &page.features, &features, page.matched, query.offset, &links);
+        let parsed: Vec<serde_json::Value> = features.iter().filter_map(|f| serde_json::from_slice(f).ok()).collect();
+        let body = items_html(&layer, &page.features, &parsed, page.matched, query.offset, &links);
         return Ok(html_response(&layer.def.title, &id, &base, body));
     }
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberMatched": page.matched,
-        "numberReturned": page.features.len(),
-        "timeStamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "features": features,
-        "links": links,
-    });
+    let mut body = format!(
+        r#"{{"type":"FeatureCollection","numberMatched":{},"numberReturned":{},"timeStamp":"{}","features":["#,
+        page.matched,
+        page.features.len(),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+    .into_bytes();
+    for (i, f) in features.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(f);
+    }
+    body.extend_from_slice(br#"],"links":"#);
+    body.extend_from_slice(serde_json::Value::from(links).to_string().as_bytes());
+    body.push(b'}');
     Ok(geojson_response(body, request.crs))
 }
 
@@ -137,7 +146,8 @@ async fn item(
     let feature = fid.parse::<i64>().ok().and_then(|n| layer.index.get(n));
     let feature = feature.ok_or_else(|| ApiError::NotFound(format!("no feature {fid:?} in collection {id:?}")))?;
     let base = format!("{}/collections/{id}", base_url(&headers));
-    let mut body = feature_json(&layer, &caller, feature, crs, None)?;
+    let mut body: serde_json::Value = serde_json::from_slice(&feature_geojson(&layer, &caller, feature, crs, None)?)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     if format == Format::Html {
         let page = item_html(&layer, feature, &body);
         return Ok(html_response(&format!("{} · {fid}", layer.def.title), &id, &format!("{base}/items/{fid}"), page));
@@ -147,12 +157,12 @@ async fn item(
         { "rel": "alternate", "type": "text/html", "href": format!("{base}/items/{fid}?f=html") },
         { "rel": "collection", "type": "application/json", "href": base },
     ]);
-    Ok(geojson_response(body, crs))
+    Ok(geojson_response(body.to_string().into_bytes(), crs))
 }
 
-fn geojson_response(body: serde_json::Value, crs: Crs) -> Response {
+fn geojson_response(body: Vec<u8>, crs: Crs) -> Response {
     let content_crs = HeaderValue::from_str(&format!("<{}>", crs.uri())).ok();
-    let mut response = ([(header::CONTENT_TYPE, GEOJSON)], body.to_string()).into_response();
+    let mut response = ([(header::CONTENT_TYPE, GEOJSON)], body).into_response();
     if let Some(v) = content_crs {
         response.headers_mut().insert("content-crs", v);
     }
@@ -303,58 +313,27 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A feature as GeoJSON in `crs`, with its visible properties (or only `only` of them).
-pub fn feature_json(
+/// A feature as GeoJSON text in `crs`, with the properties the caller may see (or only `only`
+/// of them); coordinates to 1e-8° (about 1 mm) or to the millimetre.
+pub fn feature_geojson(
     layer: &Layer,
     caller: &Caller,
     f: &Feature,
     crs: Crs,
     only: Option<&[usize]>,
-) -> Result<serde_json::Value, ApiError> {
-    let properties: Map<String, serde_json::Value> = (0..layer.def.properties.len())
-        .filter(|&i| layer.is_visible(i, caller) && only.is_none_or(|o| o.contains(&i)))
-        .map(|i| (layer.def.properties[i].name.clone(), f.properties[i].to_json()))
-        .collect();
+) -> Result<Vec<u8>, ApiError> {
     let geometry = match crs {
         Crs::Crs84 => f.lonlat(),
         Crs::Epsg(3857) => f.mercator.clone(),
         other => other.with_projector(|p| p.from_lonlat(&f.lonlat())).and_then(|r| r).map_err(ApiError::Internal)?,
     };
-    let digits = if crs.is_geographic() { 1e8 } else { 1e3 };
-    Ok(json!({ "type": "Feature", "id": f.id, "geometry": geometry_json(&geometry, digits), "properties": properties }))
-}
-
-/// RFC 7946 geometry, coordinates rounded to `1/scale`: 1e-8° (about 1 mm) or a millimetre.
-/// The index keeps Web Mercator, and the round trip leaves noise in the last digits.
-fn geometry_json(g: &Geometry, scale: f64) -> serde_json::Value {
-    let round = |v: f64| (v * scale).round() / scale;
-    let c = |c: &Coord| json!([round(c.x), round(c.y)]);
-    let line = |l: &geo_types::LineString| l.0.iter().map(c).collect::<Vec<_>>();
-    let polygon =
-        |p: &geo_types::Polygon| std::iter::once(p.exterior()).chain(p.interiors()).map(line).collect::<Vec<_>>();
-    match g {
-        Geometry::Point(p) => json!({ "type": "Point", "coordinates": c(&p.0) }),
-        Geometry::MultiPoint(m) => {
-            json!({ "type": "MultiPoint", "coordinates": m.0.iter().map(|p| c(&p.0)).collect::<Vec<_>>() })
-        }
-        Geometry::LineString(l) => json!({ "type": "LineString", "coordinates": line(l) }),
-        Geometry::MultiLineString(m) => {
-            json!({ "type": "MultiLineString", "coordinates": m.0.iter().map(line).collect::<Vec<_>>() })
-        }
-        Geometry::Polygon(p) => json!({ "type": "Polygon", "coordinates": polygon(p) }),
-        Geometry::MultiPolygon(m) => {
-            json!({ "type": "MultiPolygon", "coordinates": m.0.iter().map(polygon).collect::<Vec<_>>() })
-        }
-        Geometry::GeometryCollection(gc) => json!({
-            "type": "GeometryCollection",
-            "geometries": gc.0.iter().map(|g| geometry_json(g, scale)).collect::<Vec<_>>()
-        }),
-        Geometry::Line(l) => {
-            geometry_json(&Geometry::LineString(geo_types::LineString::from(vec![l.start, l.end])), scale)
-        }
-        Geometry::Rect(r) => geometry_json(&Geometry::Polygon(r.to_polygon()), scale),
-        Geometry::Triangle(t) => geometry_json(&Geometry::Polygon(t.to_polygon()), scale),
-    }
+    let scale = if crs.is_geographic() { 1e8 } else { 1e3 };
+    let properties = (0..layer.def.properties.len())
+        .filter(|&i| layer.is_visible(i, caller) && only.is_none_or(|o| o.contains(&i)))
+        .map(|i| (layer.def.properties[i].name.as_str(), &f.properties[i]));
+    let mut out = Vec::with_capacity(256);
+    geojson::write_feature(&mut out, f.id, &geometry, scale, properties);
+    Ok(out)
 }
 
 fn items_html(

@@ -1,0 +1,159 @@
+//! GeoJSON written straight to bytes. A page of a thousand parcels holds tens of thousands of
+//! coordinates; building a `serde_json::Value` for each of them costs more than finding the
+//! features does.
+
+use std::io::Write;
+
+use geo_types::{Coord, Geometry, LineString, Polygon};
+use layers::Value;
+
+/// Appends one feature: `{"type":"Feature","id":…,"geometry":…,"properties":{…}}`, coordinates
+/// rounded to `1/scale`.
+pub fn write_feature<'a>(
+    out: &mut Vec<u8>,
+    id: i64,
+    geometry: &Geometry,
+    scale: f64,
+    properties: impl Iterator<Item = (&'a str, &'a Value)>,
+) {
+    let _ = write!(out, r#"{{"type":"Feature","id":{id},"geometry":"#);
+    write_geometry(out, geometry, scale);
+    out.extend_from_slice(br#","properties":{"#);
+    for (i, (name, value)) in properties.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, name);
+        out.push(b':');
+        write_value(out, value);
+    }
+    out.extend_from_slice(b"}}");
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly as JSON requires; it cannot fail on a Vec.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    let _ = match v {
+        Value::Null => write!(out, "null"),
+        Value::Bool(b) => write!(out, "{b}"),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Float(f) if f.is_finite() => write!(out, "{f}"),
+        Value::Float(_) => write!(out, "null"),
+        Value::Text(s) => {
+            write_string(out, s);
+            Ok(())
+        }
+        Value::Date(d) => write!(out, "\"{}\"", d.format("%Y-%m-%d")),
+        Value::DateTime(t) => write!(out, "\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+    };
+}
+
+/// An RFC 7946 geometry.
+pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry, scale: f64) {
+    let open = |out: &mut Vec<u8>, kind: &str| {
+        let _ = write!(out, r#"{{"type":"{kind}","coordinates":"#);
+    };
+    match g {
+        Geometry::Point(p) => {
+            open(out, "Point");
+            coord(out, p.0, scale);
+        }
+        Geometry::MultiPoint(m) => {
+            open(out, "MultiPoint");
+            list(out, &m.0, |out, p| coord(out, p.0, scale));
+        }
+        Geometry::LineString(l) => {
+            open(out, "LineString");
+            line(out, l, scale);
+        }
+        Geometry::MultiLineString(m) => {
+            open(out, "MultiLineString");
+            list(out, &m.0, |out, l| line(out, l, scale));
+        }
+        Geometry::Polygon(p) => {
+            open(out, "Polygon");
+            polygon(out, p, scale);
+        }
+        Geometry::MultiPolygon(m) => {
+            open(out, "MultiPolygon");
+            list(out, &m.0, |out, p| polygon(out, p, scale));
+        }
+        Geometry::GeometryCollection(c) => {
+            out.extend_from_slice(br#"{"type":"GeometryCollection","geometries":"#);
+            list(out, &c.0, |out, g| write_geometry(out, g, scale));
+        }
+        Geometry::Line(l) => return write_geometry(out, &Geometry::LineString(vec![l.start, l.end].into()), scale),
+        Geometry::Rect(r) => return write_geometry(out, &Geometry::Polygon(r.to_polygon()), scale),
+        Geometry::Triangle(t) => return write_geometry(out, &Geometry::Polygon(t.to_polygon()), scale),
+    }
+    out.push(b'}');
+}
+
+fn list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(out, item);
+    }
+    out.push(b']');
+}
+
+fn line(out: &mut Vec<u8>, l: &LineString, scale: f64) {
+    list(out, &l.0, |out, c| coord(out, *c, scale));
+}
+
+fn polygon(out: &mut Vec<u8>, p: &Polygon, scale: f64) {
+    out.push(b'[');
+    line(out, p.exterior(), scale);
+    for ring in p.interiors() {
+        out.push(b',');
+        line(out, ring, scale);
+    }
+    out.push(b']');
+}
+
+/// `[x,y]`, rounded: the index keeps Web Mercator, and the round trip to lon/lat leaves noise
+/// in the last digits.
+fn coord(out: &mut Vec<u8>, c: Coord, scale: f64) {
+    let round = |v: f64| (v * scale).round() / scale;
+    let _ = write!(out, "[{},{}]", round(c.x), round(c.y));
+}
+
+#[cfg(test)]
+mod tests {
+    use geo_types::{point, polygon};
+
+    use super::*;
+
+    fn feature(g: &Geometry, props: &[(&str, Value)]) -> serde_json::Value {
+        let mut out = Vec::new();
+        write_feature(&mut out, 7, g, 1e8, props.iter().map(|(k, v)| (*k, v)));
+        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
+    }
+
+    #[test]
+    fn features_are_valid_json_with_escaped_text() {
+        let g = Geometry::Point(point! { x: 105.123456789, y: 0.0000001 });
+        let f = feature(&g, &[("name", Value::Text("Đình \"Tân\"\n".into())), ("n", Value::Float(f64::NAN))]);
+        assert_eq!(f["geometry"]["coordinates"], serde_json::json!([105.12345679, 0.0000001]));
+        assert_eq!(f["properties"]["name"], "Đình \"Tân\"\n");
+        assert_eq!(f["properties"]["n"], serde_json::Value::Null);
+        assert_eq!(f["id"], 7);
+    }
+
+    #[test]
+    fn polygons_keep_their_holes() {
+        let p = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 0.0)],
+            interiors: [[(x: 1.0, y: 1.0), (x: 2.0, y: 1.0), (x: 2.0, y: 2.0), (x: 1.0, y: 1.0)]],
+        );
+        let f = feature(&Geometry::MultiPolygon(vec![p].into()), &[]);
+        assert_eq!(f["geometry"]["type"], "MultiPolygon");
+        assert_eq!(f["geometry"]["coordinates"][0].as_array().map(Vec::len), Some(2));
+    }
+}
