@@ -49,6 +49,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::check_size))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(limits::panic_response))
+        // GeoJSON and pages shrink five- to tenfold; tiles carry their own gzip, which this
+        // leaves alone.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(cors)
         // 5xx answers are logged once, where they are made (ApiError); 503 from /ready while
         // loading is expected and stays at debug level here.
