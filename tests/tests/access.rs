@@ -214,6 +214,8 @@ fn rate_and_size_limits_answer_with_problems() {
         .unwrap()
         .replace("requests_per_second = 1000\nburst = 2000", "requests_per_second = 2\nburst = 5");
     std::fs::write(&config, text).unwrap();
+    let (key, entry) = new_key("agency");
+    std::fs::write(&config, format!("{}\n{entry}\n", std::fs::read_to_string(&config).unwrap())).unwrap();
     let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
     let statuses: Vec<u16> = (0..12).map(|_| server.get("/collections").status().as_u16()).collect();
     assert!(statuses.iter().filter(|s| **s == 200).count() >= 5, "{statuses:?}");
@@ -221,6 +223,8 @@ fn rate_and_size_limits_answer_with_problems() {
     assert_eq!(limited.status(), 429, "{statuses:?}");
     assert_eq!(limited.headers()["content-type"], "application/problem+json");
     assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    // A key has a bucket of its own, apart from its address's.
+    assert_eq!(Client { server: &server, key: Some(&key) }.get("/collections").status(), 200);
     std::thread::sleep(std::time::Duration::from_secs(3));
     let long = server.get(&format!("/collections?x={}", "a".repeat(20_000)));
     assert_eq!(long.status(), 414);

@@ -143,3 +143,19 @@ fn under_load_the_service_rides_out_a_database_restart() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish() {
+    let mut server = Server::start_admin(bando(&[]));
+    let url = format!("{}/collections/land_parcels/items?limit=5000", server.base);
+    let in_flight = std::thread::spawn(move || {
+        let r = reqwest::blocking::Client::new().get(url).header("x-api-key", e2e::ADMIN_KEY).send().unwrap();
+        (r.status().as_u16(), r.bytes().map(|b| b.len()).unwrap_or(0))
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    run_ok(Command::new("kill").args(["-TERM", &server.pid().to_string()]));
+    let (status, bytes) = in_flight.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(bytes > 1_000_000, "{bytes} bytes: the answer was cut short");
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+}
