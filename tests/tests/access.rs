@@ -226,6 +226,13 @@ fn rate_and_size_limits_answer_with_problems() {
     // A key has a bucket of its own, apart from its address's.
     assert_eq!(Client { server: &server, key: Some(&key) }.get("/collections").status(), 200);
     std::thread::sleep(std::time::Duration::from_secs(3));
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{}/collections", server.base))
+        .body(vec![b'x'; 100_000])
+        .send()
+        .unwrap();
+    assert_eq!(body.status(), 413);
+    assert_eq!(body.headers()["content-type"], "application/problem+json");
     let long = server.get(&format!("/collections?x={}", "a".repeat(20_000)));
     assert_eq!(long.status(), 414);
     assert_eq!(long.headers()["content-type"], "application/problem+json");
