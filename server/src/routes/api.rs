@@ -14,10 +14,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use layers::{PropertyType, crs::Crs, search::MAX_QUERY_CHARS};
+use layers::{crs::Crs, search::MAX_QUERY_CHARS};
 use serde_json::{Map, Value, json};
 
-use super::base_url;
+use super::{base_url, items::ITEMS_PARAMETERS, queryables::property_schema};
 use crate::{auth::Caller, html, state::AppState};
 
 /// The media type of the OpenAPI document.
@@ -147,33 +147,9 @@ fn document(state: &AppState, caller: &Caller, base: &str) -> Value {
     );
     for layer in &layers {
         let id = layer.def.id.to_string();
-        let mut parameters: Vec<Value> = [
-            "limit",
-            "offset",
-            "bbox",
-            "bbox-crs",
-            "datetime",
-            "crs",
-            "filter",
-            "filter-lang",
-            "filter-crs",
-            "q",
-            "sortby",
-            "properties",
-            "f",
-        ]
-        .into_iter()
-        .map(param)
-        .collect();
+        let mut parameters: Vec<Value> = ITEMS_PARAMETERS.iter().copied().map(param).collect();
         for (_, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i, caller)) {
-            let schema = match p.kind {
-                PropertyType::Text => json!({ "type": "string" }),
-                PropertyType::Integer => json!({ "type": "integer", "format": "int64" }),
-                PropertyType::Real => json!({ "type": "number" }),
-                PropertyType::Boolean => json!({ "type": "boolean" }),
-                PropertyType::Date => json!({ "type": "string", "format": "date" }),
-                PropertyType::Datetime => json!({ "type": "string", "format": "date-time" }),
-            };
+            let schema = property_schema(p.kind);
             parameters.push(json!({
                 "name": p.name, "in": "query", "required": false, "style": "form", "explode": false, "schema": schema,
                 "description": format!("Only features whose `{}` equals this value.", p.name),

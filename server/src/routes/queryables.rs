@@ -61,14 +61,7 @@ fn schema(id: &str, layer: &Layer, caller: &Caller) -> Value {
     let mut properties = Map::new();
     properties.insert("geometry".into(), json!({ "title": "Geometry", "format": geometry_format(layer.def.geometry) }));
     for (i, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i, caller)) {
-        let mut s = match p.kind {
-            PropertyType::Text => json!({ "type": "string" }),
-            PropertyType::Integer => json!({ "type": "integer" }),
-            PropertyType::Real => json!({ "type": "number" }),
-            PropertyType::Boolean => json!({ "type": "boolean" }),
-            PropertyType::Date => json!({ "type": "string", "format": "date" }),
-            PropertyType::Datetime => json!({ "type": "string", "format": "date-time" }),
-        };
+        let mut s = property_schema(p.kind);
         s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
         properties.insert(layer.def.properties[i].name.clone(), s);
     }
@@ -80,6 +73,18 @@ fn schema(id: &str, layer: &Layer, caller: &Caller) -> Value {
         "properties": properties,
         "additionalProperties": false,
     })
+}
+
+/// The JSON Schema of a property type, for queryables and the OpenAPI parameters.
+pub fn property_schema(kind: PropertyType) -> Value {
+    match kind {
+        PropertyType::Text => json!({ "type": "string" }),
+        PropertyType::Integer => json!({ "type": "integer" }),
+        PropertyType::Real => json!({ "type": "number" }),
+        PropertyType::Boolean => json!({ "type": "boolean" }),
+        PropertyType::Date => json!({ "type": "string", "format": "date" }),
+        PropertyType::Datetime => json!({ "type": "string", "format": "date-time" }),
+    }
 }
 
 fn geometry_format(g: GeometryType) -> &'static str {
