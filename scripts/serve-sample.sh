@@ -3,5 +3,5 @@
 # database needed). Installs GDAL first if it is missing. Extra arguments go to `bando serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BANDO_NEED_POSTGIS=0 scripts/install-deps.sh
+BANDO_NEED_POSTGIS=0 BANDO_NEED_TEST_TOOLS=0 scripts/install-deps.sh
 exec cargo run --locked --release --bin bando -- serve "$@"
