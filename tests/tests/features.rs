@@ -285,6 +285,21 @@ fn free_text_search_ignores_case_and_diacritics() {
 }
 
 #[test]
+fn a_box_crossing_the_antimeridian_covers_both_sides() {
+    // West edge east of the east edge: the box runs from 105.7°E across 180° to 105.6°E, so with
+    // the box from 105.6°E to 105.7°E it covers every site exactly once.
+    let server = Server::start(bando(&[]));
+    let count = |bbox: &str| {
+        server.json(&format!("/collections/heritage_sites/items?bbox={bbox}&limit=1"))["numberMatched"]
+            .as_u64()
+            .unwrap()
+    };
+    let (across, inside) = (count("105.7,-90,105.6,90"), count("105.6,-90,105.7,90"));
+    assert!(across > 0 && inside > 0);
+    assert_eq!(across + inside, count("-180,-90,180,90"));
+}
+
+#[test]
 fn sortby_orders_and_properties_selects() {
     let server = Server::start_admin(bando(&[]));
     let body = server.json("/collections/land_parcels/items?limit=50&sortby=-area_m2,parcel_no&properties=area_m2");
