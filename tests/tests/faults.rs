@@ -152,7 +152,8 @@ fn sigterm_lets_requests_in_flight_finish() {
         let r = reqwest::blocking::Client::new().get(url).header("x-api-key", e2e::ADMIN_KEY).send().unwrap();
         (r.status().as_u16(), r.bytes().map(|b| b.len()).unwrap_or(0))
     });
-    std::thread::sleep(Duration::from_millis(30));
+    // The request takes 100 ms or more in a debug build; it is under way well before this.
+    std::thread::sleep(Duration::from_millis(60));
     run_ok(Command::new("kill").args(["-TERM", &server.pid().to_string()]));
     let (status, bytes) = in_flight.join().unwrap();
     assert_eq!(status, 200);
