@@ -251,8 +251,12 @@ impl Compiler<'_> {
         let (op, args) = match e {
             Expr::Bool(b) => return Ok(Node::Const(Some(*b))),
             Expr::Operation { op, args } => (op.as_str(), args.as_slice()),
-            Expr::Property { property } if self.property(property)?.1 == PropertyType::Boolean => {
-                let (i, _) = self.property(property)?;
+            // A boolean property alone is a condition: `flag` means `flag = true`.
+            Expr::Property { property } => {
+                let (i, kind) = self.property(property)?;
+                if kind != PropertyType::Boolean {
+                    return fail(format!("{} is not a condition", describe(e)));
+                }
                 return Ok(Node::Compare(
                     Operand::Property(i),
                     Ordering::Equal,
@@ -597,7 +601,7 @@ impl Ctx<'_> {
         match o {
             Operand::Property(i) => Cow::Borrowed(&self.f.properties[*i]),
             Operand::Literal(v) => Cow::Borrowed(v),
-            Operand::Lower(inner) => fold(inner, text::lower),
+            Operand::Lower(inner) => fold(inner, str::to_lowercase),
             Operand::Unaccent(inner) => fold(inner, text::unaccent),
         }
     }

@@ -28,6 +28,14 @@ pub enum ConfigError {
     /// Unreadable file, bad TOML or a value of the wrong type (figment names the key and file).
     #[error("{0}")]
     Parse(#[from] Box<figment::Error>),
+    /// A key names a role that is not configured.
+    #[error("{file}: keys: {message}")]
+    Keys {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A layer breaks a rule.
     #[error("{file}: {source}")]
     Layer {
@@ -245,7 +253,7 @@ impl Config {
     /// The keys and roles of the configuration file.
     pub fn keyring(&self) -> Result<crate::auth::Keyring, ConfigError> {
         crate::auth::Keyring::new(self.keys.clone(), self.roles.clone())
-            .map_err(|m| ConfigError::Parse(Box::new(figment::Error::from(format!("{}: keys: {m}", self.origin)))))
+            .map_err(|message| ConfigError::Keys { file: self.origin.clone(), message })
     }
 
     /// The layer definitions, in id order.

@@ -39,7 +39,7 @@ impl Throttle {
             self.limiter.retain_recent();
         }
         self.limiter.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let wait = not_until.wait_time_from(self.limiter.clock().now());
             wait.as_secs() + 1
         })
     }

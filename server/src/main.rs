@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { addr } => serve(config, addr).await,
         Command::Migrate => {
-            postgis::migrate(&connect(&config).await?).await?;
+            migrated(&config).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -150,8 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Mode::Replace => ImportMode::Replace,
                 Mode::Append => ImportMode::Append,
             };
-            let pool = connect(&config).await?;
-            postgis::migrate(&pool).await?;
+            let pool = migrated(&config).await?;
             let requests = if all {
                 config
                     .layer_defs()
@@ -181,11 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
     use layers::store::security;
     let pool = match &config.database.url {
-        Some(_) => {
-            let pool = connect(config).await?;
-            postgis::migrate(&pool).await?;
-            Some(pool)
-        }
+        Some(_) => Some(migrated(config).await?),
         None => None,
     };
     match (action, pool) {
@@ -247,6 +242,13 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
     Ok(postgis::connect(url, None).await?)
 }
 
+/// A pool on a database whose migrations are applied.
+async fn migrated(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let pool = connect(config).await?;
+    postgis::migrate(&pool).await?;
+    Ok(pool)
+}
+
 async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!("{} ← {}", req.layer, req.path.display()));
     bar.set_style(
@@ -264,7 +266,9 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
     let addr = addr.unwrap_or(config.server.addr);
     let pool = match &config.database.url {
         Some(url) => {
-            postgis::migrate(&connect(&config).await?).await?;
+            // Migrations run on a pool of their own: the serving pool's statement timeout is not
+            // meant for them.
+            migrated(&config).await?;
             let timeout = std::time::Duration::from_secs(config.limits.statement_timeout_s);
             Some(postgis::connect(url, Some(timeout)).await?)
         }

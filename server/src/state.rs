@@ -10,7 +10,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use layers::store::security::{self, AuditEntry};
-use layers::{LayerDef, LayerId, LayerIndex};
+use layers::{LayerDef, LayerId, LayerIndex, Value};
 use sqlx::PgPool;
 
 use crate::{
@@ -50,13 +50,17 @@ pub struct Layer {
     pub index: LayerIndex,
     /// Rises each time the layer is (re)loaded; cached tiles are keyed by it.
     pub version: u64,
+    /// First and last instants of the temporal property, as ISO 8601 text; found once at load
+    /// rather than by a scan on every `/collections`.
+    pub time_extent: Option<[serde_json::Value; 2]>,
 }
 
 impl Layer {
     /// A freshly loaded layer, with a version no earlier load of it had.
     pub fn new(def: LayerDef, index: LayerIndex) -> Self {
         static VERSION: AtomicU64 = AtomicU64::new(1);
-        Self { def, index, version: VERSION.fetch_add(1, Ordering::Relaxed) }
+        let time_extent = time_extent(&def, &index);
+        Self { def, index, version: VERSION.fetch_add(1, Ordering::Relaxed), time_extent }
     }
 
     /// Whether the caller may see the property at `i`: private ones only with clearance.
@@ -73,6 +77,27 @@ impl Layer {
     pub fn serves_zoom(&self, z: u8) -> bool {
         (self.def.minzoom..=self.def.maxzoom).contains(&z)
     }
+}
+
+/// The earliest and latest values of the layer's temporal property; dates as midnight UTC.
+fn time_extent(def: &LayerDef, index: &LayerIndex) -> Option<[serde_json::Value; 2]> {
+    let t = def.temporal.as_ref()?;
+    let i = def.properties.iter().position(|p| &p.name == t)?;
+    let less = |a: &Value, b: &Value| layers::filter::compare(a, b) == Some(std::cmp::Ordering::Less);
+    let (mut lo, mut hi) = (None::<&Value>, None::<&Value>);
+    for v in index.features().iter().map(|f| &f.properties[i]).filter(|v| !matches!(v, Value::Null)) {
+        if lo.is_none_or(|l| less(v, l)) {
+            lo = Some(v);
+        }
+        if hi.is_none_or(|h| less(h, v)) {
+            hi = Some(v);
+        }
+    }
+    let instant = |v: &Value| match v.to_json() {
+        serde_json::Value::String(s) if s.len() == 10 => format!("{s}T00:00:00Z").into(),
+        other => other,
+    };
+    Some([instant(lo?), instant(hi?)])
 }
 
 /// Shared state. Layers are swapped in whole, so a reader never sees a half-loaded layer.

@@ -110,7 +110,7 @@ fn collection(base: &str, layer: &Layer) -> Value {
             json!({ "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]], "crs": CRS84_URI }),
         );
     }
-    if let Some(interval) = temporal_extent(layer) {
+    if let Some(interval) = &layer.time_extent {
         extent.insert(
             "temporal".into(),
             json!({ "interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian" }),
@@ -123,29 +123,6 @@ fn collection(base: &str, layer: &Layer) -> Value {
         c["attribution"] = json!(def.attribution);
     }
     c
-}
-
-/// The first and last instants of the layer's temporal property.
-fn temporal_extent(layer: &Layer) -> Option<[Value; 2]> {
-    let t = layer.def.temporal.as_ref()?;
-    let i = layer.def.properties.iter().position(|p| &p.name == t)?;
-    let values = layer.index.features().iter().map(|f| &f.properties[i]).filter(|v| !matches!(v, layers::Value::Null));
-    let (mut lo, mut hi) = (None::<&layers::Value>, None::<&layers::Value>);
-    for v in values {
-        let less =
-            |a: &layers::Value, b: &layers::Value| layers::filter::compare(a, b) == Some(std::cmp::Ordering::Less);
-        if lo.is_none_or(|l| less(v, l)) {
-            lo = Some(v);
-        }
-        if hi.is_none_or(|h| less(h, v)) {
-            hi = Some(v);
-        }
-    }
-    let instant = |v: &layers::Value| match v.to_json() {
-        Value::String(s) if s.len() == 10 => json!(format!("{s}T00:00:00Z")),
-        other => other,
-    };
-    Some([instant(lo?), instant(hi?)])
 }
 
 fn collection_html(layer: &Layer) -> String {

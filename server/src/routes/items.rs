@@ -103,14 +103,14 @@ async fn items(
         links.push(link("prev", query.offset.saturating_sub(query.limit), f, kind));
     }
     links.push(json!({ "rel": "collection", "type": "application/json", "href": base.trim_end_matches("/items") }));
-    let features: Vec<Vec<u8>> = page
-        .features
-        .iter()
-        .map(|f| feature_geojson(&layer, &caller, f, request.crs, request.properties.as_deref()))
-        .collect::<Result<_, _>>()?;
+    let only = request.properties.as_deref();
     if format == Format::Html {
-        let parsed: Vec<serde_json::Value> = features.iter().filter_map(|f| serde_json::from_slice(f).ok()).collect();
-        let body = items_html(&layer, &page.features, &parsed, page.matched, query.offset, &links);
+        let features: Vec<serde_json::Value> = page
+            .features
+            .iter()
+            .map(|f| feature_value(&layer, &caller, f, request.crs, only))
+            .collect::<Result<_, _>>()?;
+        let body = items_html(&layer, &page.features, &features, page.matched, query.offset, &links);
         return Ok(html_response(&layer.def.title, &id, &base, body));
     }
     let mut body = format!(
@@ -120,11 +120,11 @@ async fn items(
         Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
     .into_bytes();
-    for (i, f) in features.iter().enumerate() {
+    for (i, f) in page.features.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(f);
+        write_feature(&mut body, &layer, &caller, f, request.crs, only)?;
     }
     body.extend_from_slice(br#"],"links":"#);
     body.extend_from_slice(serde_json::Value::from(links).to_string().as_bytes());
@@ -146,8 +146,7 @@ async fn item(
     let feature = fid.parse::<i64>().ok().and_then(|n| layer.index.get(n));
     let feature = feature.ok_or_else(|| ApiError::NotFound(format!("no feature {fid:?} in collection {id:?}")))?;
     let base = format!("{}/collections/{id}", base_url(&headers));
-    let mut body: serde_json::Value = serde_json::from_slice(&feature_geojson(&layer, &caller, feature, crs, None)?)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut body = feature_value(&layer, &caller, feature, crs, None)?;
     if format == Format::Html {
         let page = item_html(&layer, feature, &body);
         return Ok(html_response(&format!("{} · {fid}", layer.def.title), &id, &format!("{base}/items/{fid}"), page));
@@ -313,15 +312,16 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A feature as GeoJSON text in `crs`, with the properties the caller may see (or only `only`
-/// of them); coordinates to 1e-8° (about 1 mm) or to the millimetre.
-pub fn feature_geojson(
+/// Appends a feature as GeoJSON text in `crs`, with the properties the caller may see (or only
+/// `only` of them); coordinates to 1e-8° (about 1 mm) or to the millimetre.
+fn write_feature(
+    out: &mut Vec<u8>,
     layer: &Layer,
     caller: &Caller,
     f: &Feature,
     crs: Crs,
     only: Option<&[usize]>,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<(), ApiError> {
     let geometry = match crs {
         Crs::Crs84 => f.lonlat(),
         Crs::Epsg(3857) => f.mercator.clone(),
@@ -331,9 +331,21 @@ pub fn feature_geojson(
     let properties = (0..layer.def.properties.len())
         .filter(|&i| layer.is_visible(i, caller) && only.is_none_or(|o| o.contains(&i)))
         .map(|i| (layer.def.properties[i].name.as_str(), &f.properties[i]));
+    geojson::write_feature(out, f.id, &geometry, scale, properties);
+    Ok(())
+}
+
+/// One feature as a JSON value, for pages and single items.
+fn feature_value(
+    layer: &Layer,
+    caller: &Caller,
+    f: &Feature,
+    crs: Crs,
+    only: Option<&[usize]>,
+) -> Result<serde_json::Value, ApiError> {
     let mut out = Vec::with_capacity(256);
-    geojson::write_feature(&mut out, f.id, &geometry, scale, properties);
-    Ok(out)
+    write_feature(&mut out, layer, caller, f, crs, only)?;
+    serde_json::from_slice(&out).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn items_html(
