@@ -9,7 +9,7 @@
 //! spatial predicates on the layer's geometry, and the fifteen temporal ones on its date
 //! properties. Arithmetic and array functions are refused with a clear message.
 
-use std::{borrow::Cow, cell::OnceCell, cmp::Ordering};
+use std::{borrow::Cow, cell::OnceCell, cmp::Ordering, num::NonZeroUsize, sync::Once};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
@@ -34,6 +34,15 @@ const PARSER_STACK: usize = 64 << 20;
 
 /// Largest number of operations in one filter.
 pub const MAX_NODES: usize = 500;
+
+/// Most rule attempts the cql2-text parser may make on one filter. Its grammar backtracks at
+/// every parenthesis, so an invalid filter costs twice as much for each level it is nested:
+/// twenty `(` took over ten seconds. A valid filter of [`MAX_BYTES`] needs under 300 000
+/// attempts; two million cap the worst input at about 20 ms.
+const MAX_PARSER_CALLS: usize = 2_000_000;
+
+/// What a filter that reached [`MAX_PARSER_CALLS`] is told.
+const TOO_COMPLEX: &str = "the filter is too complex to parse: nest fewer parentheses";
 
 const ARITHMETIC: [&str; 7] = ["+", "-", "*", "/", "%", "^", "div"];
 const NO_ARITHMETIC: &str = "arithmetic is not supported in filters";
@@ -139,6 +148,8 @@ impl Filter {
         to_lonlat: &(dyn Fn(Coord) -> Result<Coord, String> + Sync),
     ) -> Result<Self, FilterError> {
         check_depth(source)?;
+        static CALL_LIMIT: Once = Once::new();
+        CALL_LIMIT.call_once(|| pest::set_call_limit(NonZeroUsize::new(MAX_PARSER_CALLS)));
         let parse = || {
             let expr = match lang {
                 FilterLang::Text => cql2::parse_text(source).map_err(|e| FilterError::new(text_error(&e)))?,
@@ -207,6 +218,9 @@ fn check_depth(source: &str) -> Result<(), FilterError> {
 /// The parser's message, on one line, with the position it reports.
 fn text_error(e: &cql2::Error) -> String {
     let detail = e.to_string();
+    if detail.contains("call limit reached") {
+        return TOO_COMPLEX.into();
+    }
     let position = detail.lines().find_map(|l| l.trim().strip_prefix("--> ")).map(str::to_owned);
     let expected = detail.lines().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("not valid cql2-text");
     match position {
@@ -797,5 +811,17 @@ mod tests {
         assert!(err(&format!("{}rank = 1{}", "(".repeat(40), ")".repeat(40))).contains("deeper than 32"));
         assert!(err("T_AFTER(name, DATE('2020-01-01'))").contains("not a date"));
         assert!(ids("{\"op\": ", FilterLang::Json).is_err());
+    }
+
+    #[test]
+    fn invalid_deep_nesting_is_refused_before_the_parser_backtracks_for_long() {
+        let err = |s: &str| ids(s, FilterLang::Text).err().map(|e| e.message).unwrap_or_default();
+        // Found by the fuzzer: without a bound on the parser's work, this takes over ten seconds.
+        assert_eq!(err(&"(".repeat(20)), TOO_COMPLEX);
+        assert_eq!(err(&format!("{}rank = {}", "(".repeat(30), ")".repeat(30))), TOO_COMPLEX);
+        // Valid filters at the depth and size limits still parse.
+        assert_eq!(text(&format!("{}rank = 2{}", "(".repeat(32), ")".repeat(32))), vec![3, 4]);
+        let ranks: Vec<String> = (0..1500).map(|i| i.to_string()).collect();
+        assert_eq!(text(&format!("rank IN ({})", ranks.join(","))), vec![1, 2, 3, 4]);
     }
 }
