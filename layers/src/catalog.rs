@@ -319,6 +319,37 @@ pub struct LayerDef {
     pub license: Option<String>,
     /// Who may read it.
     pub access: AccessLevel,
+    /// The cartography of the layer's default map style.
+    #[serde(default)]
+    pub theme: Option<Theme>,
+    /// MapLibre style layers that replace the theme's; their `source` and `source-layer` are
+    /// filled in, and so is `id` when missing.
+    #[serde(default)]
+    pub style: Option<Vec<serde_json::Value>>,
+}
+
+/// Families of layers that each get their own cartography in the map styles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Administrative areas: pale fills, dashed borders, names.
+    Boundaries,
+    /// Forests, water bodies and mineral zones, by `kind`.
+    Zones,
+    /// Cadastral parcels, by `land_use` code.
+    Parcels,
+    /// Rivers and canals.
+    Water,
+    /// Roads, by `class`, wider as one zooms in.
+    Roads,
+    /// Towns and villages, labelled.
+    Places,
+    /// Ports, airports and other transport points.
+    Transport,
+    /// Warehouses and depots, by `kind`.
+    Logistics,
+    /// Heritage sites and tourist spots, by `rank`.
+    Heritage,
 }
 
 fn placeholder_id() -> LayerId {

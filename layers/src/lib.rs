@@ -18,7 +18,7 @@ pub mod source;
 pub mod store;
 pub mod text;
 
-pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType};
+pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType, Theme};
 pub use error::{Error, Result};
 pub use feature::{Feature, Value};
 pub use index::{Candidate, LayerIndex};

@@ -76,6 +76,9 @@ pub struct Config {
     /// Limits on requests.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The map pages: MapLibre, fonts, framing.
+    #[serde(default)]
+    pub web: WebConfig,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -124,6 +127,65 @@ fn default_cache_mb() -> u64 {
 
 fn default_cache_control() -> String {
     "public, max-age=300".into()
+}
+
+/// `[web]`: what the map pages (`/viewer`, `/embed`, `/styles`) load, all served by Bando.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The `dist` folder of the `maplibre-gl` npm package (`npm ci` in `web/`).
+    #[serde(default = "default_maplibre")]
+    pub maplibre: PathBuf,
+    /// TrueType fonts for map labels, by the name styles use in `text-font`.
+    #[serde(default = "default_fonts")]
+    pub fonts: BTreeMap<String, PathBuf>,
+    /// The font of ordinary labels.
+    #[serde(default = "default_label_font")]
+    pub label_font: String,
+    /// The font of labels that stand out (sites, towns).
+    #[serde(default = "default_bold_font")]
+    pub bold_font: String,
+    /// Sources that may show `/embed` pages in a frame (CSP `frame-ancestors`), for instance
+    /// `["'self'", "https://dulich.example.vn"]`.
+    #[serde(default = "default_frame_ancestors")]
+    pub frame_ancestors: Vec<String>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            maplibre: default_maplibre(),
+            fonts: default_fonts(),
+            label_font: default_label_font(),
+            bold_font: default_bold_font(),
+            frame_ancestors: default_frame_ancestors(),
+        }
+    }
+}
+
+fn default_maplibre() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/node_modules/maplibre-gl/dist"))
+}
+
+/// Noto Sans covers Vietnamese; Debian ships it in `fonts-noto-core`.
+fn default_fonts() -> BTreeMap<String, PathBuf> {
+    let dir = Path::new("/usr/share/fonts/truetype/noto");
+    BTreeMap::from([
+        (default_label_font(), dir.join("NotoSans-Regular.ttf")),
+        (default_bold_font(), dir.join("NotoSans-Bold.ttf")),
+    ])
+}
+
+fn default_label_font() -> String {
+    "Noto Sans Regular".into()
+}
+
+fn default_bold_font() -> String {
+    "Noto Sans Bold".into()
+}
+
+fn default_frame_ancestors() -> Vec<String> {
+    vec!["'self'".into()]
 }
 
 /// `[features]`.
@@ -239,6 +301,16 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
         let mut config: Self = figment.extract().map_err(Box::new)?;
         config.origin = origin;
+        if config.web.maplibre.is_relative() {
+            config.web.maplibre = base.join(&config.web.maplibre);
+        }
+        for path in config.web.fonts.values_mut().filter(|p| p.is_relative()) {
+            *path = base.join(&*path);
+        }
+        if config.layers.contains_key(crate::style::PROVINCE) {
+            let message = "is the name of the style of all layers".to_owned();
+            return Err(config_layer_error(&config.origin, crate::style::PROVINCE, "id", message));
+        }
         for (key, def) in &mut config.layers {
             def.id =
                 key.parse::<LayerId>().map_err(|message| config_layer_error(&config.origin, key, "id", message))?;

@@ -1,10 +1,12 @@
 //! The `bando` service: configuration, layer loading, and the HTTP routes.
 
+pub mod assets;
 pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod error;
 pub mod geojson;
+pub mod glyphs;
 pub mod html;
 pub mod keys;
 pub mod limits;
@@ -13,6 +15,7 @@ pub mod render;
 pub mod request;
 pub mod routes;
 pub mod state;
+pub mod style;
 pub mod tile_cache;
 
 use axum::{
@@ -44,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::items::router())
         .merge(routes::tiles::router())
         .merge(routes::ogc_tiles::router())
+        .merge(routes::maps::router())
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::throttle))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))

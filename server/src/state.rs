@@ -116,11 +116,39 @@ struct Inner {
     ready: AtomicBool,
     database: bool,
     failed: Mutex<Vec<String>>,
+    web: Web,
+}
+
+/// What the map pages need besides the layers.
+pub struct Web {
+    /// `/assets`.
+    pub assets: crate::assets::Assets,
+    /// `/fonts`.
+    pub glyphs: crate::glyphs::Glyphs,
+    /// The `frame-ancestors` sources of `/embed` pages.
+    pub frame_ancestors: String,
+    /// The fonts styles use.
+    pub label_font: String,
+    /// The fonts styles use for labels that stand out.
+    pub bold_font: String,
+}
+
+impl Web {
+    /// Reads MapLibre and the fonts `[web]` names.
+    pub fn load(config: &crate::config::WebConfig) -> Self {
+        Self {
+            assets: crate::assets::Assets::load(&config.maplibre),
+            glyphs: crate::glyphs::Glyphs::load(config.fonts.iter().map(|(n, p)| (n, p.as_path()))),
+            frame_ancestors: config.frame_ancestors.join(" "),
+            label_font: config.label_font.clone(),
+            bold_font: config.bold_font.clone(),
+        }
+    }
 }
 
 impl AppState {
     /// Empty and not ready; `pool` is PostGIS when it backs the layers.
-    pub fn new(settings: Settings, keyring: Keyring, pool: Option<PgPool>) -> Self {
+    pub fn new(settings: Settings, keyring: Keyring, pool: Option<PgPool>, web: Web) -> Self {
         let database = pool.is_some();
         Self {
             inner: Arc::new(Inner {
@@ -133,8 +161,14 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 database,
                 failed: Mutex::default(),
+                web,
             }),
         }
+    }
+
+    /// What the map pages need.
+    pub fn web(&self) -> &Web {
+        &self.inner.web
     }
 
     /// The tile cache.

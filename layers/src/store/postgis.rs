@@ -148,6 +148,8 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
         attribution: String::new(),
         license: None,
         access,
+        theme: None,
+        style: None,
     }
 }
 

@@ -146,7 +146,7 @@ fn collection_html(layer: &Layer) -> String {
         ("Attribution", def.attribution.clone()),
     ];
     format!(
-        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/tiles">Vector tiles</a></p>"#,
+        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p>"#,
         html::escape(&def.description),
         html::svg_map(sample, frame),
         html::table(rows),

@@ -5,6 +5,7 @@ pub mod collections;
 pub mod health;
 pub mod items;
 pub mod landing;
+pub mod maps;
 pub mod metrics;
 pub mod ogc_tiles;
 pub mod queryables;

@@ -1,0 +1,223 @@
+//! The map pages and what they load: styles, glyphs, MapLibre, `/viewer` and `/embed/{layer}`.
+//! Every page and style lists only the layers the caller may read.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Value, json};
+
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    glyphs::GlyphRange,
+    html,
+    request::Params,
+    routes::{base_url, tiles::one_layer},
+    state::{AppState, Layer},
+    style::{self, Fonts, PROVINCE},
+};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/styles", get(styles))
+        .route("/styles/{file}", get(style_file))
+        .route("/fonts/{stack}/{file}", get(glyphs))
+        .route("/assets/{name}", get(asset))
+        .route("/viewer", get(viewer))
+        .route("/embed/{layer}", get(embed))
+}
+
+const STYLE_TYPE: &str = "application/vnd.mapbox.style+json";
+
+async fn styles(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    let entry = |id: &str, title: &str| {
+        json!({"id": id, "title": title,
+               "links": [{"href": format!("{base}/styles/{id}.json"), "rel": "stylesheet", "type": STYLE_TYPE}]})
+    };
+    let mut list = vec![entry(PROVINCE, "Toàn tỉnh / whole province")];
+    list.extend(state.layers_for(&caller).iter().map(|l| entry(l.def.id.as_str(), &l.def.title)));
+    Json(json!({"styles": list}))
+}
+
+async fn style_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = file.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no style {file:?}")))?;
+    let visible = state.layers_for(&caller);
+    let (title, layers): (String, Vec<Arc<Layer>>) = if id == PROVINCE {
+        ("Toàn tỉnh / whole province".into(), visible)
+    } else {
+        // One layer over the basemap layers the caller may see: a map needs its ground.
+        let layer = one_layer(&state, &caller, id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
+        let mut layers: Vec<Arc<Layer>> =
+            visible.into_iter().filter(|l| style::is_basemap(&l.def) && l.def.id != layer.def.id).collect();
+        let title = layer.def.title.clone();
+        layers.push(layer);
+        (title, layers)
+    };
+    let web = state.web();
+    let fonts = Fonts { regular: &web.label_font, bold: &web.bold_font };
+    let doc = style::document(&base_url(&headers), id, &title, &layers, &fonts);
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(STYLE_TYPE))], Json(doc)).into_response())
+}
+
+async fn glyphs(
+    State(state): State<AppState>,
+    Path((stack, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let range = file.strip_suffix(".pbf").and_then(GlyphRange::parse).ok_or_else(|| {
+        ApiError::NotFound(format!("no glyph range {file:?}: ranges are start-end.pbf, 256 code points"))
+    })?;
+    let known = state.web().glyphs.names().any(|n| stack.split(',').any(|s| s.trim() == n));
+    if !known {
+        return Err(ApiError::NotFound(format!("no font {stack:?}")));
+    }
+    let web = state.clone();
+    let body = tokio::task::spawn_blocking(move || web.web().glyphs.range(&stack, range))
+        .await
+        .map_err(|e| ApiError::Internal(format!("rendering glyphs: {e}")))?
+        .ok_or_else(|| ApiError::NotFound("no such font".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let asset = state.web().assets.get(&name).ok_or_else(|| ApiError::NotFound(format!("no asset {name:?}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.media_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        asset.body.clone(),
+    )
+        .into_response())
+}
+
+async fn viewer(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    params.only(&["layer"])?;
+    // The page is the same for every caller; what it shows comes from the style, which is
+    // fetched with the caller's key. A layer to focus on is checked there, not here, so that
+    // the page says nothing about layers the caller cannot see.
+    let config = json!({"style": format!("/styles/{PROVINCE}.json"), "focus": params.get("layer")});
+    map_page(&state, "Bản đồ / Map viewer", "viewer", &config, "'self'")
+}
+
+/// `/embed/{layer}` parameters, parsed.
+struct Focus {
+    center: Option<[f64; 2]>,
+    zoom: Option<f64>,
+    feature: Option<i64>,
+}
+
+impl Focus {
+    fn parse(params: &Params) -> Result<Self, ApiError> {
+        params.only(&["center", "zoom", "feature"])?;
+        let bad = |what: &str, v: &str| ApiError::BadRequest(format!("{what} {v:?}"));
+        let center = params
+            .get("center")
+            .map(|v| {
+                let parts: Vec<f64> = v
+                    .split(',')
+                    .map(|p| p.trim().parse::<f64>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad("center must be lon,lat, not", v))?;
+                match parts[..] {
+                    [lon, lat] if (-180.0..=180.0).contains(&lon) && (-85.06..=85.06).contains(&lat) => Ok([lon, lat]),
+                    _ => Err(bad("center must be lon,lat within -180..180 and -85..85, not", v)),
+                }
+            })
+            .transpose()?;
+        let zoom = params
+            .get("zoom")
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|z| (0.0..=22.0).contains(z))
+                    .ok_or_else(|| bad("zoom must be a number from 0 to 22, not", v))
+            })
+            .transpose()?;
+        let feature = params
+            .get("feature")
+            .map(|v| v.parse::<i64>().map_err(|_| bad("feature must be a feature id, not", v)))
+            .transpose()?;
+        Ok(Self { center, zoom, feature })
+    }
+}
+
+async fn embed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(layer): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let layer = one_layer(&state, &caller, &layer)?;
+    let focus = Focus::parse(&params)?;
+    if let Some(id) = focus.feature.filter(|id| layer.index.get(*id).is_none()) {
+        return Err(ApiError::NotFound(format!("no feature {id} in {}", layer.def.id)));
+    }
+    let id = &layer.def.id;
+    let config = json!({
+        "style": format!("/styles/{id}.json"), "layer": id, "title": layer.def.title,
+        "center": focus.center, "zoom": focus.zoom, "feature": focus.feature,
+    });
+    let frame_ancestors = state.web().frame_ancestors.clone();
+    map_page(&state, &layer.def.title, "embed", &config, &frame_ancestors)
+}
+
+/// A full-window map page running `/assets/{script}.mjs` with `config`. Its Content Security
+/// Policy allows nothing but this server, and framing only by `frame_ancestors`.
+fn map_page(
+    state: &AppState,
+    title: &str,
+    script: &str,
+    config: &Value,
+    frame_ancestors: &str,
+) -> Result<Response, ApiError> {
+    if let Some(missing) = &state.web().assets.missing {
+        return Err(ApiError::Unavailable(missing.clone()));
+    }
+    // JSON inside a <script> element ends at the first `</`: escape every `<`.
+    let config = config.to_string().replace('<', "\\u003c");
+    let page = format!(
+        r#"<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Bando</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/maplibre-gl.css"><link rel="stylesheet" href="/assets/map.css">
+<script id="bando-config" type="application/json">{config}</script>
+<script type="module" src="/assets/{script}.mjs"></script>
+</head><body class="{script}"><div id="map" role="region" aria-label="{title}"></div></body></html>"#,
+        title = html::escape(title),
+    );
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+    );
+    let csp = HeaderValue::from_str(&csp)
+        .map_err(|_| ApiError::Internal("frame_ancestors is not a valid header value".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        page,
+    )
+        .into_response())
+}

@@ -1,0 +1,274 @@
+//! MapLibre style documents (style specification v8) for Bando's own tiles: one cartography per
+//! [`Theme`], with a legend in the style's metadata that the viewer draws.
+
+use std::sync::Arc;
+
+use layers::{GeometryType, LayerDef, Theme};
+use serde_json::{Value, json};
+
+use crate::state::Layer;
+
+/// The id of the style with every layer the caller may see.
+pub const PROVINCE: &str = "province";
+
+/// Fonts the style's labels use; both must be names `/fonts` serves.
+pub struct Fonts<'a> {
+    /// Ordinary labels.
+    pub regular: &'a str,
+    /// Labels that stand out: heritage sites, towns.
+    pub bold: &'a str,
+}
+
+/// The style document: `layers` drawn in theme order over a plain background.
+pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: &Fonts) -> Value {
+    let mut ordered: Vec<&LayerDef> = layers.iter().map(|l| &l.def).collect();
+    ordered.sort_by_key(|d| (theme_of(d), d.id.to_string()));
+    let spec = ordered.iter().map(|d| d.id.to_string()).collect::<Vec<_>>().join(",");
+    let mut style_layers =
+        vec![json!({"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}})];
+    let mut legend = Vec::new();
+    for def in &ordered {
+        let drawn = match &def.style {
+            Some(custom) => custom_layers(def, custom),
+            None => themed_layers(def, fonts),
+        };
+        style_layers.extend(drawn);
+        legend.push(json!({
+            "id": def.id,
+            "title": def.title,
+            "theme": theme_of(def),
+            "legend": if def.style.is_some() { Vec::new() } else { legend_of(def) },
+        }));
+    }
+    let bounds = layers.iter().filter_map(|l| l.index.extent()).reduce(|a, b| {
+        geo_types::Rect::new(
+            geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+            geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+        )
+    });
+    let bounds = bounds.map(|b| [[b.min().x, b.min().y], [b.max().x, b.max().y]]);
+    let attribution: Vec<&str> = ordered.iter().map(|d| d.attribution.as_str()).filter(|a| !a.is_empty()).collect();
+    json!({
+        "version": 8,
+        "name": name,
+        "metadata": {"bando:style": id, "bando:layers": legend, "bando:bounds": bounds},
+        "sources": {"bando": {"type": "vector", "url": format!("{base}/tiles/{spec}.json"), "attribution": attribution.join("; ")}},
+        "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
+        "layers": style_layers,
+    })
+}
+
+/// The layer's theme, or one that suits its geometry.
+pub fn theme_of(def: &LayerDef) -> Theme {
+    def.theme.unwrap_or(match def.geometry {
+        GeometryType::Point | GeometryType::MultiPoint => Theme::Places,
+        GeometryType::LineString | GeometryType::MultiLineString => Theme::Water,
+        _ => Theme::Boundaries,
+    })
+}
+
+/// Whether a layer draws the background of maps about another layer.
+pub fn is_basemap(def: &LayerDef) -> bool {
+    matches!(theme_of(def), Theme::Boundaries | Theme::Water | Theme::Roads)
+}
+
+fn custom_layers(def: &LayerDef, custom: &[Value]) -> Vec<Value> {
+    custom
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let mut l = l.as_object()?.clone();
+            l.entry("id").or_insert_with(|| json!(format!("{}-{i}", def.id)));
+            Some(finish(def, Value::Object(l)))
+        })
+        .collect()
+}
+
+/// Ties a style layer to the layer's tiles and names the layer in its metadata.
+fn finish(def: &LayerDef, mut layer: Value) -> Value {
+    layer["source"] = json!("bando");
+    layer["source-layer"] = json!(def.id);
+    layer["metadata"] = json!({"bando:layer": def.id});
+    if def.minzoom > 0 && layer.get("minzoom").is_none() {
+        layer["minzoom"] = json!(def.minzoom);
+    }
+    layer
+}
+
+/// Categories by a property's value: (value, colour, Vietnamese and English label).
+type Classes = &'static [(&'static str, &'static str, &'static str)];
+
+const ROAD_CLASSES: Classes = &[
+    ("trunk", "#d9480f", "Quốc lộ / national highway"),
+    ("primary", "#f08c00", "Đường tỉnh / provincial road"),
+    ("secondary", "#fab005", "Đường huyện / district road"),
+    ("tertiary", "#ffe066", "Đường xã / commune road"),
+    ("residential", "#ffffff", "Đường ngõ / local road"),
+];
+/// Land-use codes of the Vietnamese land law, in colours close to the official land-use maps.
+const LAND_USE: Classes = &[
+    ("LUA", "#ffff64", "LUA đất trồng lúa / rice"),
+    ("BHK", "#fff0b4", "BHK cây hàng năm / annual crops"),
+    ("CLN", "#ffd2a0", "CLN cây lâu năm / perennial crops"),
+    ("RSX", "#b4ffb4", "RSX rừng sản xuất / production forest"),
+    ("NTS", "#aaffff", "NTS nuôi trồng thủy sản / aquaculture"),
+    ("ONT", "#ffd0ff", "ONT đất ở nông thôn / rural housing"),
+    ("ODT", "#ffa0ff", "ODT đất ở đô thị / urban housing"),
+    ("TMD", "#faaaa0", "TMD thương mại, dịch vụ / commerce"),
+];
+const ZONE_KINDS: Classes = &[
+    ("forest", "#2b8a3e", "Rừng / forest"),
+    ("water", "#339af0", "Mặt nước / water"),
+    ("mineral", "#a0522d", "Khoáng sản / minerals"),
+];
+const WAREHOUSE_KINDS: Classes = &[
+    ("Kho lạnh", "#1971c2", "Kho lạnh / cold store"),
+    ("Kho ngoại quan", "#9c36b5", "Kho ngoại quan / bonded"),
+    ("Kho xăng dầu", "#e03131", "Kho xăng dầu / fuel depot"),
+    ("Kho lương thực", "#f08c00", "Kho lương thực / grain"),
+    ("Kho tổng hợp", "#495057", "Kho tổng hợp / general"),
+];
+const HERITAGE_RANKS: Classes = &[
+    ("special_national", "#a61e4d", "Di tích quốc gia đặc biệt / special national"),
+    ("national", "#e8590c", "Di tích quốc gia / national"),
+    ("provincial", "#f59f00", "Di tích cấp tỉnh / provincial"),
+    ("tourist_spot", "#1c7ed6", "Điểm du lịch / tourist spot"),
+];
+
+/// `["match", ["get", property], value, colour, …, fallback]`.
+fn by(property: &str, classes: Classes, fallback: &str) -> Value {
+    let mut m = vec![json!("match"), json!(["get", property])];
+    for (value, colour, _) in classes {
+        m.extend([json!(value), json!(colour)]);
+    }
+    m.push(json!(fallback));
+    Value::Array(m)
+}
+
+/// A width that grows exponentially from `low` at z6 to `high` at z16, per road class.
+fn road_width(scale: f64) -> Value {
+    let at = |widths: [f64; 5]| {
+        let mut m = vec![json!("match"), json!(["get", "class"])];
+        for ((class, _, _), w) in ROAD_CLASSES.iter().zip(widths) {
+            m.extend([json!(class), json!(w * scale)]);
+        }
+        m.push(json!(0.5 * scale));
+        Value::Array(m)
+    };
+    json!([
+        "interpolate",
+        ["exponential", 1.5],
+        ["zoom"],
+        6,
+        at([1.4, 1.0, 0.6, 0.3, 0.2]),
+        16,
+        at([12.0, 10.0, 8.0, 6.0, 4.0])
+    ])
+}
+
+fn label(def: &LayerDef, font: &str, size: f64, minzoom: u8) -> Option<Value> {
+    def.properties.iter().any(|p| p.name == "name" && !p.private).then(|| {
+        json!({
+            "id": format!("{}-label", def.id), "type": "symbol", "minzoom": minzoom.max(def.minzoom),
+            "layout": {"text-field": ["get", "name"], "text-font": [font], "text-size": size,
+                       "text-offset": [0, 0.9], "text-anchor": "top", "text-max-width": 9},
+            "paint": {"text-color": "#343a40", "text-halo-color": "#ffffff", "text-halo-width": 1.5}
+        })
+    })
+}
+
+fn circle(def: &LayerDef, colour: Value, radius: Value) -> Value {
+    json!({
+        "id": format!("{}-circle", def.id), "type": "circle",
+        "paint": {"circle-color": colour, "circle-radius": radius, "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5}
+    })
+}
+
+fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
+    let id = &def.id;
+    let zoomed = |low: f64, high: f64| json!(["interpolate", ["linear"], ["zoom"], 6, low, 16, high]);
+    let layers: Vec<Option<Value>> = match theme_of(def) {
+        Theme::Boundaries => vec![
+            Some(json!({"id": format!("{id}-fill"), "type": "fill", "paint": {"fill-color": "#fbf8f1"}})),
+            Some(json!({"id": format!("{id}-line"), "type": "line",
+                        "paint": {"line-color": "#a89f91", "line-width": 1, "line-dasharray": [3, 2]}})),
+            label(def, fonts.regular, 11.0, 10),
+        ],
+        Theme::Zones => vec![
+            Some(json!({"id": format!("{id}-fill"), "type": "fill",
+                        "paint": {"fill-color": by("kind", ZONE_KINDS, "#868e96"), "fill-opacity": 0.45}})),
+            Some(json!({"id": format!("{id}-line"), "type": "line",
+                        "paint": {"line-color": by("kind", ZONE_KINDS, "#868e96"), "line-width": 1}})),
+        ],
+        Theme::Parcels => vec![
+            Some(json!({"id": format!("{id}-fill"), "type": "fill",
+                        "paint": {"fill-color": by("land_use", LAND_USE, "#e9ecef"), "fill-opacity": 0.8}})),
+            Some(json!({"id": format!("{id}-line"), "type": "line", "paint": {"line-color": "#868e96", "line-width": 0.5}})),
+        ],
+        Theme::Water => vec![
+            Some(json!({"id": format!("{id}-line"), "type": "line", "layout": {"line-cap": "round", "line-join": "round"},
+                        "paint": {"line-color": "#4a90d9", "line-width": zoomed(1.0, 5.0)}})),
+        ],
+        Theme::Roads => vec![
+            Some(json!({"id": format!("{id}-casing"), "type": "line", "minzoom": 10,
+                        "layout": {"line-cap": "round", "line-join": "round"},
+                        "paint": {"line-color": "#adb5bd", "line-width": road_width(1.0), "line-gap-width": 0}})),
+            Some(json!({"id": format!("{id}-line"), "type": "line", "layout": {"line-cap": "round", "line-join": "round"},
+                        "paint": {"line-color": by("class", ROAD_CLASSES, "#ffffff"), "line-width": road_width(0.75)}})),
+            def.properties.iter().any(|p| p.name == "name").then(|| json!({
+                "id": format!("{id}-label"), "type": "symbol", "minzoom": 13,
+                "layout": {"symbol-placement": "line", "text-field": ["get", "name"], "text-font": [fonts.regular], "text-size": 11},
+                "paint": {"text-color": "#495057", "text-halo-color": "#ffffff", "text-halo-width": 1.5}
+            })),
+        ],
+        Theme::Places => vec![
+            Some(circle(def, json!("#495057"), zoomed(2.0, 5.0))),
+            label(def, fonts.bold, 12.0, 9),
+        ],
+        Theme::Transport => vec![Some(circle(def, json!("#364fc7"), zoomed(4.0, 8.0))), label(def, fonts.regular, 11.0, 8)],
+        Theme::Logistics => vec![
+            Some(circle(def, by("kind", WAREHOUSE_KINDS, "#495057"), zoomed(3.0, 7.0))),
+            label(def, fonts.regular, 10.0, 13),
+        ],
+        Theme::Heritage => vec![
+            Some(circle(
+                def,
+                by("rank", HERITAGE_RANKS, "#f59f00"),
+                json!(["interpolate", ["linear"], ["zoom"], 6,
+                       ["match", ["get", "rank"], "special_national", 6, "national", 4.5, 3.5], 16,
+                       ["match", ["get", "rank"], "special_national", 12, "national", 10, 8]]),
+            )),
+            label(def, fonts.bold, 12.0, 11),
+        ],
+    };
+    layers.into_iter().flatten().map(|l| finish(def, l)).collect()
+}
+
+/// Legend entries: colour and label for each class the theme distinguishes.
+fn legend_of(def: &LayerDef) -> Vec<Value> {
+    let classes: Classes = match theme_of(def) {
+        Theme::Zones => ZONE_KINDS,
+        Theme::Parcels => LAND_USE,
+        Theme::Roads => ROAD_CLASSES,
+        Theme::Logistics => WAREHOUSE_KINDS,
+        Theme::Heritage => HERITAGE_RANKS,
+        Theme::Boundaries => &[("", "#a89f91", "Ranh giới / boundary")],
+        Theme::Water => &[("", "#4a90d9", "Sông, kênh / river, canal")],
+        Theme::Places => &[("", "#495057", "Điểm dân cư / place")],
+        Theme::Transport => &[("", "#364fc7", "Điểm giao thông / transport")],
+    };
+    classes.iter().map(|(_, colour, label)| json!({"color": colour, "label": label})).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_is_matched_by_value_before_the_fallback() {
+        let m = by("rank", HERITAGE_RANKS, "#000");
+        let items = m.as_array().map_or(0, Vec::len);
+        assert_eq!(items, 2 + 2 * HERITAGE_RANKS.len() + 1);
+        assert_eq!(m[2], json!("special_national"));
+    }
+}

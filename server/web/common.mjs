@@ -1,0 +1,103 @@
+// What the viewer and the embeddable map share: the map itself, requests with the caller's key,
+// and popups. Everything is loaded from this server; nothing from another host.
+import * as maplibregl from '/assets/maplibre-gl.mjs';
+
+export { maplibregl };
+
+/** The page's configuration, written by the server into a JSON script element. */
+export const config = JSON.parse(document.getElementById('bando-config').textContent);
+
+/** The API key the user gave on this tab, if any; it is sent only to this server. */
+export const apiKey = () => sessionStorage.getItem('bando-key') || '';
+
+const ownUrl = (url) => new URL(url, location.href).origin === location.origin;
+
+/** `fetch` from this server with the caller's key. */
+export async function getJson(url) {
+  const key = apiKey();
+  const response = await fetch(url, { headers: key ? { 'X-API-Key': key } : {} });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
+}
+
+/** A map of `style`, whose requests to this server carry the caller's key. */
+export function createMap(container, style, options = {}) {
+  const map = new maplibregl.Map({
+    container,
+    style,
+    attributionControl: { compact: true },
+    transformRequest: (url) => {
+      const key = apiKey();
+      return key && ownUrl(url) ? { url, headers: { 'X-API-Key': key } } : { url };
+    },
+    ...options,
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  // Tests and embedding pages reach the map here.
+  window.bandoMap = map;
+  return map;
+}
+
+/** The layer a style layer draws, from its metadata. */
+export const bandoLayer = (styleLayer) => styleLayer?.metadata?.['bando:layer'];
+
+/** The features drawn within a few pixels of `point`, topmost first. */
+export function featuresNear(map, point, radius = 5) {
+  const box = [[point.x - radius, point.y - radius], [point.x + radius, point.y + radius]];
+  return map.queryRenderedFeatures(box).filter((f) => bandoLayer(f.layer));
+}
+
+/** A popup element listing a feature's properties, built without parsing any of its text. */
+export function popupContent(title, properties) {
+  const root = document.createElement('div');
+  root.className = 'bando-popup';
+  const heading = document.createElement('h3');
+  heading.textContent = properties.name ?? title;
+  root.append(heading);
+  const table = document.createElement('table');
+  for (const [key, value] of Object.entries(properties)) {
+    if (key === 'name' || value === null || value === undefined || value === '') continue;
+    const row = table.insertRow();
+    row.insertCell().textContent = key;
+    row.insertCell().textContent = String(value);
+  }
+  root.append(table);
+  return root;
+}
+
+/** Opens a popup at `lngLat`. */
+export function showPopup(map, lngLat, title, properties) {
+  document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove());
+  return new maplibregl.Popup({ maxWidth: '22rem' })
+    .setLngLat(lngLat)
+    .setDOMContent(popupContent(title, properties))
+    .addTo(map);
+}
+
+/** Opens a popup for whatever was clicked. */
+export function inspectOnClick(map, titles) {
+  map.on('click', (e) => {
+    const [feature] = featuresNear(map, e.point);
+    if (feature) showPopup(map, e.lngLat, titles[bandoLayer(feature.layer)] ?? '', feature.properties);
+  });
+  map.on('mousemove', (e) => {
+    map.getCanvas().style.cursor = featuresNear(map, e.point).length ? 'pointer' : '';
+  });
+}
+
+/** A point to show a GeoJSON feature at: the point itself, or the middle of its box. */
+export function anchorOf(geometry) {
+  if (geometry.type === 'Point') return geometry.coordinates;
+  const xs = [];
+  const ys = [];
+  const walk = (c) => (typeof c[0] === 'number' ? (xs.push(c[0]), ys.push(c[1])) : c.forEach(walk));
+  walk(geometry.coordinates);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+/** Fits the map to the style's layers when the page names no view. */
+export function fitToStyle(map) {
+  const bounds = map.getStyle().metadata?.['bando:bounds'];
+  if (bounds) map.fitBounds(bounds, { padding: 20, animate: false });
+}

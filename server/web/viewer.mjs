@@ -1,0 +1,134 @@
+// /viewer: every layer the caller may see, a layer list with legends, popups, and a search over
+// heritage sites and tourist spots that uses the service's `q` search.
+import {
+  anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, showPopup,
+} from '/assets/common.mjs';
+
+const TEXT = {
+  vi: {
+    layers: 'Lớp bản đồ', search: 'Tìm di tích, điểm du lịch…', none: 'Không tìm thấy', key: 'Khóa API',
+    keyHint: 'Nhập khóa để xem các lớp nội bộ', apply: 'Dùng', clear: 'Xóa', language: 'English',
+  },
+  en: {
+    layers: 'Layers', search: 'Find heritage sites, tourist spots…', none: 'Nothing found', key: 'API key',
+    keyHint: 'Enter a key to see internal layers', apply: 'Use', clear: 'Clear', language: 'Tiếng Việt',
+  },
+};
+let lang = localStorage.getItem('bando-lang') || 'vi';
+const t = (k) => TEXT[lang][k];
+
+const map = createMap('map', config.style);
+const panel = document.createElement('aside');
+panel.className = 'panel';
+document.body.append(panel);
+
+let layers = [];
+const titles = {};
+
+function el(tag, props = {}, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+}
+
+function setVisible(id, visible) {
+  for (const l of map.getStyle().layers) {
+    if (bandoLayer(l) === id) map.setLayoutProperty(l.id, 'visibility', visible ? 'visible' : 'none');
+  }
+}
+
+function layerList() {
+  return el('ul', { className: 'layers' }, ...layers.map((l) => {
+    const box = el('input', { type: 'checkbox', checked: true, id: `layer-${l.id}` });
+    box.addEventListener('change', () => setVisible(l.id, box.checked));
+    const legend = el('ul', { className: 'legend' }, ...l.legend.map((item) => el('li', {},
+      el('span', { className: 'swatch', style: `background:${item.color}` }), item.label)));
+    const item = el('li', {}, box, el('label', { htmlFor: box.id }, l.title), legend);
+    item.dataset.layer = l.id;
+    return item;
+  }));
+}
+
+function searchBox() {
+  const input = el('input', { type: 'search', id: 'search', placeholder: t('search'), autocomplete: 'off' });
+  const results = el('ol', { className: 'results', id: 'results' });
+  const searchable = layers.filter((l) => l.theme === 'heritage');
+  let found = [];
+  let pending = 0;
+  const go = (hit) => {
+    results.replaceChildren();
+    input.value = hit.properties.name ?? input.value;
+    const at = anchorOf(hit.geometry);
+    map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15) });
+    map.once('moveend', () => showPopup(map, at, titles[hit.layer], hit.properties));
+  };
+  const search = async () => {
+    const q = input.value.trim();
+    const mine = ++pending;
+    if (!q) { results.replaceChildren(); found = []; return; }
+    const pages = await Promise.all(searchable.map((l) => getJson(
+      `/collections/${l.id}/items?q=${encodeURIComponent(q)}&limit=8&f=json`,
+    ).then((page) => page.features.map((f) => ({ ...f, layer: l.id })))));
+    if (mine !== pending) return;
+    found = pages.flat();
+    results.replaceChildren(...(found.length ? found.map((hit) => {
+      const item = el('li', { tabIndex: 0 }, el('b', {}, hit.properties.name ?? hit.id), ' ',
+        el('small', {}, hit.properties.kind ?? titles[hit.layer]));
+      item.addEventListener('click', () => go(hit));
+      return item;
+    }) : [el('li', { className: 'none' }, t('none'))]));
+  };
+  let timer;
+  input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 200); });
+  input.addEventListener('keydown', async (e) => {
+    if (e.key !== 'Enter') return;
+    clearTimeout(timer);
+    await search();
+    if (found.length) go(found[0]);
+  });
+  return searchable.length ? el('div', { className: 'search' }, input, results) : el('div');
+}
+
+function keyForm() {
+  const input = el('input', { type: 'password', id: 'api-key', placeholder: t('keyHint'), value: apiKey() });
+  const use = el('button', { type: 'submit' }, t('apply'));
+  const form = el('form', { className: 'key' }, el('label', { htmlFor: 'api-key' }, t('key')), input, use);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (input.value) sessionStorage.setItem('bando-key', input.value); else sessionStorage.removeItem('bando-key');
+    location.reload();
+  });
+  return form;
+}
+
+function render() {
+  document.documentElement.lang = lang;
+  const switcher = el('button', { type: 'button', className: 'lang' }, t('language'));
+  switcher.addEventListener('click', () => {
+    lang = lang === 'vi' ? 'en' : 'vi';
+    localStorage.setItem('bando-lang', lang);
+    render();
+  });
+  panel.replaceChildren(
+    el('header', {}, el('h1', {}, 'Bando'), switcher),
+    searchBox(),
+    el('h2', {}, t('layers')),
+    layerList(),
+    keyForm(),
+  );
+}
+
+map.once('load', async () => {
+  layers = map.getStyle().metadata?.['bando:layers'] ?? [];
+  for (const l of layers) titles[l.id] = l.title;
+  render();
+  inspectOnClick(map, titles);
+  const focus = config.focus && layers.find((l) => l.id === config.focus);
+  if (focus) {
+    const collection = await getJson(`/collections/${focus.id}?f=json`);
+    const [box] = collection.extent?.spatial?.bbox ?? [];
+    if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 20, animate: false });
+  } else {
+    fitToStyle(map);
+  }
+});

@@ -1,0 +1,110 @@
+// Drives headless Chromium through Bando's map pages and prints what it saw as JSON; the Rust
+// test `tests/tests/browser.rs` judges it. Usage: node browser-check.mjs BASE_URL OUT_DIR
+// (CHROMIUM names the browser binary; Debian's `chromium` by default).
+import { chromium } from 'playwright-core';
+
+const [base, out] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  // No GPU here: WebGL runs on SwiftShader. No sandbox: CI runs as root.
+  args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'],
+});
+
+/** A fresh page that records console errors, failed requests and any request to another host. */
+async function open(path) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const seen = { errors: [], foreign: [], failed: [], glyphs: [] };
+  page.on('console', (m) => { if (m.type() === 'error') seen.errors.push(m.text()); });
+  page.on('pageerror', (e) => seen.errors.push(String(e)));
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin) seen.foreign.push(url);
+  });
+  page.on('response', (r) => {
+    if (r.url().includes('/fonts/')) seen.glyphs.push({ url: decodeURIComponent(r.url()), status: r.status() });
+    if (r.status() >= 400) seen.failed.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => seen.failed.push(`${r.failure()?.errorText} ${r.url()}`));
+  await page.goto(base + path);
+  await idle(page);
+  return { page, seen };
+}
+
+/** Waits until the map has its style, its tiles and no movement. */
+async function idle(page) {
+  await page.waitForFunction(
+    () => window.bandoMap && window.bandoMap.loaded() && window.bandoMap.areTilesLoaded() && !window.bandoMap.isMoving(),
+    null, { timeout: 30000, polling: 100 },
+  );
+  // One more frame so that what was loaded is drawn.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+/** Rendered features per Bando layer, and where the map is. */
+function view(page) {
+  return page.evaluate(() => {
+    const map = window.bandoMap;
+    const counts = {};
+    for (const f of map.queryRenderedFeatures()) {
+      const id = f.layer.metadata?.['bando:layer'];
+      if (id) counts[id] = (counts[id] ?? 0) + 1;
+    }
+    const layers = (map.getStyle().metadata?.['bando:layers'] ?? []).map((l) => l.id);
+    const c = map.getCenter();
+    return { layers, counts, center: [c.lng, c.lat], zoom: map.getZoom() };
+  });
+}
+
+const popupTitle = (page) => page.evaluate(() => document.querySelector('.maplibregl-popup .bando-popup h3')?.textContent ?? null);
+
+const report = {};
+
+// The viewer: every layer drawn, then a search without diacritics, then a click on a site.
+{
+  const { page, seen } = await open('/viewer');
+  report.viewer = { initial: await view(page) };
+  await page.screenshot({ path: `${out}/viewer.png` });
+
+  await page.fill('#search', 'den tho');
+  await page.press('#search', 'Enter');
+  await page.waitForSelector('.maplibregl-popup', { timeout: 30000 });
+  await idle(page);
+  report.viewer.search = {
+    results: await page.$$eval('#results li b', (items) => items.map((i) => i.textContent)),
+    popup: await popupTitle(page),
+    ...(await view(page)),
+  };
+  await page.screenshot({ path: `${out}/viewer-search.png` });
+
+  // Close the search popup, then click the site drawn nearest the middle of the map.
+  await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+  const target = await page.evaluate(() => {
+    const map = window.bandoMap;
+    const box = map.getCanvas().getBoundingClientRect();
+    const middle = { x: box.width / 2, y: box.height / 2 };
+    const sites = map.queryRenderedFeatures({ layers: ['heritage_sites-circle'] })
+      .map((f) => ({ name: f.properties.name, at: map.project(f.geometry.coordinates) }))
+      .sort((a, b) => Math.hypot(a.at.x - middle.x, a.at.y - middle.y) - Math.hypot(b.at.x - middle.x, b.at.y - middle.y));
+    return sites[0] && { name: sites[0].name, x: box.left + sites[0].at.x, y: box.top + sites[0].at.y };
+  });
+  if (target) {
+    await page.mouse.click(target.x, target.y);
+    await page.waitForSelector('.maplibregl-popup', { timeout: 10000 }).catch(() => {});
+  }
+  report.viewer.click = { target: target?.name ?? null, popup: await popupTitle(page) };
+  await page.screenshot({ path: `${out}/viewer-popup.png` });
+  report.viewer.seen = seen;
+  await page.close();
+}
+
+// The embeddable heritage map, whole and focused on one site.
+for (const [name, path] of [['embed', '/embed/heritage_sites'], ['embed_feature', `/embed/heritage_sites?feature=${process.env.FEATURE ?? 6}&zoom=15`]]) {
+  const { page, seen } = await open(path);
+  report[name] = { ...(await view(page)), popup: await popupTitle(page), seen };
+  await page.screenshot({ path: `${out}/${name}.png` });
+  await page.close();
+}
+
+await browser.close();
+console.log(JSON.stringify(report, null, 1));
