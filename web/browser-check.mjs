@@ -25,7 +25,11 @@ async function open(path) {
     if (r.url().includes('/fonts/')) seen.glyphs.push({ url: decodeURIComponent(r.url()), status: r.status() });
     if (r.status() >= 400) seen.failed.push(`${r.status()} ${r.url()}`);
   });
-  page.on('requestfailed', (r) => seen.failed.push(`${r.failure()?.errorText} ${r.url()}`));
+  page.on('requestfailed', (r) => {
+    // MapLibre cancels the tiles it no longer needs while the map moves.
+    const reason = r.failure()?.errorText;
+    if (reason !== 'net::ERR_ABORTED') seen.failed.push(`${reason} ${r.url()}`);
+  });
   await page.goto(base + path);
   await idle(page);
   return { page, seen };

@@ -259,16 +259,3 @@ fn legend_of(def: &LayerDef) -> Vec<Value> {
     };
     classes.iter().map(|(_, colour, label)| json!({"color": colour, "label": label})).collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_class_is_matched_by_value_before_the_fallback() {
-        let m = by("rank", HERITAGE_RANKS, "#000");
-        let items = m.as_array().map_or(0, Vec::len);
-        assert_eq!(items, 2 + 2 * HERITAGE_RANKS.len() + 1);
-        assert_eq!(m[2], json!("special_national"));
-    }
-}

@@ -55,6 +55,8 @@ fn layer_paths(id: &str) -> Vec<String> {
         "/tiles/{id}.json",
         "/tiles/roads,{id}.json",
         "/collections/{id}/items?f=html",
+        "/styles/{id}.json",
+        "/embed/{id}",
     ]
     .iter()
     .map(|p| p.replace("{id}", id))
@@ -82,12 +84,24 @@ fn each_role_sees_exactly_the_layers_of_its_level_everywhere() {
         let ids: Vec<&str> =
             listed["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
         assert_eq!(ids, expected, "{key:?}");
+        // The whole-province style, its tiles and the style list hold exactly these layers.
+        let style: Value = client.get("/styles/province.json").json().unwrap();
+        let mut styled: Vec<&str> =
+            style["metadata"]["bando:layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+        styled.sort_unstable();
+        assert_eq!(styled, expected, "{key:?}: province style");
+        let source = style["sources"]["bando"]["url"].as_str().unwrap().replace(&server.base, "");
+        assert_eq!(client.get(&source).status(), 200, "{key:?}: {source}");
+        let styles: Value = client.get("/styles").json().unwrap();
+        assert_eq!(styles["styles"].as_array().unwrap().len(), expected.len() + 1, "{key:?}: /styles");
         let api: Value = client.get("/api").json().unwrap();
         for hidden in ["land_parcels", "resource_zones", "warehouses"].iter().filter(|h| !expected.contains(h)) {
             assert!(api["paths"].get(format!("/collections/{hidden}/items")).is_none(), "{hidden} in /api");
             assert!(!api.to_string().contains(hidden), "{hidden} named in /api");
-            let html = client.get("/collections?f=html").text().unwrap();
-            assert!(!html.contains(hidden), "{hidden} named on the collections page");
+            for page in ["/collections?f=html", "/viewer", "/styles", "/styles/province.json", "/styles/roads.json"] {
+                let text = client.get(page).text().unwrap();
+                assert!(!text.contains(hidden), "{hidden} named in {page}");
+            }
             // A hidden layer answers exactly as a layer that does not exist.
             for (path, ghost) in layer_paths(hidden).iter().zip(layer_paths("nosuchlayer")) {
                 let (r, g) = (client.get(path), client.get(&ghost));

@@ -1,0 +1,97 @@
+//! The map pages in a real browser: headless Chromium (Debian's) driven by playwright-core
+//! through `web/browser-check.mjs`, against `bando serve` on the sample files, as an anonymous
+//! visitor. Screenshots are kept in `target/browser-artifacts/`.
+#![allow(clippy::unwrap_used)]
+
+use e2e::{Server, bando, repo, run_ok};
+use serde_json::Value;
+
+/// What the browser saw, as the driver script reports it.
+fn drive(server: &Server, feature: i64) -> Value {
+    let out = repo().join("target/browser-artifacts");
+    std::fs::create_dir_all(&out).unwrap();
+    let report = run_ok(
+        std::process::Command::new("node")
+            .arg(repo().join("web/browser-check.mjs"))
+            .arg(&server.base)
+            .arg(&out)
+            .env("FEATURE", feature.to_string()),
+    );
+    for shot in ["viewer", "viewer-search", "viewer-popup", "embed", "embed_feature"] {
+        let png = std::fs::read(out.join(format!("{shot}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}.png is not a picture of a map");
+    }
+    serde_json::from_str(&report).unwrap()
+}
+
+/// No console error, no failed request, and nothing asked of any host but Bando.
+fn assert_clean(page: &str, seen: &Value) {
+    for what in ["errors", "failed", "foreign"] {
+        assert_eq!(seen[what], Value::Array(Vec::new()), "{page}: {what}");
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+}
+
+fn near(a: &Value, b: &Value) -> bool {
+    (a[0].as_f64().unwrap() - b[0].as_f64().unwrap()).abs() < 1e-4
+        && (a[1].as_f64().unwrap() - b[1].as_f64().unwrap()).abs() < 1e-4
+}
+
+#[test]
+fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_elsewhere() {
+    let server = Server::start(bando(&[]));
+    let public: Vec<String> = server.json("/collections")["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let hit = &server.json("/collections/heritage_sites/items?q=den%20tho&limit=1")["features"][0];
+    let site = server.json("/collections/heritage_sites/items/6");
+    let report = drive(&server, 6);
+
+    let viewer = &report["viewer"];
+    assert_clean("/viewer", &viewer["seen"]);
+    // Every layer an anonymous visitor may see is in the viewer, and each is drawn.
+    let mut shown = strings(&viewer["initial"]["layers"]);
+    shown.sort();
+    let mut expected = public.clone();
+    expected.sort();
+    assert_eq!(shown, expected);
+    for id in &public {
+        assert!(viewer["initial"]["counts"][id].as_u64().unwrap_or(0) > 0, "{id} is not drawn: {}", viewer["initial"]);
+    }
+    // Labels are drawn from Bando's own glyphs, Vietnamese letters included.
+    let glyphs = viewer["seen"]["glyphs"].as_array().unwrap();
+    assert!(
+        glyphs.iter().any(|g| g["url"].as_str().unwrap().ends_with("/7680-7935.pbf") && g["status"] == 200),
+        "no Vietnamese glyphs were loaded: {glyphs:?}"
+    );
+
+    // "den tho" finds the site the q search ranks first, named with diacritics, and flies there.
+    let search = &viewer["search"];
+    let name = hit["properties"]["name"].as_str().unwrap();
+    assert!(!name.is_ascii(), "{name}");
+    assert_eq!(search["popup"], name);
+    assert!(near(&search["center"], &hit["geometry"]["coordinates"]), "{search}");
+    assert!(search["zoom"].as_f64().unwrap() >= 15.0);
+    assert!(search["counts"]["heritage_sites"].as_u64().unwrap_or(0) > 0);
+
+    // Clicking a site opens its popup, with its Vietnamese name.
+    let click = &viewer["click"];
+    assert!(click["target"].is_string(), "no site to click: {click}");
+    assert_eq!(click["popup"], click["target"]);
+
+    for page in ["embed", "embed_feature"] {
+        assert_clean(page, &report[page]["seen"]);
+        assert!(strings(&report[page]["layers"]).contains(&"heritage_sites".to_owned()));
+        assert!(report[page]["counts"]["heritage_sites"].as_u64().unwrap_or(0) > 0, "{page}: {}", report[page]);
+    }
+    // `?feature=6` centres the embedded map on that site and opens its popup.
+    let focused = &report["embed_feature"];
+    assert_eq!(focused["popup"], site["properties"]["name"]);
+    assert!(near(&focused["center"], &site["geometry"]["coordinates"]), "{focused}");
+}
