@@ -70,6 +70,19 @@ const report = {};
   report.viewer = { initial: await view(page) };
   await page.screenshot({ path: `${out}/viewer.png` });
 
+  // The layer list turns a layer off and on; the language switch changes the interface text.
+  await page.uncheck('#layer-roads');
+  await idle(page);
+  report.viewer.roadsOff = (await view(page)).counts.roads ?? 0;
+  await page.check('#layer-roads');
+  await idle(page);
+  report.viewer.roadsOn = (await view(page)).counts.roads ?? 0;
+  const placeholder = () => page.getAttribute('#search', 'placeholder');
+  report.viewer.languages = [await placeholder()];
+  await page.click('button.lang');
+  report.viewer.languages.push(await placeholder());
+  await page.click('button.lang');
+
   await page.fill('#search', 'den tho');
   await page.press('#search', 'Enter');
   await page.waitForSelector('.maplibregl-popup', { timeout: 30000 });
@@ -99,6 +112,16 @@ const report = {};
   report.viewer.click = { target: target?.name ?? null, popup: await popupTitle(page) };
   await page.screenshot({ path: `${out}/viewer-popup.png` });
   report.viewer.seen = seen;
+  await page.close();
+}
+
+// With an API key typed into the viewer, the map shows the layers of the key's role.
+if (process.env.KEY) {
+  const { page, seen } = await open('/viewer');
+  await page.fill('#api-key', process.env.KEY);
+  await Promise.all([page.waitForNavigation(), page.click('form.key button')]);
+  await idle(page);
+  report.viewer_with_key = { ...(await view(page)), seen };
   await page.close();
 }
 

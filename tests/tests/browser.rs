@@ -3,7 +3,7 @@
 //! visitor. Screenshots are kept in `target/browser-artifacts/`.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{Server, bando, repo, run_ok};
+use e2e::{ADMIN_KEY, Server, bando, repo, run_ok, sample_layer_ids};
 use serde_json::Value;
 
 /// What the browser saw, as the driver script reports it.
@@ -15,7 +15,8 @@ fn drive(server: &Server, feature: i64) -> Value {
             .arg(repo().join("web/browser-check.mjs"))
             .arg(&server.base)
             .arg(&out)
-            .env("FEATURE", feature.to_string()),
+            .env("FEATURE", feature.to_string())
+            .env("KEY", ADMIN_KEY),
     );
     for shot in ["viewer", "viewer-search", "viewer-popup", "embed", "embed_feature"] {
         let png = std::fs::read(out.join(format!("{shot}.png"))).unwrap();
@@ -42,13 +43,10 @@ fn near(a: &Value, b: &Value) -> bool {
 
 #[test]
 fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_elsewhere() {
-    let server = Server::start(bando(&[]));
-    let public: Vec<String> = server.json("/collections")["collections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect();
+    let server = Server::start_admin(bando(&[]));
+    let anonymous: Value = reqwest::blocking::get(format!("{}/collections", server.base)).unwrap().json().unwrap();
+    let public: Vec<String> =
+        anonymous["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
     let hit = &server.json("/collections/heritage_sites/items?q=den%20tho&limit=1")["features"][0];
     let site = server.json("/collections/heritage_sites/items/6");
     let report = drive(&server, 6);
@@ -64,6 +62,13 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
     for id in &public {
         assert!(viewer["initial"]["counts"][id].as_u64().unwrap_or(0) > 0, "{id} is not drawn: {}", viewer["initial"]);
     }
+    // The layer list hides and shows a layer; the interface speaks Vietnamese and English.
+    assert_eq!(viewer["roadsOff"], 0);
+    assert!(viewer["roadsOn"].as_u64().unwrap() > 0);
+    assert_eq!(
+        viewer["languages"],
+        serde_json::json!(["Tìm di tích, điểm du lịch…", "Find heritage sites, tourist spots…"])
+    );
     // Labels are drawn from Bando's own glyphs, Vietnamese letters included.
     let glyphs = viewer["seen"]["glyphs"].as_array().unwrap();
     assert!(
@@ -84,6 +89,14 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
     let click = &viewer["click"];
     assert!(click["target"].is_string(), "no site to click: {click}");
     assert_eq!(click["popup"], click["target"]);
+
+    // An admin's key typed into the viewer brings every layer in.
+    let with_key = &report["viewer_with_key"];
+    assert_clean("/viewer with a key", &with_key["seen"]);
+    let mut all = strings(&with_key["layers"]);
+    all.sort();
+    assert_eq!(all, sample_layer_ids());
+    assert!(all.len() > public.len());
 
     for page in ["embed", "embed_feature"] {
         assert_clean(page, &report[page]["seen"]);

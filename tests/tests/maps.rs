@@ -190,6 +190,8 @@ fn bad_map_page_requests_are_problems() {
     assert_eq!(r.status(), 200);
     let body = r.text().unwrap();
     assert!(body.contains(r#""center":[105.78,10.03]"#) && body.contains(r#""feature":6"#), "{body}");
+    let collection = server.get("/collections/heritage_sites?f=html").text().unwrap();
+    assert!(collection.contains(r#"href="/viewer?layer=heritage_sites""#), "no link to the viewer");
     let js = server.get("/assets/maplibre-gl.mjs");
     assert_eq!(js.status(), 200);
     assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
