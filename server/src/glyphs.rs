@@ -62,11 +62,6 @@ impl Glyphs {
         Self { fonts: loaded, rendered: Mutex::default() }
     }
 
-    /// The names of the fonts that loaded.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.fonts.keys().map(String::as_str)
-    }
-
     /// The glyph protobuf for the first known font of a comma-separated stack, or `None` when
     /// the stack names no configured font.
     pub fn range(&self, stack: &str, range: GlyphRange) -> Option<Bytes> {

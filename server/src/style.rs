@@ -48,11 +48,17 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: 
     });
     let bounds = bounds.map(|b| [[b.min().x, b.min().y], [b.max().x, b.max().y]]);
     let attribution: Vec<&str> = ordered.iter().map(|d| d.attribution.as_str()).filter(|a| !a.is_empty()).collect();
+    // A caller who may read no layer gets a blank map rather than a source that answers 404.
+    let sources = if ordered.is_empty() {
+        json!({})
+    } else {
+        json!({"bando": {"type": "vector", "url": format!("{base}/tiles/{spec}.json"), "attribution": attribution.join("; ")}})
+    };
     json!({
         "version": 8,
         "name": name,
         "metadata": {"bando:style": id, "bando:layers": legend, "bando:bounds": bounds},
-        "sources": {"bando": {"type": "vector", "url": format!("{base}/tiles/{spec}.json"), "attribution": attribution.join("; ")}},
+        "sources": sources,
         "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
         "layers": style_layers,
     })

@@ -91,6 +91,19 @@ fn hostile() -> Vec<Vec<u8>> {
             "/collections/roads/queryables/../../api",
             "/collections?f=xml",
             "/collections/roads/items/1?crs=EPSG:999999",
+            // The map pages and what they load.
+            "/embed/heritage_sites?center=1e999,10",
+            "/embed/heritage_sites?center=105.7,10,3",
+            "/embed/heritage_sites?zoom=-0.5",
+            "/embed/heritage_sites?feature=1%20OR%201=1",
+            "/embed/heritage_sites?center=%3Cscript%3Ealert(1)%3C/script%3E",
+            "/viewer?layer=x&f=html",
+            "/styles/..%2F..%2Fetc%2Fpasswd.json",
+            "/styles/%00.json",
+            "/fonts/..%2F..%2Fetc%2Fpasswd/0-255.pbf",
+            "/fonts/Noto%20Sans%20Regular/65536-65791.pbf",
+            "/fonts/Noto%20Sans%20Regular/0-18446744073709551871.pbf",
+            "/assets/..%2F..%2FCargo.toml",
         ]
         .map(str::to_owned),
     );
