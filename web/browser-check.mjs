@@ -35,14 +35,15 @@ async function open(path) {
   return { page, seen };
 }
 
-/** Waits until the map has its style, its tiles and no movement. */
+/** Waits until the page has set up its view, then until the map has drawn every tile of it. */
 async function idle(page) {
-  await page.waitForFunction(
-    () => window.bandoMap && window.bandoMap.loaded() && window.bandoMap.areTilesLoaded() && !window.bandoMap.isMoving(),
-    null, { timeout: 30000, polling: 100 },
-  );
-  // One more frame so that what was loaded is drawn.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await page.waitForFunction(() => window.bandoMap && document.body.dataset.ready === 'yes', null, { timeout: 30000 });
+  // `idle` fires once nothing is loading, moving or fading; a repaint makes sure it fires again.
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error('the map did not settle within 30 s')), 30000);
+    window.bandoMap.once('idle', resolve);
+    window.bandoMap.triggerRepaint();
+  }));
 }
 
 /** Rendered features per Bando layer, and where the map is. */

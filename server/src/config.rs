@@ -36,6 +36,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[web]` value is not usable.
+    #[error("{file}: web: {message}")]
+    Web {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A layer breaks a rule.
     #[error("{file}: {source}")]
     Layer {
@@ -307,6 +315,16 @@ impl Config {
         for path in config.web.fonts.values_mut().filter(|p| p.is_relative()) {
             *path = base.join(&*path);
         }
+        // Each source goes into a Content-Security-Policy header as it is: a `;` would end the
+        // directive and start another.
+        if let Some(bad) =
+            config.web.frame_ancestors.iter().find(|s| {
+                s.is_empty() || s.contains(|c: char| c == ';' || c == ',' || c.is_whitespace() || c.is_control())
+            })
+        {
+            let message = format!("frame_ancestors: {bad:?} is not one CSP source (no spaces, `;` or `,`)");
+            return Err(ConfigError::Web { file: config.origin.clone(), message });
+        }
         if config.layers.contains_key(crate::style::PROVINCE) {
             let message = "is the name of the style of all layers".to_owned();
             return Err(config_layer_error(&config.origin, crate::style::PROVINCE, "id", message));
@@ -390,6 +408,19 @@ source = { table = "transport.roads" }
     fn unknown_fields_are_refused() {
         let msg = error_of(&format!("{LAYER}colour = \"red\"\n"));
         assert!(msg.contains("colour") && msg.contains("layers.roads"), "{msg}");
+    }
+
+    #[test]
+    fn a_framing_source_cannot_smuggle_in_another_directive() {
+        let msg = error_of(&format!("[web]\nframe_ancestors = [\"'self'; script-src *\"]\n{LAYER}"));
+        assert!(msg.contains("web: frame_ancestors") && msg.contains("script-src"), "{msg}");
+        assert_eq!(error_of(&format!("[web]\nframe_ancestors = [\"https://a.vn\", \"'none'\"]\n{LAYER}")), "no error");
+    }
+
+    #[test]
+    fn no_layer_may_take_the_name_of_the_province_style() {
+        let msg = error_of(&LAYER.replace("layers.roads", "layers.province"));
+        assert!(msg.contains("layer `province`: field `id`"), "{msg}");
     }
 
     #[test]

@@ -172,6 +172,13 @@ fn road_width(scale: f64) -> Value {
     ])
 }
 
+/// Only highways and provincial and district roads below `zoom`: minor roads at province scale
+/// are a scatter of fragments, not a network.
+fn major_roads_until(zoom: u8) -> Value {
+    let major: Vec<&str> = ROAD_CLASSES.iter().take(3).map(|(class, _, _)| *class).collect();
+    json!(["any", ["in", ["get", "class"], ["literal", major]], [">=", ["zoom"], zoom]])
+}
+
 fn label(def: &LayerDef, font: &str, size: f64, minzoom: u8) -> Option<Value> {
     def.properties.iter().any(|p| p.name == "name" && !p.private).then(|| {
         json!({
@@ -216,10 +223,11 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
                         "paint": {"line-color": "#4a90d9", "line-width": zoomed(1.0, 5.0)}})),
         ],
         Theme::Roads => vec![
-            Some(json!({"id": format!("{id}-casing"), "type": "line", "minzoom": 10,
+            Some(json!({"id": format!("{id}-casing"), "type": "line", "minzoom": 10, "filter": major_roads_until(12),
                         "layout": {"line-cap": "round", "line-join": "round"},
                         "paint": {"line-color": "#adb5bd", "line-width": road_width(1.0), "line-gap-width": 0}})),
-            Some(json!({"id": format!("{id}-line"), "type": "line", "layout": {"line-cap": "round", "line-join": "round"},
+            Some(json!({"id": format!("{id}-line"), "type": "line", "filter": major_roads_until(11),
+                        "layout": {"line-cap": "round", "line-join": "round"},
                         "paint": {"line-color": by("class", ROAD_CLASSES, "#ffffff"), "line-width": road_width(0.75)}})),
             def.properties.iter().any(|p| p.name == "name").then(|| json!({
                 "id": format!("{id}-label"), "type": "symbol", "minzoom": 13,

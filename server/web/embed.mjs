@@ -17,4 +17,6 @@ map.once('load', async () => {
   } else if (!config.center) {
     fitToStyle(map);
   }
+  // The view is set: tests wait for this before they look.
+  document.body.dataset.ready = 'yes';
 });

@@ -131,4 +131,6 @@ map.once('load', async () => {
   } else {
     fitToStyle(map);
   }
+  // The view is set: tests wait for this before they look.
+  document.body.dataset.ready = 'yes';
 });
