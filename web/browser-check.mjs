@@ -96,7 +96,7 @@ const report = {};
   await page.screenshot({ path: `${out}/viewer-search.png` });
 
   // Close the search popup, then click the site drawn nearest the middle of the map.
-  await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+  await page.click('.maplibregl-popup-close-button');
   const target = await page.evaluate(() => {
     const map = window.bandoMap;
     const box = map.getCanvas().getBoundingClientRect();

@@ -383,6 +383,14 @@ impl LayerDef {
                 return fail("properties", format!("property `{}` is listed twice", p.name));
             }
         }
+        for (i, layer) in self.style.iter().flatten().enumerate() {
+            // Types that draw a source layer; `background` and `raster` draw no features.
+            const DRAWING: [&str; 6] = ["fill", "line", "symbol", "circle", "heatmap", "fill-extrusion"];
+            match layer.get("type").and_then(serde_json::Value::as_str) {
+                Some(t) if DRAWING.contains(&t) => {}
+                _ => return fail("style", format!("entry {} needs a `type` among {}", i + 1, DRAWING.join(", "))),
+            }
+        }
         if let Some(t) = &self.temporal {
             match self.property(t) {
                 Some(p) if matches!(p.kind, PropertyType::Date | PropertyType::Datetime) => {}

@@ -16,13 +16,25 @@ const OWN_FILES: [(&str, &str); 4] = [
     ("map.css", include_str!("../web/map.css")),
 ];
 
-/// One file and its media type.
+/// One file, its media type and its entity tag.
 #[derive(Clone)]
 pub struct Asset {
     /// The contents.
     pub body: Bytes,
     /// `Content-Type`.
     pub media_type: &'static str,
+    /// A strong `ETag` from the contents: the page modules import each other by fixed names,
+    /// so browsers revalidate rather than mix files of two versions.
+    pub etag: String,
+}
+
+impl Asset {
+    fn new(name: &str, body: Bytes) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&body);
+        let etag = format!("\"{}\"", digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>());
+        Self { body, media_type: media_type(name), etag }
+    }
 }
 
 /// The files `/assets/{name}` serves.
@@ -42,7 +54,7 @@ impl Assets {
             let path = maplibre.join(name);
             match std::fs::read(&path) {
                 Ok(body) => {
-                    files.insert(name.to_owned(), Asset { body: body.into(), media_type: media_type(name) });
+                    files.insert(name.to_owned(), Asset::new(name, body.into()));
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -54,10 +66,7 @@ impl Assets {
             }
         }
         for (name, text) in OWN_FILES {
-            files.insert(
-                name.to_owned(),
-                Asset { body: Bytes::from_static(text.as_bytes()), media_type: media_type(name) },
-            );
+            files.insert(name.to_owned(), Asset::new(name, Bytes::from_static(text.as_bytes())));
         }
         Self { files, missing }
     }

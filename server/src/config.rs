@@ -405,6 +405,14 @@ source = { table = "transport.roads" }
     }
 
     #[test]
+    fn a_configured_style_must_draw_features() {
+        let msg = error_of(&format!("{LAYER}style = [{{ type = \"background\" }}]\n"));
+        assert!(msg.contains("layer `roads`: field `style`") && msg.contains("entry 1"), "{msg}");
+        assert!(error_of(&format!("{LAYER}style = [\"red\"]\n")).contains("field `style`"));
+        assert_eq!(error_of(&format!("{LAYER}style = [{{ type = \"line\" }}]\n")), "no error");
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let msg = error_of(&format!("{LAYER}colour = \"red\"\n"));
         assert!(msg.contains("colour") && msg.contains("layers.roads"), "{msg}");

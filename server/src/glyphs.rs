@@ -62,6 +62,11 @@ impl Glyphs {
         Self { fonts: loaded, rendered: Mutex::default() }
     }
 
+    /// Whether a font of this name loaded.
+    pub fn has(&self, name: &str) -> bool {
+        self.fonts.contains_key(name)
+    }
+
     /// The glyph protobuf for the first known font of a comma-separated stack, or `None` when
     /// the stack names no configured font.
     pub fn range(&self, stack: &str, range: GlyphRange) -> Option<Bytes> {
@@ -114,8 +119,10 @@ fn render(font: &FontVec, c: char) -> Option<SdfGlyph> {
             *a = (coverage.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
     });
-    let bitmap = sdf_glyph_renderer::BitmapGlyph::from_unbuffered(&alpha, width, height, BUFFER).ok()?;
-    let bitmap = sdf_glyph_renderer::clamp_to_u8(&bitmap.render_sdf(RADIUS), CUTOFF).ok()?;
+    let sdf = sdf_glyph_renderer::BitmapGlyph::from_unbuffered(&alpha, width, height, BUFFER)
+        .and_then(|b| sdf_glyph_renderer::clamp_to_u8(&b.render_sdf(RADIUS), CUTOFF));
+    // Without its bitmap a glyph still keeps its place in the line.
+    let Ok(bitmap) = sdf else { return Some(empty) };
     Some(SdfGlyph {
         id: c as u32,
         bitmap,

@@ -136,9 +136,15 @@ pub struct Web {
 impl Web {
     /// Reads MapLibre and the fonts `[web]` names.
     pub fn load(config: &crate::config::WebConfig) -> Self {
+        let glyphs = crate::glyphs::Glyphs::load(config.fonts.iter().map(|(n, p)| (n, p.as_path())));
+        for font in [&config.label_font, &config.bold_font].into_iter().filter(|f| !glyphs.has(f)) {
+            tracing::warn!(
+                "label font {font:?} is not among the fonts loaded from [web] fonts: its labels will not show"
+            );
+        }
         Self {
             assets: crate::assets::Assets::load(&config.maplibre),
-            glyphs: crate::glyphs::Glyphs::load(config.fonts.iter().map(|(n, p)| (n, p.as_path()))),
+            glyphs,
             frame_ancestors: config.frame_ancestors.join(" "),
             label_font: config.label_font.clone(),
             bold_font: config.bold_font.clone(),

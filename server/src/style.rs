@@ -6,7 +6,7 @@ use std::sync::Arc;
 use layers::{GeometryType, LayerDef, Theme};
 use serde_json::{Value, json};
 
-use crate::state::Layer;
+use crate::{routes::tiles::MAX_LAYERS, state::Layer};
 
 /// The id of the style with every layer the caller may see.
 pub const PROVINCE: &str = "province";
@@ -19,20 +19,22 @@ pub struct Fonts<'a> {
     pub bold: &'a str,
 }
 
-/// The style document: `layers` drawn in theme order over a plain background.
+/// The style document: `layers` drawn in theme order over a plain background. `id` names the
+/// style; when it is one of the layers, the style is framed on that layer.
 pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: &Fonts) -> Value {
     let mut ordered: Vec<&LayerDef> = layers.iter().map(|l| &l.def).collect();
     ordered.sort_by_key(|d| (theme_of(d), d.id.to_string()));
-    let spec = ordered.iter().map(|d| d.id.to_string()).collect::<Vec<_>>().join(",");
+    let sources = sources(&ordered);
     let mut style_layers =
         vec![json!({"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}})];
     let mut legend = Vec::new();
     for def in &ordered {
+        let source = sources.iter().find(|s| s.layers.contains(&def.id.as_str())).map_or("", |s| s.id.as_str());
         let drawn = match &def.style {
             Some(custom) => custom_layers(def, custom),
             None => themed_layers(def, fonts),
         };
-        style_layers.extend(drawn);
+        style_layers.extend(drawn.into_iter().map(|l| finish(def, source, l)));
         legend.push(json!({
             "id": def.id,
             "title": def.title,
@@ -40,20 +42,20 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: 
             "legend": if def.style.is_some() { Vec::new() } else { legend_of(def) },
         }));
     }
-    let bounds = layers.iter().filter_map(|l| l.index.extent()).reduce(|a, b| {
+    let framed: Vec<&Arc<Layer>> = layers.iter().filter(|l| l.def.id.as_str() == id).collect();
+    let framed = if framed.is_empty() { layers.iter().collect() } else { framed };
+    let bounds = framed.iter().filter_map(|l| l.index.extent()).reduce(|a, b| {
         geo_types::Rect::new(
             geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
             geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
         )
     });
     let bounds = bounds.map(|b| [[b.min().x, b.min().y], [b.max().x, b.max().y]]);
-    let attribution: Vec<&str> = ordered.iter().map(|d| d.attribution.as_str()).filter(|a| !a.is_empty()).collect();
-    // A caller who may read no layer gets a blank map rather than a source that answers 404.
-    let sources = if ordered.is_empty() {
-        json!({})
-    } else {
-        json!({"bando": {"type": "vector", "url": format!("{base}/tiles/{spec}.json"), "attribution": attribution.join("; ")}})
-    };
+    // Attribution comes from each source's TileJSON, which lists every layer's once.
+    let sources: serde_json::Map<String, Value> = sources
+        .iter()
+        .map(|s| (s.id.clone(), json!({"type": "vector", "url": format!("{base}/tiles/{}.json", s.layers.join(","))})))
+        .collect();
     json!({
         "version": 8,
         "name": name,
@@ -62,6 +64,30 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: 
         "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
         "layers": style_layers,
     })
+}
+
+/// One vector source: layers served in the same zoom range, read as one multi-layer tile.
+struct Source<'a> {
+    id: String,
+    layers: Vec<&'a str>,
+}
+
+/// Layers grouped by zoom range: a source's TileJSON tells MapLibre its highest zoom, past
+/// which it stretches that zoom's tiles, so a layer must not share a source that goes deeper
+/// than the layer does (it would vanish there). Groups are split at the tile limit.
+fn sources<'a>(ordered: &[&'a LayerDef]) -> Vec<Source<'a>> {
+    let mut ranges: std::collections::BTreeMap<(u8, u8), Vec<&'a str>> = std::collections::BTreeMap::new();
+    for def in ordered {
+        ranges.entry((def.minzoom, def.maxzoom)).or_default().push(def.id.as_str());
+    }
+    let mut out = Vec::new();
+    for ((min, max), ids) in ranges {
+        for (n, chunk) in ids.chunks(MAX_LAYERS).enumerate() {
+            let suffix = if n == 0 { String::new() } else { format!("-{n}") };
+            out.push(Source { id: format!("bando-z{min}-{max}{suffix}"), layers: chunk.to_vec() });
+        }
+    }
+    out
 }
 
 /// The layer's theme, or one that suits its geometry.
@@ -85,14 +111,14 @@ fn custom_layers(def: &LayerDef, custom: &[Value]) -> Vec<Value> {
         .filter_map(|(i, l)| {
             let mut l = l.as_object()?.clone();
             l.entry("id").or_insert_with(|| json!(format!("{}-{i}", def.id)));
-            Some(finish(def, Value::Object(l)))
+            Some(Value::Object(l))
         })
         .collect()
 }
 
 /// Ties a style layer to the layer's tiles and names the layer in its metadata.
-fn finish(def: &LayerDef, mut layer: Value) -> Value {
-    layer["source"] = json!("bando");
+fn finish(def: &LayerDef, source: &str, mut layer: Value) -> Value {
+    layer["source"] = json!(source);
     layer["source-layer"] = json!(def.id);
     layer["metadata"] = json!({"bando:layer": def.id});
     if def.minzoom > 0 && layer.get("minzoom").is_none() {
@@ -179,8 +205,13 @@ fn major_roads_until(zoom: u8) -> Value {
     json!(["any", ["in", ["get", "class"], ["literal", major]], [">=", ["zoom"], zoom]])
 }
 
+/// Whether features carry a `name` every caller may see, to label them with.
+fn has_name(def: &LayerDef) -> bool {
+    def.properties.iter().any(|p| p.name == "name" && !p.private)
+}
+
 fn label(def: &LayerDef, font: &str, size: f64, minzoom: u8) -> Option<Value> {
-    def.properties.iter().any(|p| p.name == "name" && !p.private).then(|| {
+    has_name(def).then(|| {
         json!({
             "id": format!("{}-label", def.id), "type": "symbol", "minzoom": minzoom.max(def.minzoom),
             "layout": {"text-field": ["get", "name"], "text-font": [font], "text-size": size,
@@ -223,13 +254,13 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
                         "paint": {"line-color": "#4a90d9", "line-width": zoomed(1.0, 5.0)}})),
         ],
         Theme::Roads => vec![
-            Some(json!({"id": format!("{id}-casing"), "type": "line", "minzoom": 10, "filter": major_roads_until(12),
+            Some(json!({"id": format!("{id}-casing"), "type": "line", "minzoom": 10, "filter": major_roads_until(11),
                         "layout": {"line-cap": "round", "line-join": "round"},
                         "paint": {"line-color": "#adb5bd", "line-width": road_width(1.0), "line-gap-width": 0}})),
             Some(json!({"id": format!("{id}-line"), "type": "line", "filter": major_roads_until(11),
                         "layout": {"line-cap": "round", "line-join": "round"},
                         "paint": {"line-color": by("class", ROAD_CLASSES, "#ffffff"), "line-width": road_width(0.75)}})),
-            def.properties.iter().any(|p| p.name == "name").then(|| json!({
+            has_name(def).then(|| json!({
                 "id": format!("{id}-label"), "type": "symbol", "minzoom": 13,
                 "layout": {"symbol-placement": "line", "text-field": ["get", "name"], "text-font": [fonts.regular], "text-size": 11},
                 "paint": {"text-color": "#495057", "text-halo-color": "#ffffff", "text-halo-width": 1.5}
@@ -255,7 +286,7 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
             label(def, fonts.bold, 12.0, 11),
         ],
     };
-    layers.into_iter().flatten().map(|l| finish(def, l)).collect()
+    layers.into_iter().flatten().collect()
 }
 
 /// Legend entries: colour and label for each class the theme distinguishes.

@@ -8,7 +8,14 @@ export { maplibregl };
 export const config = JSON.parse(document.getElementById('bando-config').textContent);
 
 /** The API key the user gave on this tab, if any; it is sent only to this server. */
-export const apiKey = () => sessionStorage.getItem('bando-key') || '';
+export function apiKey() {
+  try {
+    return sessionStorage.getItem('bando-key') || '';
+  } catch {
+    // Storage is refused in some frames (sandboxed, third-party): no key then.
+    return '';
+  }
+}
 
 const ownUrl = (url) => new URL(url, location.href).origin === location.origin;
 
@@ -66,13 +73,16 @@ export function popupContent(title, properties) {
   return root;
 }
 
-/** Opens a popup at `lngLat`. */
+let openPopup = null;
+
+/** Opens a popup at `lngLat`, closing the one open before. */
 export function showPopup(map, lngLat, title, properties) {
-  document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove());
-  return new maplibregl.Popup({ maxWidth: '22rem' })
+  openPopup?.remove();
+  openPopup = new maplibregl.Popup({ maxWidth: '22rem' })
     .setLngLat(lngLat)
     .setDOMContent(popupContent(title, properties))
     .addTo(map);
+  return openPopup;
 }
 
 /** Opens a popup for whatever was clicked. */
@@ -89,11 +99,16 @@ export function inspectOnClick(map, titles) {
 /** A point to show a GeoJSON feature at: the point itself, or the middle of its box. */
 export function anchorOf(geometry) {
   if (geometry.type === 'Point') return geometry.coordinates;
-  const xs = [];
-  const ys = [];
-  const walk = (c) => (typeof c[0] === 'number' ? (xs.push(c[0]), ys.push(c[1])) : c.forEach(walk));
+  const box = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => {
+    if (typeof c[0] !== 'number') return c.forEach(walk);
+    box[0] = Math.min(box[0], c[0]);
+    box[1] = Math.min(box[1], c[1]);
+    box[2] = Math.max(box[2], c[0]);
+    box[3] = Math.max(box[3], c[1]);
+  };
   walk(geometry.coordinates);
-  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+  return [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
 }
 
 /** Fits the map to the style's layers when the page names no view. */

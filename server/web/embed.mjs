@@ -9,13 +9,14 @@ const map = createMap('map', config.style, view);
 
 map.once('load', async () => {
   inspectOnClick(map, { [config.layer]: config.title });
+  if (!config.center) fitToStyle(map);
   if (config.feature !== null && config.feature !== undefined) {
-    const feature = await getJson(`/collections/${config.layer}/items/${config.feature}?f=json`);
-    const at = anchorOf(feature.geometry);
-    map.jumpTo({ center: at, zoom: config.zoom ?? 15 });
-    showPopup(map, at, config.title, feature.properties);
-  } else if (!config.center) {
-    fitToStyle(map);
+    const feature = await getJson(`/collections/${config.layer}/items/${config.feature}?f=json`).catch(() => null);
+    if (feature) {
+      const at = anchorOf(feature.geometry);
+      map.jumpTo({ center: at, zoom: config.zoom ?? 15 });
+      showPopup(map, at, config.title, feature.properties);
+    }
   }
   // The view is set: tests wait for this before they look.
   document.body.dataset.ready = 'yes';

@@ -24,6 +24,7 @@ document.body.append(panel);
 
 let layers = [];
 const titles = {};
+const hidden = new Set();
 
 function el(tag, props = {}, ...children) {
   const e = Object.assign(document.createElement(tag), props);
@@ -32,6 +33,7 @@ function el(tag, props = {}, ...children) {
 }
 
 function setVisible(id, visible) {
+  if (visible) hidden.delete(id); else hidden.add(id);
   for (const l of map.getStyle().layers) {
     if (bandoLayer(l) === id) map.setLayoutProperty(l.id, 'visibility', visible ? 'visible' : 'none');
   }
@@ -39,7 +41,7 @@ function setVisible(id, visible) {
 
 function layerList() {
   return el('ul', { className: 'layers' }, ...layers.map((l) => {
-    const box = el('input', { type: 'checkbox', checked: true, id: `layer-${l.id}` });
+    const box = el('input', { type: 'checkbox', checked: !hidden.has(l.id), id: `layer-${l.id}` });
     box.addEventListener('change', () => setVisible(l.id, box.checked));
     const legend = el('ul', { className: 'legend' }, ...l.legend.map((item) => el('li', {},
       el('span', { className: 'swatch', style: `background:${item.color}` }), item.label)));
@@ -66,9 +68,10 @@ function searchBox() {
     const q = input.value.trim();
     const mine = ++pending;
     if (!q) { results.replaceChildren(); found = []; return; }
+    // A layer whose search fails (a reload under way, a lost connection) adds no results.
     const pages = await Promise.all(searchable.map((l) => getJson(
       `/collections/${l.id}/items?q=${encodeURIComponent(q)}&limit=8&f=json`,
-    ).then((page) => page.features.map((f) => ({ ...f, layer: l.id })))));
+    ).then((page) => page.features.map((f) => ({ ...f, layer: l.id })), () => [])));
     if (mine !== pending) return;
     found = pages.flat();
     results.replaceChildren(...(found.length ? found.map((hit) => {
@@ -123,13 +126,12 @@ map.once('load', async () => {
   for (const l of layers) titles[l.id] = l.title;
   render();
   inspectOnClick(map, titles);
+  fitToStyle(map);
   const focus = config.focus && layers.find((l) => l.id === config.focus);
   if (focus) {
-    const collection = await getJson(`/collections/${focus.id}?f=json`);
-    const [box] = collection.extent?.spatial?.bbox ?? [];
+    const collection = await getJson(`/collections/${focus.id}?f=json`).catch(() => null);
+    const [box] = collection?.extent?.spatial?.bbox ?? [];
     if (box) map.fitBounds([[box[0], box[1]], [box[2], box[3]]], { padding: 20, animate: false });
-  } else {
-    fitToStyle(map);
   }
   // The view is set: tests wait for this before they look.
   document.body.dataset.ready = 'yes';

@@ -113,14 +113,31 @@ fn styles_use_only_bandos_own_sources_and_layers() {
         assert_eq!(r.headers()["content-type"], "application/vnd.mapbox.style+json");
         let style: Value = r.json().unwrap();
         assert_eq!(style["version"], 8);
-        let url = style["sources"]["bando"]["url"].as_str().unwrap();
-        assert!(url.starts_with(&server.base), "{href}: {url}");
-        let tilejson = server.json(&url.replace(&server.base, ""));
-        let in_tiles: Vec<&str> =
-            tilejson["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+        // Each source is one of Bando's TileJSON documents, whose zoom range is its layers'.
+        let mut in_source = std::collections::HashMap::new();
+        for (name, source) in style["sources"].as_object().unwrap() {
+            let url = source["url"].as_str().unwrap();
+            assert!(url.starts_with(&server.base), "{href}: {url}");
+            let tilejson = server.json(&url.replace(&server.base, ""));
+            for layer in tilejson["vector_layers"].as_array().unwrap() {
+                let layer = server.json(&format!("/tiles/{}.json", layer["id"].as_str().unwrap()));
+                assert_eq!(
+                    (&layer["minzoom"], &layer["maxzoom"]),
+                    (&tilejson["minzoom"], &tilejson["maxzoom"]),
+                    "{url}"
+                );
+            }
+            in_source.insert(name.clone(), tilejson);
+        }
         for layer in style["layers"].as_array().unwrap().iter().skip(1) {
-            let source_layer = layer["source-layer"].as_str().unwrap();
-            assert!(in_tiles.contains(&source_layer), "{href}: {source_layer} is not in {url}");
+            let tilejson = &in_source[layer["source"].as_str().unwrap()];
+            let in_tiles: Vec<&Value> =
+                tilejson["vector_layers"].as_array().unwrap().iter().map(|l| &l["id"]).collect();
+            assert!(
+                in_tiles.contains(&&layer["source-layer"]),
+                "{href}: {} is not in its source",
+                layer["source-layer"]
+            );
         }
     }
     // Each family has its own cartography: roads by class, sites by rank.
@@ -197,4 +214,13 @@ fn bad_map_page_requests_are_problems() {
     let js = server.get("/assets/maplibre-gl.mjs");
     assert_eq!(js.status(), 200);
     assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    // Scripts are revalidated, never mixed across versions: a matching ETag gets 304.
+    assert_eq!(js.headers()["cache-control"], "no-cache");
+    let etag = js.headers()["etag"].clone();
+    let again = reqwest::blocking::Client::new()
+        .get(format!("{}/assets/maplibre-gl.mjs", server.base))
+        .header("if-none-match", etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
 }

@@ -58,7 +58,8 @@ async fn style_file(
     let (title, layers): (String, Vec<Arc<Layer>>) = if id == PROVINCE {
         ("Toàn tỉnh / whole province".into(), visible)
     } else {
-        // One layer over the basemap layers the caller may see: a map needs its ground.
+        // One layer with the ground layers the caller may see (boundaries, water, roads): a map
+        // needs its ground. `document` draws them all in theme order.
         let layer = one_layer(&state, &caller, id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
         let mut layers: Vec<Arc<Layer>> =
             visible.into_iter().filter(|l| style::is_basemap(&l.def) && l.def.id != layer.def.id).collect();
@@ -94,16 +95,21 @@ async fn glyphs(
         .into_response())
 }
 
-async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn asset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let asset = state.web().assets.get(&name).ok_or_else(|| ApiError::NotFound(format!("no asset {name:?}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.media_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-        ],
-        asset.body.clone(),
-    )
-        .into_response())
+    let etag = HeaderValue::from_str(&asset.etag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cache = [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+    let fresh =
+        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(&asset.etag));
+    if fresh {
+        return Ok((axum::http::StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let media_type = (header::CONTENT_TYPE, HeaderValue::from_static(asset.media_type));
+    Ok((cache, [media_type], asset.body.clone()).into_response())
 }
 
 async fn viewer(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
@@ -202,8 +208,9 @@ fn map_page(
         title = html::escape(title),
     );
     let csp = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
-         worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {frame_ancestors}"
     );
     let csp = HeaderValue::from_str(&csp)
         .map_err(|_| ApiError::Internal("frame_ancestors is not a valid header value".into()))?;

@@ -24,7 +24,7 @@ use crate::{
 /// The MVT media type.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 /// At most this many layers in one tile request.
-const MAX_LAYERS: usize = 32;
+pub const MAX_LAYERS: usize = 32;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
