@@ -1,6 +1,7 @@
 // Drives headless Chromium through Bando's map pages and prints what it saw as JSON; the Rust
 // test `tests/tests/browser.rs` judges it. Usage: node browser-check.mjs BASE_URL OUT_DIR
 // (CHROMIUM names the browser binary; Debian's `chromium` by default).
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const [base, out] = process.argv.slice(2);
@@ -133,6 +134,26 @@ for (const [name, path] of [['embed', '/embed/heritage_sites'], ['embed_feature'
   await page.screenshot({ path: `${out}/${name}.png` });
   await page.close();
 }
+
+// Framing follows `frame-ancestors`. The host pages are made up here: one on Bando's own origin,
+// one served by this script on another port of this machine (a real server, not a routed
+// page: Chromium treats a routed page as public and would refuse it for that reason alone).
+const hostPage = `<!doctype html><iframe src="${base}/embed/heritage_sites" width="800" height="500"></iframe>`;
+const other = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(hostPage));
+await new Promise((resolve) => other.listen(0, '127.0.0.1', resolve));
+for (const [name, host] of [['framed_by_self', origin], ['framed_by_other', `http://127.0.0.1:${other.address().port}`]]) {
+  const page = await browser.newPage();
+  await page.route(`${origin}/host.html`, (route) => route.fulfill({ contentType: 'text/html', body: hostPage }));
+  await page.goto(`${host}/host.html`);
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  // Chromium replaces a frame it refuses with its own error page.
+  const refused = !frame || frame.url().startsWith('chrome-error:');
+  const ready = !refused && await frame.waitForFunction(() => document.body?.dataset.ready === 'yes', null, { timeout: 30000 })
+    .then(() => true, () => false);
+  report[name] = { frame: frame?.url() ?? null, ready, refused };
+  await page.close();
+}
+other.close();
 
 await browser.close();
 console.log(JSON.stringify(report, null, 1));

@@ -148,6 +148,7 @@ impl Filter {
         to_lonlat: &(dyn Fn(Coord) -> Result<Coord, String> + Sync),
     ) -> Result<Self, FilterError> {
         check_depth(source)?;
+        // The limit is process-wide, for every pest parser; cql2's is the only one Bando runs.
         static CALL_LIMIT: Once = Once::new();
         CALL_LIMIT.call_once(|| pest::set_call_limit(NonZeroUsize::new(MAX_PARSER_CALLS)));
         let parse = || {

@@ -43,7 +43,10 @@ fn near(a: &Value, b: &Value) -> bool {
 
 #[test]
 fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_elsewhere() {
-    let server = Server::start_admin(bando(&[]));
+    // Only Bando's own pages may frame its embeds here (the sample also allows local pages).
+    let mut command = bando(&[]);
+    command.env("BANDO_WEB__FRAME_ANCESTORS", "[\"'self'\"]");
+    let server = Server::start_admin(command);
     let anonymous: Value = reqwest::blocking::get(format!("{}/collections", server.base)).unwrap().json().unwrap();
     let public: Vec<String> =
         anonymous["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
@@ -103,6 +106,10 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
         assert!(strings(&report[page]["layers"]).contains(&"heritage_sites".to_owned()));
         assert!(report[page]["counts"]["heritage_sites"].as_u64().unwrap_or(0) > 0, "{page}: {}", report[page]);
     }
+    // Bando's own page may frame the embed; a page from another origin is refused.
+    let (own, other) = (&report["framed_by_self"], &report["framed_by_other"]);
+    assert_eq!((&own["ready"], &own["refused"]), (&Value::Bool(true), &Value::Bool(false)), "{own}");
+    assert_eq!((&other["ready"], &other["refused"]), (&Value::Bool(false), &Value::Bool(true)), "{other}");
     // `?feature=6` centres the embedded map on that site and opens its popup.
     let focused = &report["embed_feature"];
     assert_eq!(focused["popup"], site["properties"]["name"]);
