@@ -79,6 +79,14 @@ impl Layer {
     }
 }
 
+/// The lon/lat box `[minx, miny, maxx, maxy]` around every feature of these layers.
+pub fn extent_of<'a>(layers: impl IntoIterator<Item = &'a Layer>) -> Option<[f64; 4]> {
+    layers.into_iter().filter_map(|l| l.index.extent()).fold(None, |acc, e| {
+        let e = [e.min().x, e.min().y, e.max().x, e.max().y];
+        Some(acc.map_or(e, |a: [f64; 4]| [a[0].min(e[0]), a[1].min(e[1]), a[2].max(e[2]), a[3].max(e[3])]))
+    })
+}
+
 /// The earliest and latest values of the layer's temporal property; dates as midnight UTC.
 fn time_extent(def: &LayerDef, index: &LayerIndex) -> Option<[serde_json::Value; 2]> {
     let t = def.temporal.as_ref()?;

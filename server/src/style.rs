@@ -6,7 +6,10 @@ use std::sync::Arc;
 use layers::{GeometryType, LayerDef, Theme};
 use serde_json::{Value, json};
 
-use crate::{routes::tiles::MAX_LAYERS, state::Layer};
+use crate::{
+    routes::tiles::MAX_LAYERS,
+    state::{Layer, extent_of},
+};
 
 /// The id of the style with every layer the caller may see.
 pub const PROVINCE: &str = "province";
@@ -42,15 +45,9 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: 
             "legend": if def.style.is_some() { Vec::new() } else { legend_of(def) },
         }));
     }
-    let framed: Vec<&Arc<Layer>> = layers.iter().filter(|l| l.def.id.as_str() == id).collect();
-    let framed = if framed.is_empty() { layers.iter().collect() } else { framed };
-    let bounds = framed.iter().filter_map(|l| l.index.extent()).reduce(|a, b| {
-        geo_types::Rect::new(
-            geo_types::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-            geo_types::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-        )
-    });
-    let bounds = bounds.map(|b| [[b.min().x, b.min().y], [b.max().x, b.max().y]]);
+    let framed: Vec<&Layer> = layers.iter().map(|l| &**l).filter(|l| l.def.id.as_str() == id).collect();
+    let framed = if framed.is_empty() { layers.iter().map(|l| &**l).collect() } else { framed };
+    let bounds = extent_of(framed).map(|[a, b, c, d]| [[a, b], [c, d]]);
     // Attribution comes from each source's TileJSON, which lists every layer's once.
     let sources: serde_json::Map<String, Value> = sources
         .iter()

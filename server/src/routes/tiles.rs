@@ -152,11 +152,12 @@ async fn tilejson(
 pub fn tilejson_document(base: &str, spec: &str, layers: &[Arc<Layer>]) -> Value {
     let minzoom = layers.iter().map(|l| l.def.minzoom).min().unwrap_or(0);
     let maxzoom = layers.iter().map(|l| l.def.maxzoom).max().unwrap_or(22);
-    let bounds = layers.iter().filter_map(|l| l.index.extent()).fold(None, |acc: Option<[f64; 4]>, e| {
-        let e = [e.min().x, e.min().y, e.max().x, e.max().y];
-        Some(acc.map_or(e, |a| [a[0].min(e[0]), a[1].min(e[1]), a[2].max(e[2]), a[3].max(e[3])]))
-    });
-    let bounds = bounds.unwrap_or([-180.0, -85.051_128_779_806_59, 180.0, 85.051_128_779_806_59]);
+    let bounds = crate::state::extent_of(layers.iter().map(|l| &**l)).unwrap_or([
+        -180.0,
+        -85.051_128_779_806_59,
+        180.0,
+        85.051_128_779_806_59,
+    ]);
     let center_zoom = minzoom.max(maxzoom.min(10));
     let attribution: Vec<&str> = layers.iter().map(|l| l.def.attribution.as_str()).filter(|a| !a.is_empty()).collect();
     let mut attribution_unique: Vec<&str> = Vec::new();
