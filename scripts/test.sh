@@ -2,8 +2,9 @@
 # Runs every test. On a fresh Debian 12 machine with only the Rust toolchain it installs what
 # is missing (GDAL, PROJ tools, PostgreSQL 15 + PostGIS 3), starts a throwaway PostGIS cluster
 # (its own data directory and port, stopped at the end) unless TEST_DATABASE_URL points at one,
-# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds bando,
-# runs the unit and black-box tests, then fuzzes the request parsers for a bounded time.
+# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds and
+# installs bando (under target/installed), runs the unit and black-box tests, then fuzzes the
+# request parsers for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +30,13 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
 fi
 export SCHEMATHESIS_BIN="$PWD/$venv/bin/schemathesis"
 
-# The black-box tests run the bando binary; build it first, in the same profile.
+# The black-box tests run the bando binary; build it first, in the same profile. The one-binary
+# tests run it as `cargo install` installs it (sharing the build's target folder, so that little
+# is compiled twice).
 cargo build --locked --bin bando
+cargo install --locked --debug --quiet --force --path server --root target/installed --target-dir target
+# (Not a BANDO_ name: bando reads those as configuration.)
+export INSTALLED_BANDO="$PWD/target/installed/bin/bando"
 cargo test --locked --workspace "$@"
 
 # Every request parser's fuzz target, for a bounded time.

@@ -6,7 +6,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let mut parts = s.splitn(3, '/');
         let (z, x, y) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        if let Ok(tile) = server::routes::tiles::parse_tile(z, x, y) {
+        if let Ok(tile) = server::request::parse_tile(z, x, y) {
             let _ = tile.bounds();
         }
     }

@@ -94,46 +94,9 @@ pub enum GeometryType {
 }
 
 impl GeometryType {
-    /// The PostGIS dimension for `ST_CollectionExtract` (1 points, 2 lines, 3 polygons), or
-    /// `None` for mixed layers.
-    pub fn dimension(self) -> Option<i32> {
-        match self {
-            Self::Point | Self::MultiPoint => Some(1),
-            Self::LineString | Self::MultiLineString => Some(2),
-            Self::Polygon | Self::MultiPolygon => Some(3),
-            Self::Geometry => None,
-        }
-    }
-
     /// True for the `Multi*` types.
     pub fn is_multi(self) -> bool {
         matches!(self, Self::MultiPoint | Self::MultiLineString | Self::MultiPolygon)
-    }
-
-    /// The name PostGIS uses in `geometry(<type>, srid)` and `GeometryType()`.
-    pub fn postgis_name(self) -> &'static str {
-        match self {
-            Self::Point => "Point",
-            Self::LineString => "LineString",
-            Self::Polygon => "Polygon",
-            Self::MultiPoint => "MultiPoint",
-            Self::MultiLineString => "MultiLineString",
-            Self::MultiPolygon => "MultiPolygon",
-            Self::Geometry => "Geometry",
-        }
-    }
-
-    /// Parses PostGIS' spelling (any case), as `geometry_columns.type` reports it.
-    pub fn from_postgis(name: &str) -> Self {
-        match name.to_ascii_uppercase().as_str() {
-            "POINT" => Self::Point,
-            "LINESTRING" => Self::LineString,
-            "POLYGON" => Self::Polygon,
-            "MULTIPOINT" => Self::MultiPoint,
-            "MULTILINESTRING" => Self::MultiLineString,
-            "MULTIPOLYGON" => Self::MultiPolygon,
-            _ => Self::Geometry,
-        }
     }
 }
 
@@ -153,34 +116,6 @@ pub enum PropertyType {
     Date,
     /// Instant with time zone.
     Datetime,
-}
-
-impl PropertyType {
-    /// The PostgreSQL column type used when an import creates a table.
-    pub fn sql_type(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Integer => "bigint",
-            Self::Real => "double precision",
-            Self::Boolean => "boolean",
-            Self::Date => "date",
-            Self::Datetime => "timestamptz",
-        }
-    }
-
-    /// Maps a PostgreSQL type name (`information_schema.columns.data_type`) to a property
-    /// type; `None` for types Bando does not publish (arrays, json, bytea, ...).
-    pub fn from_sql(data_type: &str) -> Option<Self> {
-        Some(match data_type {
-            "text" | "character varying" | "character" | "uuid" | "citext" => Self::Text,
-            "smallint" | "integer" | "bigint" => Self::Integer,
-            "real" | "double precision" | "numeric" => Self::Real,
-            "boolean" => Self::Boolean,
-            "date" => Self::Date,
-            "timestamp with time zone" | "timestamp without time zone" => Self::Datetime,
-            _ => return None,
-        })
-    }
 }
 
 /// One property (attribute) of a layer.
@@ -276,8 +211,12 @@ pub struct LayerSource {
     pub id_column: String,
 }
 
+/// The deepest zoom a layer may declare: the tile grid's own limit (the server checks at compile
+/// time that the tiler agrees).
+pub const MAX_ZOOM: u8 = 22;
+
 fn default_maxzoom() -> u8 {
-    22
+    MAX_ZOOM
 }
 
 /// Everything Bando knows about one layer.
@@ -323,7 +262,8 @@ pub struct LayerDef {
     #[serde(default)]
     pub theme: Option<Theme>,
     /// MapLibre style layers that replace the theme's; their `source` and `source-layer` are
-    /// filled in, and so is `id` when missing.
+    /// filled in, and so is `id` when missing. Kept as given: the server's style module, which
+    /// knows MapLibre, checks them.
     #[serde(default)]
     pub style: Option<Vec<serde_json::Value>>,
 }
@@ -368,8 +308,8 @@ impl LayerDef {
         if self.source.table.is_none() && self.source.file.is_none() {
             return fail("source", "needs a `table` (schema.table) or a `file`, or both".into());
         }
-        if self.maxzoom > 22 {
-            return fail("maxzoom", format!("{} is above 22", self.maxzoom));
+        if self.maxzoom > MAX_ZOOM {
+            return fail("maxzoom", format!("{} is above {MAX_ZOOM}", self.maxzoom));
         }
         if self.minzoom > self.maxzoom {
             return fail("minzoom", format!("{} is above maxzoom {}", self.minzoom, self.maxzoom));
@@ -381,14 +321,6 @@ impl LayerDef {
             }
             if !seen.insert(p.name.as_str()) {
                 return fail("properties", format!("property `{}` is listed twice", p.name));
-            }
-        }
-        for (i, layer) in self.style.iter().flatten().enumerate() {
-            // Types that draw a source layer; `background` and `raster` draw no features.
-            const DRAWING: [&str; 6] = ["fill", "line", "symbol", "circle", "heatmap", "fill-extrusion"];
-            match layer.get("type").and_then(serde_json::Value::as_str) {
-                Some(t) if DRAWING.contains(&t) => {}
-                _ => return fail("style", format!("entry {} needs a `type` among {}", i + 1, DRAWING.join(", "))),
             }
         }
         if let Some(t) = &self.temporal {

@@ -1,6 +1,8 @@
 //! The feature model shared by the stores, the index and the server.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use geo_types::Geometry;
 
 /// A property value. `Text` is boxed to keep the enum at 24 bytes: a million features with ten
@@ -24,7 +26,8 @@ pub enum Value {
 }
 
 impl Value {
-    /// The value as JSON: dates as ISO 8601 strings, as GeoJSON and OGC API expect.
+    /// The value as JSON: dates and instants as RFC 3339 strings (the [`Display`](fmt::Display)
+    /// spelling), as GeoJSON and OGC API expect.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Self::Null => serde_json::Value::Null,
@@ -32,8 +35,7 @@ impl Value {
             Self::Int(i) => (*i).into(),
             Self::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
             Self::Text(s) => s.as_ref().into(),
-            Self::Date(d) => d.format("%Y-%m-%d").to_string().into(),
-            Self::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).into(),
+            Self::Date(_) | Self::DateTime(_) => self.to_string().into(),
         }
     }
 
@@ -42,6 +44,29 @@ impl Value {
         match self {
             Self::Text(s) => s.len(),
             _ => 0,
+        }
+    }
+}
+
+/// The value as plain text, the one spelling every encoder (GeoJSON, HTML, tiles) writes:
+/// dates as RFC 3339 `full-date`, instants as RFC 3339 in UTC with `Z`, nothing for a missing
+/// value or a number that is not finite (GeoJSON writes those as `null`).
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Null => Ok(()),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Int(i) => write!(f, "{i}"),
+            Self::Float(x) if x.is_finite() => write!(f, "{x}"),
+            Self::Float(_) => Ok(()),
+            Self::Text(s) => f.write_str(s),
+            // chrono parses a format pattern on each call; dates are in every tile of several
+            // layers, so the common four-digit years are written by hand.
+            Self::Date(d) if (0..=9999).contains(&d.year()) => {
+                write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+            }
+            Self::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Self::DateTime(t) => f.write_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         }
     }
 }
@@ -104,6 +129,19 @@ mod tests {
         let f = Feature::new(1, g.clone(), vec![]);
         let (Geometry::Point(a), Geometry::Point(b)) = (f.lonlat(), g) else { panic!("not a point") };
         assert!((a.x() - b.x()).abs() < 1e-9 && (a.y() - b.y()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn text_and_json_spell_dates_the_same_rfc_3339_way() {
+        let instant =
+            DateTime::parse_from_rfc3339("2025-07-01T08:30:00+07:00").map(|t| Value::DateTime(t.with_timezone(&Utc)));
+        let instant = instant.unwrap_or(Value::Null);
+        assert_eq!(instant.to_string(), "2025-07-01T01:30:00Z");
+        assert_eq!(instant.to_json(), serde_json::json!("2025-07-01T01:30:00Z"));
+        let early = NaiveDate::from_ymd_opt(987, 1, 2).map(Value::Date).unwrap_or(Value::Null);
+        assert_eq!(early.to_string(), "0987-01-02");
+        assert_eq!(Value::Float(f64::INFINITY).to_string(), "");
+        assert_eq!(Value::Float(2.5).to_string(), "2.5");
     }
 
     #[test]

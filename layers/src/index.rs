@@ -72,13 +72,7 @@ impl LayerIndex {
                 slot,
                 rank: 0,
             });
-            extent = Some(match extent {
-                None => ll,
-                Some(e) => Rect::new(
-                    Coord { x: e.min().x.min(ll.min().x), y: e.min().y.min(ll.min().y) },
-                    Coord { x: e.max().x.max(ll.max().x), y: e.max().y.max(ll.max().y) },
-                ),
-            });
+            extent = Some(extent.map_or(ll, |e| union(e, ll)));
         }
         Self { levels: levels(entries), features, by_id, extent }
     }
@@ -145,6 +139,20 @@ impl LayerIndex {
             + self.levels.iter().map(RTree::size).sum::<usize>() * (std::mem::size_of::<Entry>() + 16)
             + self.by_id.capacity() * 16
     }
+}
+
+/// The smallest box holding both boxes.
+///
+/// ```
+/// use geo_types::{Rect, coord};
+/// let u = layers::index::union(Rect::new(coord! { x: 0., y: 0. }, coord! { x: 1., y: 1. }), Rect::new(coord! { x: 2., y: -1. }, coord! { x: 3., y: 0. }));
+/// assert_eq!(u, Rect::new(coord! { x: 0., y: -1. }, coord! { x: 3., y: 1. }));
+/// ```
+pub fn union(a: Rect, b: Rect) -> Rect {
+    Rect::new(
+        Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+        Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+    )
 }
 
 /// Ranks entries by size, largest first (ties by load order), and packs them into levels.

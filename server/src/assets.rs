@@ -1,12 +1,20 @@
-//! The files map pages load from `/assets`: MapLibre GL JS, read once from its npm package, and
-//! Bando's own page scripts, compiled in. Nothing is loaded from another host.
+//! The files map pages load from `/assets`: MapLibre GL JS, embedded at build time from its npm
+//! package (see `build.rs`) or read once from a configured folder, and Bando's own page scripts,
+//! compiled in. Nothing is loaded from another host.
 
 use std::{collections::HashMap, path::Path};
 
 use bytes::Bytes;
 
-/// MapLibre's files that pages use; the worker is loaded by the library itself, beside it.
-const MAPLIBRE_FILES: [&str; 3] = ["maplibre-gl.mjs", "maplibre-gl-worker.mjs", "maplibre-gl.css"];
+/// MapLibre's files that pages use, as the build embedded them (empty when it found none); the
+/// worker is loaded by the library itself, beside it.
+const MAPLIBRE_FILES: [(&str, &[u8]); 3] = [
+    ("maplibre-gl.mjs", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl.mjs"))),
+    ("maplibre-gl-worker.mjs", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl-worker.mjs"))),
+    ("maplibre-gl.css", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl.css"))),
+];
+/// Whether the build found MapLibre to embed.
+const MAPLIBRE_EMBEDDED: bool = matches!(env!("MAPLIBRE_EMBEDDED_AT_BUILD").as_bytes(), b"yes");
 
 /// Bando's page scripts and styles.
 const OWN_FILES: [(&str, &str); 4] = [
@@ -45,23 +53,25 @@ pub struct Assets {
 }
 
 impl Assets {
-    /// Reads MapLibre from its package's `dist` folder. When it is not there the pages answer
-    /// with the reason instead of a blank map, and everything else is served as usual.
-    pub fn load(maplibre: &Path) -> Self {
+    /// MapLibre from `maplibre`, its package's `dist` folder, when one is configured, else as
+    /// embedded at build time. When it is missing the pages answer with the reason instead of a
+    /// blank map, and everything else is served as usual.
+    pub fn load(maplibre: Option<&Path>) -> Self {
         let mut files = HashMap::new();
         let mut missing = None;
-        for name in MAPLIBRE_FILES {
-            let path = maplibre.join(name);
-            match std::fs::read(&path) {
+        for (name, embedded) in MAPLIBRE_FILES {
+            let body = match maplibre {
+                Some(dir) => std::fs::read(dir.join(name)).map(Bytes::from).map_err(|e| format!("{}: {e}", dir.join(name).display())),
+                None if MAPLIBRE_EMBEDDED => Ok(Bytes::from_static(embedded)),
+                None => Err("it was not installed when this binary was built (run `npm ci` in web/ and rebuild, or set [web] maplibre)".to_owned()),
+            };
+            match body {
                 Ok(body) => {
-                    files.insert(name.to_owned(), Asset::new(name, body.into()));
+                    files.insert(name.to_owned(), Asset::new(name, body));
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        "MapLibre GL JS: {}: {e}; map pages will not work (run `npm ci` in web/)",
-                        path.display()
-                    );
-                    missing = Some(format!("MapLibre GL JS is not installed on this server ({name}: {e})"));
+                    tracing::warn!("MapLibre GL JS: {e}; map pages will not work");
+                    missing = Some(format!("MapLibre GL JS is not available on this server ({name}: {e})"));
                 }
             }
         }
@@ -74,6 +84,13 @@ impl Assets {
     /// The file called `name`.
     pub fn get(&self, name: &str) -> Option<&Asset> {
         self.files.get(name)
+    }
+
+    /// The names of the files served, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self.files.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 }
 

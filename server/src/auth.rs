@@ -90,19 +90,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
-/// Middleware: identifies the caller of every request (401 for a bad key) and records it on
-/// the request for the handlers.
-pub async fn authenticate(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Result<axum::response::Response, ApiError> {
-    let mut caller = state.keyring().identify(request.headers())?;
-    caller.address = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
-}
-
 /// The keys in force and the roles they map to.
 #[derive(Debug, Default)]
 pub struct Keyring {
@@ -136,11 +123,6 @@ impl Keyring {
             self.by_hash.insert(k.hash.clone(), k);
         }
         Ok(())
-    }
-
-    /// The roles.
-    pub fn roles(&self) -> &BTreeMap<String, Role> {
-        &self.roles
     }
 
     /// The caller a request's `X-API-Key` or `Authorization: Bearer` header names; no header is

@@ -141,9 +141,10 @@ fn default_cache_control() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    /// The `dist` folder of the `maplibre-gl` npm package (`npm ci` in `web/`).
-    #[serde(default = "default_maplibre")]
-    pub maplibre: PathBuf,
+    /// The `dist` folder of a `maplibre-gl` npm package to serve instead of the one embedded at
+    /// build time.
+    #[serde(default)]
+    pub maplibre: Option<PathBuf>,
     /// TrueType fonts for map labels, by the name styles use in `text-font`.
     #[serde(default = "default_fonts")]
     pub fonts: BTreeMap<String, PathBuf>,
@@ -162,17 +163,13 @@ pub struct WebConfig {
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
-            maplibre: default_maplibre(),
+            maplibre: None,
             fonts: default_fonts(),
             label_font: default_label_font(),
             bold_font: default_bold_font(),
             frame_ancestors: default_frame_ancestors(),
         }
     }
-}
-
-fn default_maplibre() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/node_modules/maplibre-gl/dist"))
 }
 
 /// Noto Sans covers Vietnamese; Debian ships it in `fonts-noto-core`.
@@ -222,10 +219,33 @@ fn max_limit() -> usize {
     10_000
 }
 
+/// Serving settings taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Bytes of compressed tiles the cache may hold; 0 turns it off.
+    pub tile_cache_bytes: u64,
+    /// `Cache-Control` of tile responses.
+    pub tile_cache_control: String,
+    /// Features per page when the request gives no `limit`.
+    pub default_limit: usize,
+    /// Largest page.
+    pub max_limit: usize,
+    /// Steady requests per second per key or address.
+    pub requests_per_second: u32,
+    /// Requests allowed at once above the steady rate.
+    pub burst: u32,
+    /// How long a request may take.
+    pub request_timeout: std::time::Duration,
+    /// Longest URL in bytes.
+    pub max_url_bytes: usize,
+    /// Largest body in bytes.
+    pub max_body_bytes: usize,
+}
+
 impl Config {
-    /// The serving settings of the `[tiles]` and `[features]` sections.
-    pub fn settings(&self) -> crate::state::Settings {
-        crate::state::Settings {
+    /// The serving settings of the `[tiles]`, `[features]` and `[limits]` sections.
+    pub fn settings(&self) -> Settings {
+        Settings {
             tile_cache_bytes: self.tiles.cache_mb << 20,
             tile_cache_control: self.tiles.cache_control.clone(),
             default_limit: self.features.default_limit,
@@ -309,8 +329,8 @@ impl Config {
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
         let mut config: Self = figment.extract().map_err(Box::new)?;
         config.origin = origin;
-        if config.web.maplibre.is_relative() {
-            config.web.maplibre = base.join(&config.web.maplibre);
+        if let Some(dir) = config.web.maplibre.as_mut().filter(|d| d.is_relative()) {
+            *dir = base.join(&*dir);
         }
         for path in config.web.fonts.values_mut().filter(|p| p.is_relative()) {
             *path = base.join(&*path);
@@ -336,6 +356,8 @@ impl Config {
                 *file = base.join(&*file);
             }
             def.validate().map_err(|e| ConfigError::Layer { file: config.origin.clone(), source: Box::new(e) })?;
+            crate::style::check_custom(def)
+                .map_err(|message| config_layer_error(&config.origin, key, "style", message))?;
         }
         Ok(config)
     }

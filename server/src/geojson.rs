@@ -5,7 +5,17 @@
 use std::io::Write;
 
 use geo_types::{Coord, Geometry, LineString, Polygon};
-use layers::Value;
+use layers::{Value, crs::Crs};
+
+use crate::{error::ApiError, feature_view::FeatureView};
+
+/// Appends a feature as it is seen, its geometry in `crs`: coordinates to 1e-8° (about 1 mm) or
+/// to the millimetre.
+pub fn write_view(out: &mut Vec<u8>, f: &FeatureView, crs: Crs) -> Result<(), ApiError> {
+    let scale = if crs.is_geographic() { 1e8 } else { 1e3 };
+    write_feature(out, f.id(), &f.geometry(crs)?, scale, f.properties());
+    Ok(())
+}
 
 /// Appends one feature: `{"type":"Feature","id":…,"geometry":…,"properties":{…}}`, coordinates
 /// rounded to `1/scale`.
@@ -46,8 +56,8 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
             write_string(out, s);
             Ok(())
         }
-        Value::Date(d) => write!(out, "\"{}\"", d.format("%Y-%m-%d")),
-        Value::DateTime(t) => write!(out, "\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        // The one date spelling (RFC 3339), which needs no JSON escaping.
+        Value::Date(_) | Value::DateTime(_) => write!(out, "\"{v}\""),
     };
 }
 

@@ -67,6 +67,13 @@ impl Glyphs {
         self.fonts.contains_key(name)
     }
 
+    /// The names of the loaded fonts, in order.
+    pub fn fonts(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self.fonts.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
+
     /// The glyph protobuf for the first known font of a comma-separated stack, or `None` when
     /// the stack names no configured font.
     pub fn range(&self, stack: &str, range: GlyphRange) -> Option<Bytes> {

@@ -5,7 +5,14 @@
 
 use std::fmt::Write;
 
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
 use geo_types::{Coord, Geometry, LineString, Rect};
+use layers::Value;
+
+use crate::feature_view::{Columns, FeatureView};
 
 /// The `text/html` media type these pages are served with.
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -26,15 +33,58 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A whole page: `crumbs` are (label, href) from the landing page down; `json` links the JSON
-/// representation of the same resource.
-pub fn page(title: &str, crumbs: &[(&str, String)], json: &str, body: &str) -> String {
-    let mut nav = String::new();
-    for (label, href) in crumbs {
-        let _ = write!(nav, r#"<a href="{}">{}</a> › "#, escape(href), escape(label));
+/// Where a page sits below the landing page: its breadcrumbs.
+#[derive(Clone, Copy, Debug)]
+pub enum Trail<'a> {
+    /// The landing page itself: no breadcrumbs.
+    Landing,
+    /// Directly below the landing page.
+    Home,
+    /// Below the list of collections.
+    Collections,
+    /// Below one collection.
+    Collection(&'a str),
+}
+
+impl<'a> Trail<'a> {
+    fn crumbs(self) -> Vec<(&'a str, String)> {
+        let mut crumbs = Vec::new();
+        if matches!(self, Self::Landing) {
+            return crumbs;
+        }
+        crumbs.push(("Bando", "/".to_owned()));
+        if matches!(self, Self::Collections | Self::Collection(_)) {
+            crumbs.push(("Collections", "/collections".to_owned()));
+        }
+        if let Self::Collection(id) = self {
+            crumbs.push((id, format!("/collections/{id}")));
+        }
+        crumbs
     }
-    format!(
-        r#"<!doctype html>
+}
+
+/// A whole page, answered as `text/html`.
+pub struct Page {
+    title: String,
+    nav: String,
+    json: String,
+    body: String,
+}
+
+impl Page {
+    /// A page titled `title` at `trail`, whose JSON representation is at `json`.
+    pub fn new(title: &str, trail: Trail, json: &str, body: String) -> Self {
+        let mut nav = String::new();
+        for (label, href) in trail.crumbs() {
+            let _ = write!(nav, r#"<a href="{}">{}</a> › "#, escape(&href), escape(label));
+        }
+        Self { title: title.to_owned(), nav, json: json.to_owned(), body }
+    }
+
+    /// The page's HTML text.
+    pub fn render(&self) -> String {
+        format!(
+            r#"<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Bando</title>
 <link rel="alternate" type="application/json" href="{json}">
@@ -52,9 +102,18 @@ code {{ background: #eef3f6; padding: 0 0.2rem; }}
 <h1>{title}</h1>
 {body}
 </body></html>"#,
-        title = escape(title),
-        json = escape(json),
-    )
+            title = escape(&self.title),
+            json = escape(&self.json),
+            nav = self.nav,
+            body = self.body,
+        )
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, HTML)], self.render()).into_response()
+    }
 }
 
 /// An inline SVG map of Web Mercator geometries, framed on `frame` (or on the geometries).
@@ -79,12 +138,7 @@ pub fn svg_map<'a>(geometries: impl IntoIterator<Item = &'a Geometry>, frame: Op
 
 fn bounds(geometries: &[&Geometry]) -> Option<Rect> {
     use geo::BoundingRect;
-    geometries.iter().filter_map(|g| g.bounding_rect()).reduce(|a, b| {
-        Rect::new(
-            Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-            Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-        )
-    })
+    geometries.iter().filter_map(|g| g.bounding_rect()).reduce(layers::index::union)
 }
 
 fn draw(svg: &mut String, g: &Geometry, at: &dyn Fn(&Coord) -> (f64, f64)) {
@@ -126,6 +180,35 @@ fn draw(svg: &mut String, g: &Geometry, at: &dyn Fn(&Coord) -> (f64, f64)) {
     }
 }
 
+/// Features as a table: one row each, a column per property of `columns` (the same columns
+/// whatever the first feature holds), the id linking to the feature's page.
+pub fn features_table<'a>(
+    collection: &str,
+    columns: &Columns,
+    features: impl IntoIterator<Item = FeatureView<'a>>,
+) -> String {
+    let mut t = String::from("<table><tr><th>id</th>");
+    for name in columns.names() {
+        let _ = write!(t, "<th>{}</th>", escape(name));
+    }
+    t.push_str("</tr>");
+    for f in features {
+        let fid = f.id();
+        let _ = write!(t, r#"<tr><td><a href="/collections/{collection}/items/{fid}?f=html">{fid}</a></td>"#);
+        for (_, value) in f.properties() {
+            let _ = write!(t, "<td>{}</td>", escape(&value.to_string()));
+        }
+        t.push_str("</tr>");
+    }
+    t.push_str("</table>");
+    t
+}
+
+/// One feature's properties as a table of `(name, value)` rows.
+pub fn feature_table(f: &FeatureView) -> String {
+    table(f.properties().map(|(name, value): (&str, &Value)| (name, value.to_string())))
+}
+
 /// A table of `(name, value)` rows.
 pub fn table<'a>(rows: impl IntoIterator<Item = (&'a str, String)>) -> String {
     let mut t = String::from("<table>");
@@ -148,7 +231,11 @@ mod tests {
             escape(r#"<script>"a" & 'b'</script>"#),
             "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
         );
-        assert!(page("<x>", &[], "/?f=json", "").contains("<title>&lt;x&gt; · Bando</title>"));
+        assert!(
+            Page::new("<x>", Trail::Landing, "/?f=json", String::new())
+                .render()
+                .contains("<title>&lt;x&gt; · Bando</title>")
+        );
     }
 
     #[test]

@@ -1,25 +1,50 @@
 //! The `bando` service: configuration, layer loading, and the HTTP routes.
+//!
+//! The modules, each importing only those listed before it:
+//! - `error`: `ApiError`, the one table of HTTP statuses.
+//! - `auth`, `limits`, `request`, `html`, `geojson`, `feature_view`: keys and callers, the rate
+//!   limiter, typed request values, page layout, the GeoJSON writer, a feature as answers show it.
+//! - `layer`, `audit`, `access`: the served layer; the audit trail; what one caller may read.
+//! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`: the service core under the
+//!   routes (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas,
+//!   feature pages, the OpenAPI document).
+//! - `config`, `assets`, `glyphs`, `web`, `keys`: the configuration and what is read at start.
+//! - `respond`, `state`: how answers are written; the shared state that composes the core.
+//! - `middleware`, `load`, `live`, `routes`: what runs before handlers, loading, the change
+//!   feed, and the handlers (extract → core → encode; no route module imports another).
 
+pub mod access;
 pub mod assets;
+pub mod audit;
 pub mod auth;
-pub mod changes;
 pub mod config;
 pub mod error;
+pub mod feature_view;
+pub mod features;
 pub mod geojson;
 pub mod glyphs;
 pub mod html;
 pub mod keys;
+pub mod layer;
 pub mod limits;
+pub mod live;
 pub mod load;
-pub mod render;
+pub mod middleware;
+pub mod openapi;
 pub mod request;
+pub mod respond;
 pub mod routes;
+pub mod schema;
 pub mod state;
 pub mod style;
-pub mod tile_cache;
+pub mod tilejson;
+pub mod tiles;
+pub mod web;
+
+use std::sync::Arc;
 
 use axum::{
-    Router,
+    Extension, Router,
     http::{Method, header},
 };
 use tower_http::{
@@ -28,30 +53,29 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, openapi::Operation, state::AppState};
 
-/// The whole HTTP application.
+// `layers` and `tiler` do not depend on each other, so each names the Web Mercator world and the
+// deepest zoom itself; here, where both are used, they must agree.
+const _: () = assert!(layers::mercator::HALF_WORLD == tiler::tile::HALF_WORLD);
+const _: () = assert!(layers::catalog::MAX_ZOOM == tiler::tile::MAX_ZOOM);
+
+/// The whole HTTP application: every route of [`routes::all`], and `/api` describing them.
 pub fn app(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(Any)
         .expose_headers([header::ETAG, header::CONTENT_ENCODING]);
-    Router::new()
-        .merge(routes::landing::router())
-        .merge(routes::health::router())
-        .merge(routes::metrics::router())
-        .merge(routes::api::router())
-        .merge(routes::collections::router())
-        .merge(routes::queryables::router())
-        .merge(routes::items::router())
-        .merge(routes::tiles::router())
-        .merge(routes::ogc_tiles::router())
-        .merge(routes::maps::router())
+    let endpoints = routes::all();
+    let operations: Arc<[Operation]> = endpoints.iter().map(|e| e.operation).collect();
+    let router = endpoints.into_iter().fold(Router::new(), |r, e| r.route(e.operation.route, e.handler));
+    router
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::throttle))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::check_size))
+        .layer(Extension(operations))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::throttle))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_size))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(limits::panic_response))
         // GeoJSON and pages shrink five- to tenfold; tiles carry their own gzip, which this
         // leaves alone.

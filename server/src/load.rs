@@ -10,10 +10,7 @@ use layers::{
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 
-use crate::{
-    config::Config,
-    state::{AppState, Layer},
-};
+use crate::{config::Config, layer::Layer, state::AppState};
 
 /// Where one layer's features come from.
 enum Origin {

@@ -169,7 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for req in requests {
                 let outcome = import(&pool, &req).await;
                 let action = if outcome.is_ok() { "import" } else { "import-failed" };
-                server::keys::audit_cli(&pool, action, req.layer.as_str()).await;
+                server::audit::record_cli(&pool, action, req.layer.as_str()).await;
                 outcome?;
             }
             Ok(())
@@ -195,7 +195,7 @@ async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
             match pool {
                 Some(pool) => {
                     security::add_key(&pool, &id, &role, &hash).await?;
-                    server::keys::audit_cli(&pool, "key-create", &id).await;
+                    server::audit::record_cli(&pool, "key-create", &id).await;
                     eprintln!("key {id} ({role}) stored; the key above is not shown again");
                 }
                 None => eprintln!(
@@ -223,7 +223,7 @@ async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
             if !security::revoke_key(&pool, &id).await? {
                 return Err(BadInput(format!("no active key {id:?}")).into());
             }
-            server::keys::audit_cli(&pool, "key-revoke", &id).await;
+            server::audit::record_cli(&pool, "key-revoke", &id).await;
             println!("key {id} revoked");
         }
         (_, None) => {
@@ -276,14 +276,14 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
     };
     let defs = load::catalog(&config, pool.as_ref()).await?;
     let keyring = server::keys::keyring(&config, pool.as_ref()).await?;
-    let state = AppState::new(config.settings(), keyring, pool.clone(), server::state::Web::load(&config.web));
+    let state = AppState::new(config.settings(), keyring, pool.clone(), server::web::Web::load(&config.web));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },
         layers = defs.len(), "listening"
     );
     if let Some(pool) = pool.clone() {
-        tokio::spawn(server::changes::follow(state.clone(), pool));
+        tokio::spawn(server::live::follow(state.clone(), pool));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
     let app = server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

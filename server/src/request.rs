@@ -11,6 +11,7 @@ use layers::{
     crs::Crs,
     query::{Bbox, Interval},
 };
+use tiler::TileCoord;
 
 use crate::error::ApiError;
 
@@ -168,6 +169,14 @@ pub fn parse_interval(s: &str) -> Result<Interval, String> {
     Ok(interval)
 }
 
+/// The tile coordinates of a path: 400 for anything that is not a tile.
+pub fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
+    let num = |name: &str, v: &str| {
+        v.parse::<u32>().map_err(|_| ApiError::BadRequest(format!("{name} must be a non-negative integer, not {v:?}")))
+    };
+    TileCoord::new(num("zoom", z)?, num("column", x)?, num("row", y)?).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -206,6 +215,13 @@ mod tests {
         let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
         assert_eq!(p, Ok(pairs(&[("q", "Đình tân"), ("filter", "a=1"), ("flag", "")])));
         assert!(Params::parse("q=%FF%FE").is_err());
+    }
+
+    #[test]
+    fn bad_tile_coordinates_are_400() {
+        for (z, x, y) in [("a", "0", "0"), ("3", "8", "0"), ("23", "0", "0"), ("-1", "0", "0"), ("1", "0", "1.5")] {
+            assert!(matches!(parse_tile(z, x, y), Err(ApiError::BadRequest(_))), "{z}/{x}/{y}");
+        }
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! MapLibre style documents (style specification v8) for Bando's own tiles: one cartography per
 //! [`Theme`], with a legend in the style's metadata that the viewer draws.
 
-use std::sync::Arc;
-
 use layers::{GeometryType, LayerDef, Theme};
 use serde_json::{Value, json};
 
 use crate::{
-    routes::tiles::MAX_LAYERS,
-    state::{Layer, extent_of},
+    access::{LayerView, MAX_LAYERS},
+    layer::{Layer, extent_of},
 };
 
 /// The id of the style with every layer the caller may see.
@@ -24,7 +22,7 @@ pub struct Fonts<'a> {
 
 /// The style document: `layers` drawn in theme order over a plain background. `id` names the
 /// style; when it is one of the layers, the style is framed on that layer.
-pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: &Fonts) -> Value {
+pub fn document(base: &str, id: &str, name: &str, layers: &[LayerView], fonts: &Fonts) -> Value {
     let mut ordered: Vec<&LayerDef> = layers.iter().map(|l| &l.def).collect();
     ordered.sort_by_key(|d| (theme_of(d), d.id.to_string()));
     let sources = sources(&ordered);
@@ -61,6 +59,20 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[Arc<Layer>], fonts: 
         "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
         "layers": style_layers,
     })
+}
+
+/// Checks a layer's own style layers (`style = [...]` in its configuration): each must draw the
+/// layer's features. The error says which entry is wrong.
+pub fn check_custom(def: &LayerDef) -> Result<(), String> {
+    // Types that draw a source layer; `background` and `raster` draw no features.
+    const DRAWING: [&str; 6] = ["fill", "line", "symbol", "circle", "heatmap", "fill-extrusion"];
+    for (i, layer) in def.style.iter().flatten().enumerate() {
+        match layer.get("type").and_then(Value::as_str) {
+            Some(t) if DRAWING.contains(&t) => {}
+            _ => return Err(format!("entry {} needs a `type` among {}", i + 1, DRAWING.join(", "))),
+        }
+    }
+    Ok(())
 }
 
 /// One vector source: layers served in the same zoom range, read as one multi-layer tile.

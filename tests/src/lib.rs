@@ -27,6 +27,18 @@ pub fn bando_bin() -> PathBuf {
     bin
 }
 
+/// The `bando` that `cargo install --path server` installed (`scripts/test.sh` installs it
+/// under `target/installed`, or `INSTALLED_BANDO`), run from `/` with a clean environment: the
+/// one binary, away from the source tree.
+pub fn installed_bando(args: &[&str]) -> Command {
+    let bin =
+        std::env::var_os("INSTALLED_BANDO").map_or_else(|| repo().join("target/installed/bin/bando"), PathBuf::from);
+    assert!(bin.exists(), "{} is missing: run the tests with scripts/test.sh (it installs bando first)", bin.display());
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir("/").env_remove("DATABASE_URL").env_remove("BANDO_CONFIG").env("RUST_LOG", "warn");
+    cmd
+}
+
 /// A `bando` command with a clean environment: no inherited database or config.
 pub fn bando(args: &[&str]) -> Command {
     let mut cmd = Command::new(bando_bin());

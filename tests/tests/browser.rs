@@ -1,9 +1,10 @@
 //! The map pages in a real browser: headless Chromium (Debian's) driven by playwright-core
 //! through `web/browser-check.mjs`, against `bando serve` on the sample files, as an anonymous
-//! visitor. Screenshots are kept in `target/browser-artifacts/`.
+//! visitor. The server is the installed binary run from `/`, so the pages load the MapLibre it
+//! embeds. Screenshots are kept in `target/browser-artifacts/`.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{ADMIN_KEY, Server, bando, repo, run_ok, sample_layer_ids};
+use e2e::{ADMIN_KEY, Server, installed_bando, repo, run_ok, sample_layer_ids};
 use serde_json::Value;
 
 /// What the browser saw, as the driver script reports it.
@@ -44,7 +45,7 @@ fn near(a: &Value, b: &Value) -> bool {
 #[test]
 fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_elsewhere() {
     // Only Bando's own pages may frame its embeds here (the sample also allows local pages).
-    let mut command = bando(&[]);
+    let mut command = installed_bando(&[]);
     command.env("BANDO_WEB__FRAME_ANCESTORS", "[\"'self'\"]");
     let server = Server::start_admin(command);
     let anonymous: Value = reqwest::blocking::get(format!("{}/collections", server.base)).unwrap().json().unwrap();

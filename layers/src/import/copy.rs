@@ -14,6 +14,7 @@ use crate::{
     Error, PropertyType, Result, Value,
     catalog::quote_ident,
     source::{Source, convert, field_text},
+    store::postgis::column_type,
 };
 
 /// Rows read, and those skipped for having no geometry.
@@ -36,7 +37,7 @@ pub(super) async fn stage(
         ddl.push_str(", id bigint");
     }
     for c in &plan.columns {
-        let _ = write!(ddl, ", {} {}", quote_ident(&c.name), c.kind.sql_type());
+        let _ = write!(ddl, ", {} {}", quote_ident(&c.name), column_type(c.kind));
     }
     ddl.push_str(") ON COMMIT DROP");
     sqlx::query(AssertSqlSafe(ddl)).execute(&mut *conn).await.map_err(Error::db("creating the staging table"))?;

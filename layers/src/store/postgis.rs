@@ -11,6 +11,76 @@ use crate::{
     catalog::{LayerSource, TableRef, quote_ident},
 };
 
+/// The PostGIS dimension for `ST_CollectionExtract` (1 points, 2 lines, 3 polygons), or `None`
+/// for mixed layers.
+pub fn collection_dimension(g: GeometryType) -> Option<i32> {
+    match g {
+        GeometryType::Point | GeometryType::MultiPoint => Some(1),
+        GeometryType::LineString | GeometryType::MultiLineString => Some(2),
+        GeometryType::Polygon | GeometryType::MultiPolygon => Some(3),
+        GeometryType::Geometry => None,
+    }
+}
+
+/// The name PostGIS uses in `geometry(<type>, srid)` and `GeometryType()`.
+pub fn geometry_type_name(g: GeometryType) -> &'static str {
+    match g {
+        GeometryType::Point => "Point",
+        GeometryType::LineString => "LineString",
+        GeometryType::Polygon => "Polygon",
+        GeometryType::MultiPoint => "MultiPoint",
+        GeometryType::MultiLineString => "MultiLineString",
+        GeometryType::MultiPolygon => "MultiPolygon",
+        GeometryType::Geometry => "Geometry",
+    }
+}
+
+/// Parses PostGIS' spelling of a geometry type (any case), as `geometry_columns.type` reports it.
+pub fn geometry_type_from_name(name: &str) -> GeometryType {
+    match name.to_ascii_uppercase().as_str() {
+        "POINT" => GeometryType::Point,
+        "LINESTRING" => GeometryType::LineString,
+        "POLYGON" => GeometryType::Polygon,
+        "MULTIPOINT" => GeometryType::MultiPoint,
+        "MULTILINESTRING" => GeometryType::MultiLineString,
+        "MULTIPOLYGON" => GeometryType::MultiPolygon,
+        _ => GeometryType::Geometry,
+    }
+}
+
+/// The PostgreSQL column type of a property: what an import creates and what a layer's SELECT
+/// casts to, so that every value decodes as its property type.
+pub fn column_type(kind: PropertyType) -> &'static str {
+    match kind {
+        PropertyType::Text => "text",
+        PropertyType::Integer => "bigint",
+        PropertyType::Real => "double precision",
+        PropertyType::Boolean => "boolean",
+        PropertyType::Date => "date",
+        PropertyType::Datetime => "timestamptz",
+    }
+}
+
+/// The property type of a PostgreSQL column type (`information_schema.columns.data_type`);
+/// `None` for types Bando does not publish (arrays, json, bytea, ...).
+pub fn property_type_of_column(data_type: &str) -> Option<PropertyType> {
+    Some(match data_type {
+        "text" | "character varying" | "character" | "uuid" | "citext" => PropertyType::Text,
+        "smallint" | "integer" | "bigint" => PropertyType::Integer,
+        "real" | "double precision" | "numeric" => PropertyType::Real,
+        "boolean" => PropertyType::Boolean,
+        "date" => PropertyType::Date,
+        "timestamp with time zone" | "timestamp without time zone" => PropertyType::Datetime,
+        _ => return None,
+    })
+}
+
+/// Whether the database answers within `within`: what `/ready` reports.
+pub async fn ping(pool: &PgPool, within: Duration) -> bool {
+    let ping = sqlx::query("SELECT 1").execute(pool);
+    matches!(tokio::time::timeout(within, ping).await, Ok(Ok(_)))
+}
+
 /// Opens a connection pool; statements running longer than `statement_timeout` are cancelled.
 pub async fn connect(url: &str, statement_timeout: Option<Duration>) -> Result<PgPool> {
     let mut options: sqlx::postgres::PgConnectOptions = url.parse().map_err(Error::db("reading the database URL"))?;
@@ -103,13 +173,13 @@ pub async fn describe_table(
     .into_iter()
     .filter_map(|r| {
         let name: String = r.get(0);
-        let kind = PropertyType::from_sql(r.get::<&str, _>(1))?;
+        let kind = property_type_of_column(r.get::<&str, _>(1))?;
         (name != geometry_column && Some(&name) != id_column.as_ref()).then_some((name, kind))
     })
     .collect();
     Ok(Some(TableInfo {
         table: table.clone(),
-        geometry_type: GeometryType::from_postgis(geom.get::<&str, _>(1)),
+        geometry_type: geometry_type_from_name(geom.get::<&str, _>(1)),
         srid: geom.get(2),
         geometry_column,
         id_column,
@@ -144,7 +214,7 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
             .collect(),
         temporal: None,
         minzoom: 0,
-        maxzoom: 22,
+        maxzoom: crate::catalog::MAX_ZOOM,
         attribution: String::new(),
         license: None,
         access,
@@ -222,7 +292,7 @@ pub async fn register(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result
     .bind(&table.table)
     .bind(&def.source.geometry_column)
     .bind(&def.source.id_column)
-    .bind(def.geometry.postgis_name())
+    .bind(geometry_type_name(def.geometry))
     .bind(access_name(def.access))
     .execute(pool)
     .await
@@ -246,15 +316,7 @@ fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
     let lonlat = if srid == 4326 { geom } else { format!("bando.to_wgs84({geom}, ST_SRID({geom}))") };
     let mut sql = format!("SELECT {}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
     for p in &def.properties {
-        let cast = match p.kind {
-            PropertyType::Text => "text",
-            PropertyType::Integer => "bigint",
-            PropertyType::Real => "float8",
-            PropertyType::Boolean => "boolean",
-            PropertyType::Date => "date",
-            PropertyType::Datetime => "timestamptz",
-        };
-        sql.push_str(&format!(", {}::{cast}", quote_ident(&p.name)));
+        sql.push_str(&format!(", {}::{}", quote_ident(&p.name), column_type(p.kind)));
     }
     sql.push_str(&format!(" FROM {} WHERE {} IS NOT NULL", table.quoted(), quote_ident(&def.source.geometry_column)));
     sql

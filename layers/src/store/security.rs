@@ -35,9 +35,11 @@ pub struct AuditEntry {
     pub target: String,
     /// The client's address, for requests.
     pub client: Option<String>,
-    /// Anything else worth keeping.
-    pub detail: Option<String>,
 }
+
+/// The table of API keys: its changes come through the change feed like a layer table's
+/// (migration 0004), so running servers pick up new and revoked keys.
+pub const KEYS_TABLE: &str = "bando.api_keys";
 
 /// Every key, revoked ones included, oldest first.
 pub async fn keys(pool: &PgPool) -> Result<Vec<StoredKey>> {
@@ -81,30 +83,26 @@ pub async fn revoke_key(pool: &PgPool, id: &str) -> Result<bool> {
 
 /// Appends an entry to the audit trail.
 pub async fn audit(pool: &PgPool, e: &AuditEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO bando.audit (at, who, role, action, target, client, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(e.at)
-    .bind(&e.who)
-    .bind(&e.role)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(&e.client)
-    .bind(&e.detail)
-    .execute(pool)
-    .await
-    .map_err(Error::db("writing the audit trail"))?;
+    sqlx::query("INSERT INTO bando.audit (at, who, role, action, target, client) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(e.at)
+        .bind(&e.who)
+        .bind(&e.role)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.client)
+        .execute(pool)
+        .await
+        .map_err(Error::db("writing the audit trail"))?;
     Ok(())
 }
 
 /// The latest `limit` audit entries, newest first.
 pub async fn recent_audit(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>> {
-    let rows =
-        sqlx::query("SELECT at, who, role, action, target, client, detail FROM bando.audit ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("reading the audit trail"))?;
+    let rows = sqlx::query("SELECT at, who, role, action, target, client FROM bando.audit ORDER BY id DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("reading the audit trail"))?;
     Ok(rows
         .iter()
         .map(|r| AuditEntry {
@@ -114,7 +112,6 @@ pub async fn recent_audit(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>> 
             action: r.get("action"),
             target: r.get("target"),
             client: r.get("client"),
-            detail: r.get("detail"),
         })
         .collect())
 }

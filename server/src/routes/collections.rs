@@ -4,27 +4,49 @@
 use std::fmt::Write;
 
 use axum::{
-    Router,
     extract::{Path, State},
-    http::{HeaderMap, header},
-    response::{IntoResponse, Response},
-    routing::get,
+    http::HeaderMap,
+    response::Response,
 };
 use layers::crs::{CRS84_URI, Crs};
 use serde_json::{Value, json};
 
-use super::{base_url, ogc_tiles::REL_TILESETS_VECTOR, queryables::REL_QUERYABLES, tiles::one_layer};
+use super::{Endpoint, base_url};
 use crate::{
+    access::LayerView,
     auth::Caller,
     error::ApiError,
-    html,
+    html::{self, Page, Trail},
+    openapi::{Operation, Status},
     request::{Format, Params},
-    state::{AppState, Layer},
+    respond::{self, JSON},
+    state::AppState,
 };
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/collections", get(list)).route("/collections/{id}", get(one))
+/// Link relation from a collection to its queryables.
+pub const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// Link relation from a collection to its vector tilesets.
+pub const REL_TILESETS_VECTOR: &str = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector";
+
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    let json_html: &[&str] = &[JSON, "text/html"];
+    vec![
+        Endpoint::get(
+            Operation::new("/collections", "/collections", "Collections")
+                .parameters(&["f"])
+                .ok("The collections", json_html)
+                .statuses(&[Status::BadRequest]),
+            list,
+        ),
+        Endpoint::get(
+            Operation::new("/collections/{id}", "/collections/{collectionId}", "One collection")
+                .parameters(&["collectionId", "f"])
+                .ok("The collection", json_html)
+                .statuses(&[Status::BadRequest, Status::NotFound]),
+            one,
+        ),
+    ]
 }
 
 async fn list(
@@ -35,32 +57,36 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let format = Format::negotiate(&params, &headers)?;
     let base = base_url(&headers);
-    let layers = state.layers_for(&caller);
-    if format == Format::Html {
-        let mut body = String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
-        for l in &layers {
-            let _ = write!(
-                body,
-                r#"<tr><td><a href="/collections/{id}?f=html">{title}</a></td><td>{n}</td><td>{d}</td></tr>"#,
-                id = l.def.id,
-                title = html::escape(&l.def.title),
-                n = l.index.len(),
-                d = html::escape(&l.def.description),
-            );
-        }
-        body.push_str("</table>");
-        let page = html::page("Collections", &[("Bando", "/".into())], "/collections?f=json", &body);
-        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
-    }
-    let collections: Vec<Value> = layers.iter().map(|l| collection(&base, l)).collect();
-    let body = json!({
-        "links": [
-            { "href": format!("{base}/collections?f=json"), "rel": "self", "type": "application/json", "title": "Layers" },
-            { "href": format!("{base}/collections?f=html"), "rel": "alternate", "type": "text/html", "title": "Layers as HTML" },
-        ],
-        "collections": collections,
-    });
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    let views = state.access(&caller).all();
+    respond::negotiated(
+        format,
+        || {
+            let collections: Vec<Value> = views.iter().map(|v| collection(&base, v)).collect();
+            let body = json!({
+                "links": [
+                    { "href": format!("{base}/collections?f=json"), "rel": "self", "type": JSON, "title": "Layers" },
+                    { "href": format!("{base}/collections?f=html"), "rel": "alternate", "type": "text/html", "title": "Layers as HTML" },
+                ],
+                "collections": collections,
+            });
+            Ok(respond::json(JSON, body.to_string()))
+        },
+        || {
+            let mut body = String::from("<table><tr><th>Collection</th><th>Features</th><th>Description</th></tr>");
+            for v in &views {
+                let _ = write!(
+                    body,
+                    r#"<tr><td><a href="/collections/{id}?f=html">{title}</a></td><td>{n}</td><td>{d}</td></tr>"#,
+                    id = v.def.id,
+                    title = html::escape(&v.def.title),
+                    n = v.index.len(),
+                    d = html::escape(&v.def.description),
+                );
+            }
+            body.push_str("</table>");
+            Ok(Page::new("Collections", Trail::Home, "/collections?f=json", body))
+        },
+    )
 }
 
 async fn one(
@@ -70,22 +96,40 @@ async fn one(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &caller, &id)?;
-    let format = Format::negotiate(&params, &headers)?;
-    if format == Format::Html {
-        let crumbs = [("Bando", "/".to_owned()), ("Collections", "/collections".to_owned())];
-        let page =
-            html::page(&layer.def.title, &crumbs, &format!("/collections/{id}?f=json"), &collection_html(&layer));
-        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
-    }
-    let body = collection(&base_url(&headers), &layer);
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    let view = state.access(&caller).one(&id)?;
+    respond::negotiated(
+        Format::negotiate(&params, &headers)?,
+        || Ok(respond::json(JSON, collection(&base_url(&headers), &view).to_string())),
+        || {
+            Ok(Page::new(
+                &view.def.title,
+                Trail::Collections,
+                &format!("/collections/{id}?f=json"),
+                collection_html(&view),
+            ))
+        },
+    )
+}
+
+/// The `license` link of an SPDX licence identifier: its page in the SPDX licence list.
+pub fn license_link(spdx: &str) -> Option<Value> {
+    let plain = !spdx.is_empty() && spdx.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+    plain.then(|| json!({ "href": format!("https://spdx.org/licenses/{spdx}.html"), "rel": "license", "type": "text/html", "title": spdx }))
 }
 
 /// The description of one layer.
-fn collection(base: &str, layer: &Layer) -> Value {
-    let def = &layer.def;
+fn collection(base: &str, view: &LayerView) -> Value {
+    let def = &view.def;
     let here = format!("{base}/collections/{}", def.id);
+    let mut links = vec![
+        json!({ "href": format!("{here}?f=json"), "rel": "self", "type": JSON, "title": def.title }),
+        json!({ "href": format!("{here}?f=html"), "rel": "alternate", "type": "text/html", "title": def.title }),
+        json!({ "href": format!("{here}/items?f=json"), "rel": "items", "type": "application/geo+json", "title": "Features" }),
+        json!({ "href": format!("{here}/items?f=html"), "rel": "items", "type": "text/html", "title": "Features as HTML" }),
+        json!({ "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": "application/schema+json", "title": "Queryable properties" }),
+        json!({ "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": JSON, "title": "Vector tiles" }),
+    ];
+    links.extend(def.license.as_deref().and_then(license_link));
     let mut c = json!({
         "id": def.id,
         "title": def.title,
@@ -94,23 +138,13 @@ fn collection(base: &str, layer: &Layer) -> Value {
         "itemType": "feature",
         "crs": Crs::supported().map(Crs::uri).collect::<Vec<_>>(),
         "storageCrs": CRS84_URI,
-        "links": [
-            { "href": format!("{here}?f=json"), "rel": "self", "type": "application/json", "title": def.title },
-            { "href": format!("{here}?f=html"), "rel": "alternate", "type": "text/html", "title": def.title },
-            { "href": format!("{here}/items?f=json"), "rel": "items", "type": "application/geo+json", "title": "Features" },
-            { "href": format!("{here}/items?f=html"), "rel": "items", "type": "text/html", "title": "Features as HTML" },
-            { "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": "application/schema+json", "title": "Queryable properties" },
-            { "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": "application/json", "title": "Vector tiles" },
-        ],
+        "links": links,
     });
     let mut extent = serde_json::Map::new();
-    if let Some(e) = layer.index.extent() {
-        extent.insert(
-            "spatial".into(),
-            json!({ "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]], "crs": CRS84_URI }),
-        );
+    if let Some(bbox) = view.bbox() {
+        extent.insert("spatial".into(), json!({ "bbox": [bbox], "crs": CRS84_URI }));
     }
-    if let Some(interval) = &layer.time_extent {
+    if let Some(interval) = &view.time_extent {
         extent.insert(
             "temporal".into(),
             json!({ "interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian" }),
@@ -122,28 +156,32 @@ fn collection(base: &str, layer: &Layer) -> Value {
     if !def.attribution.is_empty() {
         c["attribution"] = json!(def.attribution);
     }
+    if let Some(license) = &def.license {
+        c["license"] = json!(license);
+    }
     c
 }
 
-fn collection_html(layer: &Layer) -> String {
-    let def = &layer.def;
-    let frame = layer.index.extent().map(|e| {
+fn collection_html(view: &LayerView) -> String {
+    let def = &view.def;
+    let frame = view.index.extent().map(|e| {
         use layers::mercator::to_mercator;
         geo_types::Rect::new(to_mercator(e.min()), to_mercator(e.max()))
     });
     let sample: Vec<&geo_types::Geometry> = frame
-        .map(|r| layer.index.largest_in_mercator_box([r.min().x, r.min().y, r.max().x, r.max().y], 500))
+        .map(|r| view.index.largest_in_mercator_box([r.min().x, r.min().y, r.max().x, r.max().y], 500))
         .unwrap_or_default()
         .into_iter()
         .map(|c| &c.feature.mercator)
         .collect();
     let rows = [
         ("Id", def.id.to_string()),
-        ("Features", layer.index.len().to_string()),
+        ("Features", view.index.len().to_string()),
         ("Geometry", format!("{:?}", def.geometry)),
         ("Access", format!("{:?}", def.access)),
         ("Keywords", def.keywords.join(", ")),
         ("Attribution", def.attribution.clone()),
+        ("Licence", def.license.clone().unwrap_or_default()),
     ];
     format!(
         r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p>"#,

@@ -1,15 +1,29 @@
-//! `/health` (the process answers) and `/ready` (every layer is loaded).
+//! `/health` (the process answers) and `/ready` (every layer is loaded, and the database
+//! answers when there is one).
 
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
-use crate::{error::ApiError, state::AppState};
+use super::Endpoint;
+use crate::{error::ApiError, openapi::Operation, state::AppState};
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+/// How long `/ready` waits for the database.
+const PING: Duration = Duration::from_secs(2);
+
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::get(
+            Operation::new("/health", "/health", "Liveness").ok("The process answers", &["application/json"]),
+            health,
+        ),
+        Endpoint::get(
+            Operation::new("/ready", "/ready", "Readiness").ok("Every layer is loaded", &["application/json"]),
+            ready,
+        ),
+    ]
 }
 
 async fn health() -> Json<Value> {
@@ -26,17 +40,16 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     }
     // Tiles and features keep coming from memory while the database is away; readiness says
     // so, so that an operator (or a load balancer that wants fresh data) can tell.
-    if let Some(pool) = state.pool() {
-        let ping = sqlx::query("SELECT 1").execute(pool);
-        if !matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_))) {
-            return Err(ApiError::Unavailable(
-                "the database is unreachable; tiles and features are served from memory".into(),
-            ));
-        }
+    if let Some(pool) = state.pool()
+        && !layers::store::postgis::ping(pool, PING).await
+    {
+        return Err(ApiError::Unavailable(
+            "the database is unreachable; tiles and features are served from memory".into(),
+        ));
     }
     Ok(Json(json!({
         "status": "ready",
         "layers": state.layers().len(),
-        "store": if state.has_database() { "postgis" } else { "files" },
+        "store": if state.pool().is_some() { "postgis" } else { "files" },
     })))
 }

@@ -2,20 +2,16 @@
 
 use std::fmt::Write;
 
-use axum::{
-    Router,
-    http::{HeaderMap, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
-use serde_json::{Value, json};
+use axum::{http::HeaderMap, response::Response};
+use serde_json::json;
 
-use super::{api::OPENAPI_JSON, base_url};
+use super::{Endpoint, base_url};
 use crate::{
     error::ApiError,
-    html,
+    html::{self, Page, Trail},
+    openapi::{OPENAPI_JSON, Operation, Status},
     request::{Format, Params},
-    state::AppState,
+    respond::{self, JSON},
 };
 
 /// The conformance classes Bando implements, and only those.
@@ -48,9 +44,25 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ];
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(landing)).route("/conformance", get(conformance))
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    let json_html: &[&str] = &[JSON, "text/html"];
+    vec![
+        Endpoint::get(
+            Operation::new("/", "/", "Landing page")
+                .parameters(&["f"])
+                .ok("Links to the API", json_html)
+                .statuses(&[Status::BadRequest]),
+            landing,
+        ),
+        Endpoint::get(
+            Operation::new("/conformance", "/conformance", "Conformance classes")
+                .parameters(&["f"])
+                .ok("Conformance classes", json_html)
+                .statuses(&[Status::BadRequest]),
+            conformance,
+        ),
+    ]
 }
 
 async fn landing(params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -58,54 +70,45 @@ async fn landing(params: Params, headers: HeaderMap) -> Result<Response, ApiErro
     let base = base_url(&headers);
     let link = |rel: &str, kind: &str, path: &str, title: &str| json!({ "rel": rel, "type": kind, "title": title, "href": format!("{base}{path}") });
     let links = vec![
-        link("self", "application/json", "/?f=json", "This document"),
+        link("self", JSON, "/?f=json", "This document"),
         link("alternate", "text/html", "/?f=html", "This document as HTML"),
         link("service-desc", OPENAPI_JSON, "/api", "The API definition (OpenAPI 3.0)"),
         link("service-doc", "text/html", "/api.html", "The API documentation"),
-        link("conformance", "application/json", "/conformance", "Conformance classes"),
-        link(
-            "http://www.opengis.net/def/rel/ogc/1.0/conformance",
-            "application/json",
-            "/conformance",
-            "Conformance classes",
-        ),
-        link("data", "application/json", "/collections", "Layers"),
-        link("http://www.opengis.net/def/rel/ogc/1.0/data", "application/json", "/collections", "Layers"),
-        link(
-            "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
-            "application/json",
-            "/tileMatrixSets",
-            "Tiling schemes",
-        ),
+        link("conformance", JSON, "/conformance", "Conformance classes"),
+        link("http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON, "/conformance", "Conformance classes"),
+        link("data", JSON, "/collections", "Layers"),
+        link("http://www.opengis.net/def/rel/ogc/1.0/data", JSON, "/collections", "Layers"),
+        link("http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "/tileMatrixSets", "Tiling schemes"),
     ];
     let title = "Bando";
     let description = "Vector tiles and feature services for the province's spatial layers";
-    if format == Format::Html {
-        let mut body = format!("<p>{description}</p><ul>");
-        for l in &links[2..] {
-            let href = l["href"].as_str().unwrap_or_default().trim_start_matches(&base).to_owned();
-            let _ = write!(
-                body,
-                r#"<li><a href="{}">{}</a></li>"#,
-                html::escape(&href),
-                html::escape(l["title"].as_str().unwrap_or_default())
-            );
-        }
-        body.push_str("</ul>");
-        let page = html::page(title, &[], "/?f=json", &body);
-        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
-    }
-    let body = json!({ "title": title, "description": description, "links": links });
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    respond::negotiated(
+        format,
+        || Ok(respond::json(JSON, json!({ "title": title, "description": description, "links": links }).to_string())),
+        || {
+            let mut body = format!("<p>{description}</p><ul>");
+            for l in &links[2..] {
+                let href = l["href"].as_str().unwrap_or_default().trim_start_matches(&base).to_owned();
+                let _ = write!(
+                    body,
+                    r#"<li><a href="{}">{}</a></li>"#,
+                    html::escape(&href),
+                    html::escape(l["title"].as_str().unwrap_or_default())
+                );
+            }
+            body.push_str("</ul>");
+            Ok(Page::new(title, Trail::Landing, "/?f=json", body))
+        },
+    )
 }
 
 async fn conformance(params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
-    if Format::negotiate(&params, &headers)? == Format::Html {
-        let items: String = CONFORMANCE.iter().map(|c| format!("<li><code>{c}</code></li>")).collect();
-        let page =
-            html::page("Conformance", &[("Bando", "/".into())], "/conformance?f=json", &format!("<ul>{items}</ul>"));
-        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
-    }
-    let body: Value = json!({ "conformsTo": CONFORMANCE });
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    respond::negotiated(
+        Format::negotiate(&params, &headers)?,
+        || Ok(respond::json(JSON, json!({ "conformsTo": CONFORMANCE }).to_string())),
+        || {
+            let items: String = CONFORMANCE.iter().map(|c| format!("<li><code>{c}</code></li>")).collect();
+            Ok(Page::new("Conformance", Trail::Home, "/conformance?f=json", format!("<ul>{items}</ul>")))
+        },
+    )
 }

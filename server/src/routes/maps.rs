@@ -1,40 +1,77 @@
 //! The map pages and what they load: styles, glyphs, MapLibre, `/viewer` and `/embed/{layer}`.
 //! Every page and style lists only the layers the caller may read.
 
-use std::sync::Arc;
-
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
+use layers::mercator::MAX_LAT;
 use serde_json::{Value, json};
+use tiler::tile::MAX_ZOOM;
 
+use super::{Endpoint, base_url};
 use crate::{
+    access::LayerView,
     auth::Caller,
     error::ApiError,
     glyphs::GlyphRange,
     html,
+    openapi::{Operation, Status},
     request::Params,
-    routes::{base_url, tiles::one_layer},
-    state::{AppState, Layer},
+    respond::{self, JSON},
+    state::AppState,
     style::{self, Fonts, PROVINCE},
 };
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/styles", get(styles))
-        .route("/styles/{file}", get(style_file))
-        .route("/fonts/{stack}/{file}", get(glyphs))
-        .route("/assets/{name}", get(asset))
-        .route("/viewer", get(viewer))
-        .route("/embed/{layer}", get(embed))
-}
-
 const STYLE_TYPE: &str = "application/vnd.mapbox.style+json";
+
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    let page: &[&str] = &["text/html"];
+    vec![
+        Endpoint::get(
+            Operation::new("/styles", "/styles", "Map styles").ok("The styles the caller may use", &[JSON]),
+            styles,
+        ),
+        Endpoint::get(
+            Operation::new("/styles/{file}", "/styles/{styleId}.json", "A MapLibre style")
+                .parameters(&["styleId"])
+                .ok("A style (MapLibre style specification v8)", &[STYLE_TYPE])
+                .statuses(&[Status::NotFound]),
+            style_file,
+        ),
+        Endpoint::get(
+            Operation::new("/fonts/{stack}/{file}", "/fonts/{fontstack}/{range}.pbf", "Label glyphs")
+                .parameters(&["fontstack", "range"])
+                .ok("Signed distance fields of 256 code points", &["application/x-protobuf"])
+                .statuses(&[Status::NotFound]),
+            glyphs,
+        ),
+        Endpoint::get(
+            Operation::new("/assets/{name}", "/assets/{assetName}", "A file the map pages load")
+                .parameters(&["assetName"])
+                .ok("The file", &["text/javascript", "text/css"])
+                .statuses(&[Status::NotModified, Status::NotFound]),
+            asset,
+        ),
+        Endpoint::get(
+            Operation::new("/viewer", "/viewer", "The map viewer")
+                .parameters(&["layer"])
+                .ok("The viewer page", page)
+                .statuses(&[Status::BadRequest]),
+            viewer,
+        ),
+        Endpoint::get(
+            Operation::new("/embed/{layer}", "/embed/{embedLayer}", "An embeddable map of one layer")
+                .parameters(&["embedLayer", "center", "zoom", "feature"])
+                .ok("The map page, to show in a frame", page)
+                .statuses(&[Status::BadRequest, Status::NotFound]),
+            embed,
+        ),
+    ]
+}
 
 async fn styles(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
@@ -43,7 +80,7 @@ async fn styles(State(state): State<AppState>, caller: Caller, headers: HeaderMa
                "links": [{"href": format!("{base}/styles/{id}.json"), "rel": "stylesheet", "type": STYLE_TYPE}]})
     };
     let mut list = vec![entry(PROVINCE, "Toàn tỉnh / whole province")];
-    list.extend(state.layers_for(&caller).iter().map(|l| entry(l.def.id.as_str(), &l.def.title)));
+    list.extend(state.access(&caller).all().iter().map(|l| entry(l.def.id.as_str(), &l.def.title)));
     Json(json!({"styles": list}))
 }
 
@@ -54,14 +91,15 @@ async fn style_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = file.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no style {file:?}")))?;
-    let visible = state.layers_for(&caller);
-    let (title, layers): (String, Vec<Arc<Layer>>) = if id == PROVINCE {
+    let access = state.access(&caller);
+    let visible = access.all();
+    let (title, layers): (String, Vec<LayerView>) = if id == PROVINCE {
         ("Toàn tỉnh / whole province".into(), visible)
     } else {
         // One layer with the ground layers the caller may see (boundaries, water, roads): a map
         // needs its ground. `document` draws them all in theme order.
-        let layer = one_layer(&state, &caller, id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
-        let mut layers: Vec<Arc<Layer>> =
+        let layer = access.one(id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
+        let mut layers: Vec<LayerView> =
             visible.into_iter().filter(|l| style::is_basemap(&l.def) && l.def.id != layer.def.id).collect();
         let title = layer.def.title.clone();
         layers.push(layer);
@@ -103,10 +141,8 @@ async fn asset(
     let asset = state.web().assets.get(&name).ok_or_else(|| ApiError::NotFound(format!("no asset {name:?}")))?;
     let etag = HeaderValue::from_str(&asset.etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let cache = [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
-    let fresh =
-        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(&asset.etag));
-    if fresh {
-        return Ok((axum::http::StatusCode::NOT_MODIFIED, cache).into_response());
+    if respond::not_modified(&headers, &asset.etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     let media_type = (header::CONTENT_TYPE, HeaderValue::from_static(asset.media_type));
     Ok((cache, [media_type], asset.body.clone()).into_response())
@@ -141,8 +177,10 @@ impl Focus {
                     .collect::<Result<_, _>>()
                     .map_err(|_| bad("center must be lon,lat, not", v))?;
                 match parts[..] {
-                    [lon, lat] if (-180.0..=180.0).contains(&lon) && (-85.06..=85.06).contains(&lat) => Ok([lon, lat]),
-                    _ => Err(bad("center must be lon,lat within -180..180 and -85..85, not", v)),
+                    [lon, lat] if (-180.0..=180.0).contains(&lon) && (-MAX_LAT..=MAX_LAT).contains(&lat) => {
+                        Ok([lon, lat])
+                    }
+                    _ => Err(bad("center must be lon,lat within -180..180 and -85.05..85.05, not", v)),
                 }
             })
             .transpose()?;
@@ -151,8 +189,8 @@ impl Focus {
             .map(|v| {
                 v.parse::<f64>()
                     .ok()
-                    .filter(|z| (0.0..=22.0).contains(z))
-                    .ok_or_else(|| bad("zoom must be a number from 0 to 22, not", v))
+                    .filter(|z| (0.0..=f64::from(MAX_ZOOM)).contains(z))
+                    .ok_or_else(|| bad(&format!("zoom must be a number from 0 to {MAX_ZOOM}, not"), v))
             })
             .transpose()?;
         let feature = params
@@ -169,7 +207,7 @@ async fn embed(
     Path(layer): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &caller, &layer)?;
+    let layer = state.access(&caller).one(&layer)?;
     let focus = Focus::parse(&params)?;
     if let Some(id) = focus.feature.filter(|id| layer.index.get(*id).is_none()) {
         return Err(ApiError::NotFound(format!("no feature {id} in {}", layer.def.id)));

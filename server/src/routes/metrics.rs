@@ -2,13 +2,17 @@
 
 use std::{fmt::Write as _, sync::atomic::Ordering};
 
-use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
+use axum::{extract::State, http::header, response::IntoResponse};
 
-use crate::state::AppState;
+use super::Endpoint;
+use crate::{openapi::Operation, state::AppState};
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::get(
+        Operation::new("/metrics", "/metrics", "Prometheus metrics").ok("Counters", &["text/plain"]),
+        metrics,
+    )]
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -1,4 +1,7 @@
-//! The HTTP routes, one module per family.
+//! The HTTP routes, one module per family. Each module lists its [`Endpoint`]s: a path with its
+//! OpenAPI description and its handler, so that the router and `/api` are built from the same
+//! registration. Handlers extract typed values, call the service core and encode the answer;
+//! no route module imports another.
 
 pub mod api;
 pub mod collections;
@@ -11,11 +14,72 @@ pub mod ogc_tiles;
 pub mod queryables;
 pub mod tiles;
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    handler::Handler,
+    http::{HeaderMap, header},
+    routing::MethodRouter,
+};
+
+use crate::{openapi::Operation, state::AppState};
+
+/// A served path: its description and its handler.
+pub struct Endpoint {
+    /// What `/api` says of it.
+    pub operation: Operation,
+    /// What answers it.
+    pub handler: MethodRouter<AppState>,
+}
+
+impl Endpoint {
+    /// A GET endpoint (HEAD answered too, as for every GET).
+    pub fn get<H: Handler<T, AppState>, T: 'static>(operation: Operation, handler: H) -> Self {
+        Self { operation, handler: axum::routing::get(handler) }
+    }
+}
+
+/// Every endpoint the service serves.
+pub fn all() -> Vec<Endpoint> {
+    [
+        landing::endpoints(),
+        api::endpoints(),
+        collections::endpoints(),
+        queryables::endpoints(),
+        items::endpoints(),
+        ogc_tiles::endpoints(),
+        tiles::endpoints(),
+        maps::endpoints(),
+        health::endpoints(),
+        metrics::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 /// The service's base URL as the client reached it, for absolute links.
 pub fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     format!("{proto}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_route_is_registered_once_with_a_documented_path() {
+        let endpoints = all();
+        let routes: BTreeSet<&str> = endpoints.iter().map(|e| e.operation.route).collect();
+        assert_eq!(routes.len(), endpoints.len(), "a route is registered twice");
+        for e in &endpoints {
+            let op = &e.operation;
+            // The documented path is the route with its captures named as OpenAPI names them,
+            // and with the file extension a capture stands for: the same number of segments.
+            assert_eq!(op.path.split('/').count(), op.route.split('/').count(), "{} vs {}", op.path, op.route);
+            assert!(op.codes().contains(&200) && op.codes().contains(&503), "{}", op.path);
+        }
+    }
 }

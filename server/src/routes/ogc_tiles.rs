@@ -2,23 +2,24 @@
 //! the WebMercatorQuad tiling scheme and each collection's vector tileset.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::HeaderMap,
     response::Response,
-    routing::get,
 };
 use serde_json::{Value, json};
 use tiler::tile::{HALF_WORLD, MAX_ZOOM};
 
-use super::{
-    base_url,
-    tiles::{MVT, geometry_kind, one_layer, parse_tile, serve_tile},
-};
+use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
-    state::{AppState, Layer},
+    layer::Layer,
+    openapi::{Operation, Status},
+    request::parse_tile,
+    respond::{self, MVT},
+    state::AppState,
+    tilejson::geometry_kind,
 };
 
 /// The only tiling scheme served.
@@ -28,17 +29,50 @@ pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebM
 const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
 /// Link relation of a tiling scheme.
 pub const REL_TILING_SCHEME: &str = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme";
-/// Link relation from a collection to its vector tilesets.
-pub const REL_TILESETS_VECTOR: &str = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector";
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tileMatrixSets", get(tile_matrix_sets))
-        .route("/tileMatrixSets/{id}", get(tile_matrix_set))
-        .route("/collections/{id}/tiles", get(tilesets))
-        .route("/collections/{id}/tiles/{tms}", get(tileset))
-        .route("/collections/{id}/tiles/{tms}/{z}/{row}/{col}", get(tile))
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    let found: &[Status] = &[Status::BadRequest, Status::NotFound];
+    vec![
+        Endpoint::get(Operation::new("/tileMatrixSets", "/tileMatrixSets", "Tiling schemes"), tile_matrix_sets),
+        Endpoint::get(
+            Operation::new("/tileMatrixSets/{id}", "/tileMatrixSets/{tileMatrixSetId}", "A tiling scheme")
+                .parameters(&["tileMatrixSetId"])
+                .statuses(&[Status::NotFound]),
+            tile_matrix_set,
+        ),
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/tiles",
+                "/collections/{collectionId}/tiles",
+                "A collection's vector tilesets",
+            )
+            .parameters(&["collectionId"])
+            .statuses(found),
+            tilesets,
+        ),
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/tiles/{tms}",
+                "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+                "A collection's vector tileset",
+            )
+            .parameters(&["collectionId", "tileMatrixSetId"])
+            .statuses(found),
+            tileset,
+        ),
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+                "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+                "A vector tile of one collection",
+            )
+            .parameters(&["collectionId", "tileMatrixSetId", "tileMatrix", "tileRow", "tileCol"])
+            .ok("A Mapbox Vector Tile", &[MVT])
+            .statuses(&[Status::NoContent, Status::NotModified, Status::BadRequest, Status::NotFound]),
+            tile,
+        ),
+    ]
 }
 
 async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
@@ -95,7 +129,7 @@ async fn tilesets(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layer = one_layer(&state, &caller, &id)?;
+    let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
     let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
     Ok(Json(json!({
@@ -120,7 +154,7 @@ async fn tileset(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     check_tms(&tms)?;
-    let layer = one_layer(&state, &caller, &id)?;
+    let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
     let def = &layer.def;
     let mut doc = json!({
@@ -148,9 +182,9 @@ async fn tileset(
     if !def.attribution.is_empty() {
         doc["attribution"] = json!(def.attribution);
     }
-    if let Some(e) = layer.index.extent() {
+    if let Some([w, s, e, n]) = layer.bbox() {
         doc["boundingBox"] = json!({
-            "lowerLeft": [e.min().x, e.min().y], "upperRight": [e.max().x, e.max().y],
+            "lowerLeft": [w, s], "upperRight": [e, n],
             "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
         });
     }
@@ -181,8 +215,9 @@ async fn tile(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_tms(&tms)?;
-    let layer = one_layer(&state, &caller, &id)?;
+    let layer = state.access(&caller).one(&id)?;
     // OGC API - Tiles orders the path as tileMatrix / tileRow / tileCol: z / y / x.
     let tile = parse_tile(&z, &col, &row)?;
-    serve_tile(&state, vec![layer], tile, &headers).await
+    let rendered = state.tiles().tile(vec![layer.layer().clone()], tile).await?;
+    respond::tile(&rendered, &headers, &state.settings().tile_cache_control)
 }

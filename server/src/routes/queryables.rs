@@ -2,30 +2,38 @@
 //! (OGC API - Features Part 3).
 
 use axum::{
-    Router,
     extract::{Path, State},
-    http::{HeaderMap, header},
-    response::{IntoResponse, Response},
-    routing::get,
+    http::HeaderMap,
+    response::Response,
 };
-use layers::{GeometryType, PropertyType};
-use serde_json::{Map, Value, json};
 
-use super::{base_url, tiles::one_layer};
+use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
-    html,
+    html::{self, Page, Trail},
+    openapi::{Operation, Status},
     request::{Format, Params},
-    state::{AppState, Layer},
+    respond, schema,
+    state::AppState,
 };
 
-/// Link relation from a collection to its queryables.
-pub const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// The media type of JSON Schema documents.
+const SCHEMA_JSON: &str = "application/schema+json";
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/collections/{id}/queryables", get(queryables))
+/// The routes of this module.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::get(
+        Operation::new(
+            "/collections/{id}/queryables",
+            "/collections/{collectionId}/queryables",
+            "Properties a filter may name (JSON Schema)",
+        )
+        .parameters(&["collectionId", "f"])
+        .ok("The queryables", &[SCHEMA_JSON, "text/html"])
+        .statuses(&[Status::BadRequest, Status::NotFound]),
+        queryables,
+    )]
 }
 
 async fn queryables(
@@ -35,66 +43,19 @@ async fn queryables(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = one_layer(&state, &caller, &id)?;
+    let view = state.access(&caller).one(&id)?;
     let format = Format::negotiate(&params, &headers)?;
-    let schema = schema(&format!("{}/collections/{id}/queryables", base_url(&headers)), &layer, &caller);
-    if format == Format::Html {
-        let rows = schema["properties"]
-            .as_object()
-            .map(|p| p.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
-            .unwrap_or_default();
-        let crumbs = [
-            ("Bando", "/".to_owned()),
-            ("Collections", "/collections".to_owned()),
-            (id.as_str(), format!("/collections/{id}")),
-        ];
-        let page =
-            html::page("Queryables", &crumbs, &format!("/collections/{id}/queryables?f=json"), &html::table(rows));
-        return Ok(([(header::CONTENT_TYPE, html::HTML)], page).into_response());
-    }
-    Ok(([(header::CONTENT_TYPE, "application/schema+json")], schema.to_string()).into_response())
-}
-
-/// The JSON Schema of a layer's queryable properties and its geometry. Nothing else may be
-/// named (`additionalProperties: false`), so a filter on anything else is a 400.
-fn schema(id: &str, layer: &Layer, caller: &Caller) -> Value {
-    let mut properties = Map::new();
-    properties.insert("geometry".into(), json!({ "title": "Geometry", "format": geometry_format(layer.def.geometry) }));
-    for (i, p) in layer.def.properties.iter().enumerate().filter(|(i, _)| layer.is_queryable(*i, caller)) {
-        let mut s = property_schema(p.kind);
-        s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
-        properties.insert(layer.def.properties[i].name.clone(), s);
-    }
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": id,
-        "type": "object",
-        "title": layer.def.title,
-        "properties": properties,
-        "additionalProperties": false,
-    })
-}
-
-/// The JSON Schema of a property type, for queryables and the OpenAPI parameters.
-pub fn property_schema(kind: PropertyType) -> Value {
-    match kind {
-        PropertyType::Text => json!({ "type": "string" }),
-        PropertyType::Integer => json!({ "type": "integer" }),
-        PropertyType::Real => json!({ "type": "number" }),
-        PropertyType::Boolean => json!({ "type": "boolean" }),
-        PropertyType::Date => json!({ "type": "string", "format": "date" }),
-        PropertyType::Datetime => json!({ "type": "string", "format": "date-time" }),
-    }
-}
-
-fn geometry_format(g: GeometryType) -> &'static str {
-    match g {
-        GeometryType::Point => "geometry-point",
-        GeometryType::MultiPoint => "geometry-multipoint",
-        GeometryType::LineString => "geometry-linestring",
-        GeometryType::MultiLineString => "geometry-multilinestring",
-        GeometryType::Polygon => "geometry-polygon",
-        GeometryType::MultiPolygon => "geometry-multipolygon",
-        GeometryType::Geometry => "geometry-any",
-    }
+    let schema = schema::queryables(&format!("{}/collections/{id}/queryables", base_url(&headers)), &view);
+    respond::negotiated(
+        format,
+        || Ok(respond::json(SCHEMA_JSON, schema.to_string())),
+        || {
+            let rows = schema["properties"]
+                .as_object()
+                .map(|p| p.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let json = format!("/collections/{id}/queryables?f=json");
+            Ok(Page::new("Queryables", Trail::Collection(&id), &json, html::table(rows)))
+        },
+    )
 }

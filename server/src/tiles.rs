@@ -1,4 +1,5 @@
-//! The tile cache: rendered tiles kept gzip-compressed in memory (`moka`), bounded in bytes.
+//! Vector tiles from the in-memory index: rendering (the glue between `layers` and `tiler`) and
+//! the tile cache, rendered tiles kept gzip-compressed in memory (`moka`), bounded in bytes.
 //!
 //! Tiles are compressed once, when rendered, and served compressed to every client that accepts
 //! gzip (all browsers); the rare client that does not gets them decompressed. The key holds
@@ -6,6 +7,7 @@
 //! Concurrent requests for the same missing tile wait for one render.
 
 use std::{
+    fmt::Write as _,
     hash::{Hash, Hasher},
     io::{Read, Write},
     sync::{
@@ -15,9 +17,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use tiler::TileCoord;
+use layers::{GeometryType, Value};
+use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::EncodeError};
 
-use crate::{error::ApiError, render::render, state::Layer};
+use crate::{error::ApiError, feature_view::Columns, layer::Layer};
 
 /// A rendered tile: gzip bytes and a strong ETag, or nothing for an empty tile.
 #[derive(Debug)]
@@ -77,8 +80,18 @@ impl TileCache {
         Self { cache, stats: CacheStats::default() }
     }
 
-    /// The tile of these layers, from the cache or freshly rendered.
+    /// The tile of these layers, from the cache or freshly rendered: 404 when the tile's zoom is
+    /// outside every layer's zoom range.
     pub async fn tile(&self, layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Arc<Rendered>, ApiError> {
+        if !layers.iter().any(|l| l.serves_zoom(tile.z())) {
+            let ranges: Vec<String> =
+                layers.iter().map(|l| format!("{} {}-{}", l.def.id, l.def.minzoom, l.def.maxzoom)).collect();
+            return Err(ApiError::NotFound(format!(
+                "zoom {} is outside the zoom range ({})",
+                tile.z(),
+                ranges.join(", ")
+            )));
+        }
         let Some(cache) = &self.cache else {
             self.stats.misses.fetch_add(1, Ordering::Relaxed);
             return render_compressed(layers, tile).await.map(Arc::new);
@@ -131,4 +144,43 @@ async fn render_compressed(layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<R
     })
     .await
     .map_err(|e| ApiError::Internal(format!("rendering tile {tile}: {e}")))?
+}
+
+/// The MVT bytes of `tile` with one MVT layer per given layer (those whose zoom range includes
+/// the tile's zoom), or `None` when no feature shows. Features are chosen by the tiler's budget
+/// rule from their index envelopes, before any geometry is touched. Private properties are
+/// never written to tiles.
+fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Result<Option<Vec<u8>>, EncodeError> {
+    let mut builder = TileBuilder::new(tile);
+    let window = tile.buffered_bounds(EXTENT, BUFFER);
+    let mut text = String::new();
+    for layer in layers.iter().filter(|l| l.serves_zoom(tile.z())) {
+        builder.start_layer(layer.def.id.as_str());
+        let columns = Columns::public(&layer.def);
+        let candidates = layer.index.largest_in_mercator_box(window, budget::MAX_FEATURES);
+        let sizes: Vec<f64> = candidates.iter().map(|c| budget::size_in_tile(tile, c.envelope)).collect();
+        let ranks: Vec<u32> = candidates.iter().map(|c| c.rank).collect();
+        let points = matches!(layer.def.geometry, GeometryType::Point | GeometryType::MultiPoint);
+        for i in budget::select(&sizes, &ranks, |i| points || sizes[i] == 0.0) {
+            let f = columns.view(candidates[i].feature);
+            builder.add_feature(u64::try_from(f.id()).ok(), f.mercator(), |tags| {
+                for (name, value) in f.properties() {
+                    match value {
+                        Value::Null => {}
+                        Value::Bool(b) => tags.add(name, TagValue::Bool(*b)),
+                        Value::Int(n) => tags.add(name, TagValue::Int(*n)),
+                        Value::Float(x) => tags.add(name, TagValue::Double(*x)),
+                        Value::Text(s) => tags.add(name, TagValue::Str(s)),
+                        // Dates as every other encoder writes them.
+                        Value::Date(_) | Value::DateTime(_) => {
+                            text.clear();
+                            let _ = write!(text, "{value}");
+                            tags.add(name, TagValue::Str(&text));
+                        }
+                    }
+                }
+            })?;
+        }
+    }
+    Ok(builder.finish())
 }

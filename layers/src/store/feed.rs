@@ -1,0 +1,67 @@
+//! The change feed. After every committed statement on a watched table (a layer's, or the API
+//! keys'), a PostGIS trigger sends `NOTIFY bando_changes, 'schema.table'` (migration 0001).
+//! [`subscribe`] follows it for as long as the receiver lives: it batches notifications that
+//! arrive together, reconnects when the database goes away, and then says so with
+//! [`Event::Resync`], because notifications sent while it was disconnected are lost.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::mpsc;
+
+/// The notification channel the triggers use.
+const CHANNEL: &str = "bando_changes";
+/// Notifications arriving this close together are handled as one: an import or a batch of
+/// edits sends several.
+const SETTLE: Duration = Duration::from_millis(200);
+/// The wait before reconnecting to a database that went away.
+const RECONNECT: Duration = Duration::from_secs(2);
+
+/// What the feed reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// These tables (`schema.table`) changed.
+    Changed(BTreeSet<String>),
+    /// The feed reconnected after losing the database: anything may have changed meanwhile.
+    Resync,
+}
+
+/// Follows the feed in a task of its own; events arrive on the receiver, and the task ends
+/// when the receiver is dropped.
+pub fn subscribe(pool: PgPool) -> mpsc::Receiver<Event> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut reconnected = false;
+        loop {
+            match listen(&pool, &tx, reconnected).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("change feed interrupted, reconnecting: {e}"),
+            }
+            reconnected = true;
+            tokio::time::sleep(RECONNECT).await;
+        }
+    });
+    rx
+}
+
+/// Listens until the connection fails (`Err`) or the receiver is gone (`Ok`).
+async fn listen(pool: &PgPool, tx: &mpsc::Sender<Event>, reconnected: bool) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    if reconnected {
+        tracing::info!("change feed reconnected");
+        if tx.send(Event::Resync).await.is_err() {
+            return Ok(());
+        }
+    }
+    loop {
+        let first = listener.recv().await?;
+        let mut tables = BTreeSet::from([first.payload().to_owned()]);
+        while let Ok(next) = tokio::time::timeout(SETTLE, listener.recv()).await {
+            tables.insert(next?.payload().to_owned());
+        }
+        if tx.send(Event::Changed(tables)).await.is_err() {
+            return Ok(());
+        }
+    }
+}

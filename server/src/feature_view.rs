@@ -1,0 +1,76 @@
+//! A feature as an answer shows it: the properties of a column selection, in order, with their
+//! names. Every encoder reads features through this one view (GeoJSON, HTML pages, tiles), so
+//! that what a caller may see is decided once, when the [`Columns`] are chosen.
+
+use geo_types::Geometry;
+use layers::{Feature, LayerDef, Value, crs::Crs};
+
+use crate::error::ApiError;
+
+/// Which properties an answer carries, by index into the layer's properties, with their names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Columns<'a>(Vec<(usize, &'a str)>);
+
+impl<'a> Columns<'a> {
+    /// The properties at these indices of `def`, in that order.
+    pub fn new(def: &'a LayerDef, indices: impl IntoIterator<Item = usize>) -> Self {
+        Self(indices.into_iter().map(|i| (i, def.properties[i].name.as_str())).collect())
+    }
+
+    /// The properties no caller needs clearance for: what tiles and TileJSON carry.
+    pub fn public(def: &'a LayerDef) -> Self {
+        Self::new(def, (0..def.properties.len()).filter(|&i| !def.properties[i].private))
+    }
+
+    /// The property names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.0.iter().map(|&(_, name)| name)
+    }
+
+    /// The indices, in order.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().map(|&(i, _)| i)
+    }
+
+    /// The feature seen through these columns.
+    pub fn view<'f>(&'f self, feature: &'f Feature) -> FeatureView<'f> {
+        FeatureView { feature, columns: self }
+    }
+}
+
+/// One feature through a column selection.
+#[derive(Clone, Copy)]
+pub struct FeatureView<'a> {
+    feature: &'a Feature,
+    columns: &'a Columns<'a>,
+}
+
+impl<'a> FeatureView<'a> {
+    /// The feature's id.
+    pub fn id(&self) -> i64 {
+        self.feature.id
+    }
+
+    /// The geometry in Web Mercator, as the index keeps it.
+    pub fn mercator(&self) -> &'a Geometry {
+        &self.feature.mercator
+    }
+
+    /// The geometry in `crs`.
+    pub fn geometry(&self, crs: Crs) -> Result<Geometry, ApiError> {
+        match crs {
+            Crs::Crs84 => Ok(self.feature.lonlat()),
+            Crs::Epsg(3857) => Ok(self.feature.mercator.clone()),
+            other => other
+                .with_projector(|p| p.from_lonlat(&self.feature.lonlat()))
+                .and_then(|r| r)
+                .map_err(ApiError::Internal),
+        }
+    }
+
+    /// `(name, value)` of each column, in order.
+    pub fn properties(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        let (feature, columns) = (self.feature, self.columns);
+        columns.0.iter().map(move |&(i, name)| (name, &feature.properties[i]))
+    }
+}

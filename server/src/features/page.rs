@@ -1,0 +1,70 @@
+//! A page of features: what a query found, seen through the caller's columns, with what its
+//! links need (the offsets of the next and previous pages).
+
+use layers::{Feature, crs::Crs};
+
+use super::ItemsRequest;
+use crate::{
+    access::LayerView,
+    error::ApiError,
+    feature_view::{Columns, FeatureView},
+};
+
+/// One page of an `/items` answer, or the single feature of `/items/{featureId}`.
+pub struct Page<'a> {
+    /// The features, in answer order.
+    pub features: Vec<&'a Feature>,
+    /// How many features match in all.
+    pub matched: usize,
+    /// Features skipped before this page.
+    pub offset: usize,
+    /// The page size asked for.
+    pub limit: usize,
+    /// The CRS of the answer's coordinates.
+    pub crs: Crs,
+    /// The properties every feature of the page carries.
+    pub columns: Columns<'a>,
+}
+
+impl<'a> Page<'a> {
+    /// The page of `request` on `view`.
+    pub fn find(view: &'a LayerView, request: &ItemsRequest) -> Self {
+        let query = &request.query;
+        let found = layers::query::run(&view.index, &view.def, query);
+        let only = request.properties.as_deref();
+        let columns =
+            Columns::new(&view.def, view.visible().map(|(i, _)| i).filter(|i| only.is_none_or(|o| o.contains(i))));
+        Self {
+            features: found.features,
+            matched: found.matched,
+            offset: query.offset,
+            limit: query.limit,
+            crs: request.crs,
+            columns,
+        }
+    }
+
+    /// The feature `fid` of `view`, alone: 404 when there is none.
+    pub fn one(view: &'a LayerView, fid: &str, crs: Crs) -> Result<Self, ApiError> {
+        let feature = fid.parse::<i64>().ok().and_then(|n| view.index.get(n));
+        let feature = feature.ok_or_else(|| {
+            ApiError::NotFound(format!("no feature {fid:?} in collection {:?}", view.def.id.as_str()))
+        })?;
+        Ok(Self { features: vec![feature], matched: 1, offset: 0, limit: 1, crs, columns: view.columns() })
+    }
+
+    /// The features as the answer shows them.
+    pub fn views(&self) -> impl Iterator<Item = FeatureView<'_>> {
+        self.features.iter().map(|f| self.columns.view(f))
+    }
+
+    /// The offset of the next page, when there is one.
+    pub fn next_offset(&self) -> Option<usize> {
+        (self.offset + self.features.len() < self.matched).then_some(self.offset + self.limit)
+    }
+
+    /// The offset of the previous page, when this is not the first.
+    pub fn prev_offset(&self) -> Option<usize> {
+        (self.offset > 0).then(|| self.offset.saturating_sub(self.limit))
+    }
+}

@@ -1,0 +1,113 @@
+//! How answers are written: the negotiated JSON-or-HTML answer, JSON with its media type, and
+//! the conditional, compressed answer of a tile. Every handler answers through these.
+
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{error::ApiError, html::Page, request::Format, tiles::Rendered};
+
+/// The MVT media type.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// The GeoJSON media type.
+pub const GEOJSON: &str = "application/geo+json";
+/// Plain JSON.
+pub const JSON: &str = "application/json";
+
+/// `body` as `media_type`.
+pub fn json(media_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    ([(header::CONTENT_TYPE, media_type)], body.into()).into_response()
+}
+
+/// The representation `format` asks for: `json` builds the JSON answer, `page` the HTML one;
+/// only the one asked for is built.
+pub fn negotiated(
+    format: Format,
+    json: impl FnOnce() -> Result<Response, ApiError>,
+    page: impl FnOnce() -> Result<Page, ApiError>,
+) -> Result<Response, ApiError> {
+    match format {
+        Format::Json => json(),
+        Format::Html => page().map(IntoResponse::into_response),
+    }
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak forms match too: RFC 9110 compares
+/// weakly for `If-None-Match`).
+pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.trim() == "*" || if_none_match.split(',').any(|t| t.trim().trim_start_matches("W/") == etag)
+}
+
+/// Whether the request's `If-None-Match` names `etag`, so that 304 is the answer.
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| etag_matches(v, etag))
+}
+
+/// Whether the client accepts gzip (and has not refused it with `q=0`).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(
+                |p| matches!(p.trim().strip_prefix("q="), Some(q) if q.trim().parse::<f32>().is_ok_and(|q| q == 0.0)),
+            );
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        },
+    )
+}
+
+/// A tile as tile clients expect it: 204 when empty, gzip when accepted, a strong ETag per
+/// encoding and 304 when it matches.
+pub fn tile(rendered: &Rendered, headers: &HeaderMap, cache_control: &str) -> Result<Response, ApiError> {
+    let gzip = accepts_gzip(headers);
+    let etag = if gzip { rendered.etag.replacen('"', "\"gz-", 1) } else { rendered.etag.clone() };
+    let mut common = HeaderMap::new();
+    common.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(v) = HeaderValue::from_str(cache_control) {
+        common.insert(header::CACHE_CONTROL, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        common.insert(header::ETAG, v);
+    }
+    if not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let Some(gz) = &rendered.gzip else { return Ok((StatusCode::NO_CONTENT, common).into_response()) };
+    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if gzip {
+        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        Ok((common, gz.clone()).into_response())
+    } else {
+        Ok((common, rendered.identity()?).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_unless_refused() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
+            accepts_gzip(&m)
+        };
+        assert!(h("gzip, deflate, br"));
+        assert!(h("br;q=1.0, gzip;q=0.8"));
+        assert!(!h("gzip;q=0"));
+        assert!(!h("br"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn etags_match_lists_and_weak_forms() {
+        assert!(etag_matches("\"a\", \"b\"", "\"b\""));
+        assert!(etag_matches("W/\"b\"", "\"b\""));
+        assert!(etag_matches("*", "\"b\""));
+        assert!(!etag_matches("\"c\"", "\"b\""));
+        assert!(!etag_matches("\"bb\"", "\"b\""), "a tag that only contains the etag is another tag");
+    }
+}
