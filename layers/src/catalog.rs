@@ -258,7 +258,7 @@ pub struct LayerDef {
     pub license: Option<String>,
     /// Who may read it.
     pub access: AccessLevel,
-    /// The cartography of the layer's default map style.
+    /// What kind of thing the layer holds, which its default map style draws.
     #[serde(default)]
     pub theme: Option<Theme>,
     /// MapLibre style layers that replace the theme's; their `source` and `source-layer` are
@@ -268,27 +268,28 @@ pub struct LayerDef {
     pub style: Option<Vec<serde_json::Value>>,
 }
 
-/// Families of layers that each get their own cartography in the map styles.
+/// What kind of thing a layer holds. The map styles draw each kind in its own way (the server's
+/// style module holds the cartography); the catalog only records the kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
-    /// Administrative areas: pale fills, dashed borders, names.
+    /// Administrative areas.
     Boundaries,
-    /// Forests, water bodies and mineral zones, by `kind`.
+    /// Forests, water bodies and mineral zones.
     Zones,
-    /// Cadastral parcels, by `land_use` code.
+    /// Cadastral parcels.
     Parcels,
     /// Rivers and canals.
     Water,
-    /// Roads, by `class`, wider as one zooms in.
+    /// Roads.
     Roads,
-    /// Towns and villages, labelled.
+    /// Towns and villages.
     Places,
     /// Ports, airports and other transport points.
     Transport,
-    /// Warehouses and depots, by `kind`.
+    /// Warehouses and depots.
     Logistics,
-    /// Heritage sites and tourist spots, by `rank`.
+    /// Heritage sites and tourist spots.
     Heritage,
 }
 

@@ -7,19 +7,51 @@ use std::io::Write;
 use geo_types::{Coord, Geometry, LineString, Polygon};
 use layers::{Value, crs::Crs};
 
-use crate::{error::ApiError, feature_view::FeatureView};
+use crate::{error::ApiError, feature_view::FeatureView, features::Page};
 
-/// Appends a feature as it is seen, its geometry in `crs`: coordinates to 1e-8° (about 1 mm) or
-/// to the millimetre.
-pub fn write_view(out: &mut Vec<u8>, f: &FeatureView, crs: Crs) -> Result<(), ApiError> {
+/// A page of features as a FeatureCollection with its paging `links`.
+pub fn collection(page: &Page, links: &serde_json::Value) -> Result<Vec<u8>, ApiError> {
+    let mut out = format!(
+        r#"{{"type":"FeatureCollection","numberMatched":{},"numberReturned":{},"timeStamp":"{}","features":["#,
+        page.matched,
+        page.features.len(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+    .into_bytes();
+    for (i, f) in page.views().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        open_view(&mut out, &f, page.crs)?;
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#"],"links":"#);
+    out.extend_from_slice(links.to_string().as_bytes());
+    out.push(b'}');
+    Ok(out)
+}
+
+/// One feature, as `/items/{featureId}` answers it: with its `links`.
+pub fn feature(f: &FeatureView, crs: Crs, links: &serde_json::Value) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(512);
+    open_view(&mut out, f, crs)?;
+    out.extend_from_slice(br#","links":"#);
+    out.extend_from_slice(links.to_string().as_bytes());
+    out.push(b'}');
+    Ok(out)
+}
+
+/// A feature as it is seen, its geometry in `crs` (coordinates to 1e-8°, about 1 mm, or to the
+/// millimetre), its object left open for more members.
+fn open_view(out: &mut Vec<u8>, f: &FeatureView, crs: Crs) -> Result<(), ApiError> {
     let scale = if crs.is_geographic() { 1e8 } else { 1e3 };
-    write_feature(out, f.id(), &f.geometry(crs)?, scale, f.properties());
+    open_feature(out, f.id(), &f.geometry(crs)?, scale, f.properties());
     Ok(())
 }
 
-/// Appends one feature: `{"type":"Feature","id":…,"geometry":…,"properties":{…}}`, coordinates
-/// rounded to `1/scale`.
-pub fn write_feature<'a>(
+/// Appends one feature, `{"type":"Feature","id":…,"geometry":…,"properties":{…}`, coordinates
+/// rounded to `1/scale`, without the closing brace.
+fn open_feature<'a>(
     out: &mut Vec<u8>,
     id: i64,
     geometry: &Geometry,
@@ -37,7 +69,7 @@ pub fn write_feature<'a>(
         out.push(b':');
         write_value(out, value);
     }
-    out.extend_from_slice(b"}}");
+    out.push(b'}');
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
@@ -142,7 +174,8 @@ mod tests {
 
     fn feature(g: &Geometry, props: &[(&str, Value)]) -> serde_json::Value {
         let mut out = Vec::new();
-        write_feature(&mut out, 7, g, 1e8, props.iter().map(|(k, v)| (*k, v)));
+        open_feature(&mut out, 7, g, 1e8, props.iter().map(|(k, v)| (*k, v)));
+        out.push(b'}');
         serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
     }
 

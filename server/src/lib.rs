@@ -2,8 +2,9 @@
 //!
 //! The modules, each importing only those listed before it:
 //! - `error`: `ApiError`, the one table of HTTP statuses.
-//! - `auth`, `limits`, `request`, `html`, `geojson`, `feature_view`: keys and callers, the rate
-//!   limiter, typed request values, page layout, the GeoJSON writer, a feature as answers show it.
+//! - `settings`, `auth`, `limits`, `request`, `feature_view`, `html`, `geojson`: the serving
+//!   settings, keys and callers, the rate limiter, typed request values, a feature as answers
+//!   show it, page layout, the GeoJSON writer.
 //! - `layer`, `audit`, `access`: the served layer; the audit trail; what one caller may read.
 //! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`: the service core under the
 //!   routes (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas,
@@ -35,6 +36,7 @@ pub mod request;
 pub mod respond;
 pub mod routes;
 pub mod schema;
+pub mod settings;
 pub mod state;
 pub mod style;
 pub mod tilejson;

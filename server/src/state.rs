@@ -18,9 +18,9 @@ use crate::{
     access::Access,
     audit::Audit,
     auth::{Caller, Keyring},
-    config::Settings,
     layer::Layer,
     limits::Throttle,
+    settings::Settings,
     tiles::TileCache,
     web::Web,
 };

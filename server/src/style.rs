@@ -237,6 +237,10 @@ fn circle(def: &LayerDef, colour: Value, radius: Value) -> Value {
     })
 }
 
+/// The cartography of each theme: boundaries as pale fills with dashed borders and names; zones
+/// by `kind`; parcels by `land_use` code; rivers and canals as blue lines; roads by `class`,
+/// wider as one zooms in; places, transport points, warehouses (by `kind`) and heritage sites
+/// (by `rank`) as labelled circles.
 fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
     let id = &def.id;
     let zoomed = |low: f64, high: f64| json!(["interpolate", ["linear"], ["zoom"], 6, low, 16, high]);

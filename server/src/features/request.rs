@@ -14,9 +14,9 @@ use layers::{
 
 use crate::{
     access::LayerView,
-    config::Settings,
     error::ApiError,
     request::{Params, parse_bbox, parse_interval},
+    settings::Settings,
 };
 
 /// Parameters of `/items` besides the layer's queryable properties.

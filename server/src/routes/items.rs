@@ -6,7 +6,6 @@ use axum::{
     http::{HeaderMap, HeaderValue},
     response::Response,
 };
-use chrono::Utc;
 use layers::crs::Crs;
 use serde_json::{Value, json};
 
@@ -64,25 +63,7 @@ async fn items(
     let links = Links { base: &base, params: &params, limit: page.limit, format };
     respond::negotiated(
         format,
-        || {
-            let mut body = format!(
-                r#"{{"type":"FeatureCollection","numberMatched":{},"numberReturned":{},"timeStamp":"{}","features":["#,
-                page.matched,
-                page.features.len(),
-                Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            )
-            .into_bytes();
-            for (i, f) in page.views().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                geojson::write_view(&mut body, &f, page.crs)?;
-            }
-            body.extend_from_slice(br#"],"links":"#);
-            body.extend_from_slice(links.of(&page).to_string().as_bytes());
-            body.push(b'}');
-            Ok(geojson_response(body, page.crs))
-        },
+        || Ok(geojson_response(geojson::collection(&page, &links.of(&page))?, page.crs)),
         || {
             Ok(html::Page::new(
                 &view.def.title,
@@ -111,19 +92,12 @@ async fn item(
     respond::negotiated(
         format,
         || {
-            let mut body = Vec::with_capacity(512);
-            geojson::write_view(&mut body, &feature, crs)?;
-            // The feature's object is still open to one more member: its links.
-            body.pop();
             let links = json!([
                 { "rel": "self", "type": GEOJSON, "href": format!("{base}/items/{fid}?f=json") },
                 { "rel": "alternate", "type": "text/html", "href": format!("{base}/items/{fid}?f=html") },
                 { "rel": "collection", "type": "application/json", "href": base },
             ]);
-            body.extend_from_slice(br#","links":"#);
-            body.extend_from_slice(links.to_string().as_bytes());
-            body.push(b'}');
-            Ok(geojson_response(body, crs))
+            Ok(geojson_response(geojson::feature(&feature, crs, &links)?, crs))
         },
         || {
             let body = format!(
