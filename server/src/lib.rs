@@ -1,15 +1,16 @@
 //! The `bando` service: configuration, layer loading, and the HTTP routes.
 //!
-//! The modules, each importing only those listed before it:
-//! - `error`: `ApiError`, the one table of HTTP statuses.
-//! - `settings`, `auth`, `limits`, `request`, `feature_view`, `html`, `geojson`: the serving
-//!   settings, keys and callers, the rate limiter, typed request values, a feature as answers
-//!   show it, page layout, the GeoJSON writer.
-//! - `layer`, `audit`, `access`: the served layer; the audit trail; what one caller may read.
-//! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`: the service core under the
-//!   routes (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas,
-//!   feature pages, the OpenAPI document).
-//! - `config`, `assets`, `glyphs`, `web`, `keys`: the configuration and what is read at start.
+//! The modules, in an order where each imports only modules listed before it
+//! (`tests/layout.rs` checks that there is no cycle):
+//! - `error`, `settings`, `layer`, `assets`, `glyphs`: the one status table; the serving
+//!   settings; the served layer and its extents; the map pages' files; label glyphs.
+//! - `auth`, `request`, `feature_view`, `limits`, `audit`, `html`: keys and callers; typed
+//!   request values; a feature as answers show it; the rate limiter; the audit trail; page layout.
+//! - `access`: what one caller may read, as views of the layers.
+//! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`: the service core
+//!   (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas, feature
+//!   pages, the OpenAPI document) and the GeoJSON encoder.
+//! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
 //! - `respond`, `state`: how answers are written; the shared state that composes the core.
 //! - `middleware`, `load`, `live`, `routes`: what runs before handlers, loading, the change
 //!   feed, and the handlers (extract → core → encode; no route module imports another).
