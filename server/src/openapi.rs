@@ -138,6 +138,11 @@ impl Operation {
         Self { statuses, ..self }
     }
 
+    /// Documented once per readable collection, with its queryables as parameters.
+    pub const fn per_layer(self) -> Self {
+        Self { per_layer: true, ..self }
+    }
+
     /// Every status code it may answer, in order.
     pub fn codes(&self) -> Vec<u16> {
         let mut codes: Vec<u16> =

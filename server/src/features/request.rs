@@ -49,57 +49,55 @@ pub struct ItemsRequest {
 impl ItemsRequest {
     /// The typed request of `params` on `view`; every error names the parameter.
     pub fn parse(view: &LayerView, params: &Params, settings: &Settings) -> Result<Self, ApiError> {
-        parse_items(view, params, settings)
-    }
-}
-
-fn parse_items(view: &LayerView, params: &Params, settings: &Settings) -> Result<ItemsRequest, ApiError> {
-    let bad = |m: String| ApiError::BadRequest(m);
-    let mut q = FeatureQuery { limit: settings.default_limit, ..FeatureQuery::default() };
-    let mut seen = std::collections::HashSet::new();
-    for (key, value) in &params.0 {
-        if !seen.insert(key.as_str()) {
-            return Err(bad(format!("parameter {key:?} is given twice")));
-        }
-        match key.as_str() {
-            // Above the maximum is not an error (OGC 17-069r4, /req/core/fc-limit-response-1 C):
-            // the maximum is used.
-            "limit" => {
-                let limit: usize =
-                    value.parse().map_err(|_| bad(format!("limit must be a positive integer, not {value:?}")))?;
-                if limit == 0 {
-                    return Err(bad("limit must be at least 1".into()));
+        let bad = |m: String| ApiError::BadRequest(m);
+        let mut q = FeatureQuery { limit: settings.default_limit, ..FeatureQuery::default() };
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in &params.0 {
+            if !seen.insert(key.as_str()) {
+                return Err(bad(format!("parameter {key:?} is given twice")));
+            }
+            match key.as_str() {
+                // Above the maximum is not an error (OGC 17-069r4, /req/core/fc-limit-response-1 C):
+                // the maximum is used.
+                "limit" => {
+                    let limit: usize =
+                        value.parse().map_err(|_| bad(format!("limit must be a positive integer, not {value:?}")))?;
+                    if limit == 0 {
+                        return Err(bad("limit must be at least 1".into()));
+                    }
+                    q.limit = limit.min(settings.max_limit);
                 }
-                q.limit = limit.min(settings.max_limit);
-            }
-            "offset" => {
-                q.offset =
-                    value.parse().map_err(|_| bad(format!("offset must be a non-negative integer, not {value:?}")))?;
-            }
-            "datetime" => q.datetime = Some(parse_interval(value).map_err(|m| bad(format!("datetime: {m}")))?),
-            "q" => q.search = TextSearch::new(value).map_err(bad)?.map(|s| (s, view.searchable())),
-            "sortby" => q.sort = parse_sortby(view, value)?,
-            // Read after the loop: they depend on one another.
-            standard if ITEMS_PARAMETERS.contains(&standard) => {}
-            name => {
-                let i = view.queryable_named(name).ok_or_else(|| bad(format!("unknown parameter {name:?}")))?;
-                let kind = view.def.properties[i].kind;
-                let v = parse_value(value, kind)
-                    .ok_or_else(|| bad(format!("{name}: {value:?} is not a valid {kind:?}")))?;
-                q.equals.push((i, v));
+                "offset" => {
+                    q.offset = value
+                        .parse()
+                        .map_err(|_| bad(format!("offset must be a non-negative integer, not {value:?}")))?;
+                }
+                "datetime" => q.datetime = Some(parse_interval(value).map_err(|m| bad(format!("datetime: {m}")))?),
+                "q" => q.search = TextSearch::new(value).map_err(bad)?.map(|s| (s, view.searchable())),
+                "sortby" => q.sort = parse_sortby(view, value)?,
+                // Read after the loop: they depend on one another.
+                standard if ITEMS_PARAMETERS.contains(&standard) => {}
+                name => {
+                    let i = view.queryable_named(name).ok_or_else(|| bad(format!("unknown parameter {name:?}")))?;
+                    let kind = view.def.properties[i].kind;
+                    let v = parse_value(value, kind)
+                        .ok_or_else(|| bad(format!("{name}: {value:?} is not a valid {kind:?}")))?;
+                    q.equals.push((i, v));
+                }
             }
         }
+        let crs_of =
+            |name: &str| params.get(name).map(Crs::from_uri).transpose().map_err(|m| bad(format!("{name}: {m}")));
+        let bbox_crs = crs_of("bbox-crs")?;
+        if let Some(b) = params.get("bbox") {
+            q.bbox = Some(parse_bbox(b, bbox_crs.unwrap_or(Crs::Crs84)).map_err(|m| bad(format!("bbox: {m}")))?);
+        } else if bbox_crs.is_some() {
+            return Err(bad("bbox-crs is given without bbox".into()));
+        }
+        q.filter = parse_filter(view, params, crs_of("filter-crs")?)?;
+        let properties = params.get("properties").map(|p| parse_properties(view, p)).transpose()?;
+        Ok(ItemsRequest { query: q, crs: crs_of("crs")?.unwrap_or(Crs::Crs84), properties })
     }
-    let crs_of = |name: &str| params.get(name).map(Crs::from_uri).transpose().map_err(|m| bad(format!("{name}: {m}")));
-    let bbox_crs = crs_of("bbox-crs")?;
-    if let Some(b) = params.get("bbox") {
-        q.bbox = Some(parse_bbox(b, bbox_crs.unwrap_or(Crs::Crs84)).map_err(|m| bad(format!("bbox: {m}")))?);
-    } else if bbox_crs.is_some() {
-        return Err(bad("bbox-crs is given without bbox".into()));
-    }
-    q.filter = parse_filter(view, params, crs_of("filter-crs")?)?;
-    let properties = params.get("properties").map(|p| parse_properties(view, p)).transpose()?;
-    Ok(ItemsRequest { query: q, crs: crs_of("crs")?.unwrap_or(Crs::Crs84), properties })
 }
 
 fn parse_filter(view: &LayerView, params: &Params, filter_crs: Option<Crs>) -> Result<Option<Filter>, ApiError> {

@@ -25,13 +25,11 @@ use crate::{
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::get(
-            Operation {
-                per_layer: true,
-                ..Operation::new("/collections/{id}/items", "/collections/{collectionId}/items", "Features")
-                    .parameters(ITEMS_PARAMETERS)
-                    .ok("A page of features", &[GEOJSON, "text/html"])
-                    .statuses(&[Status::BadRequest, Status::NotFound])
-            },
+            Operation::new("/collections/{id}/items", "/collections/{collectionId}/items", "Features")
+                .parameters(ITEMS_PARAMETERS)
+                .ok("A page of features", &[GEOJSON, "text/html"])
+                .statuses(&[Status::BadRequest, Status::NotFound])
+                .per_layer(),
             items,
         ),
         Endpoint::get(
