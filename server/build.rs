@@ -9,20 +9,28 @@ use std::{env, fs, path::PathBuf};
 const FILES: [&str; 3] = ["maplibre-gl.mjs", "maplibre-gl-worker.mjs", "maplibre-gl.css"];
 
 fn main() {
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let dist = manifest.join("../web/node_modules/maplibre-gl/dist");
+    let web = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../web");
+    let dist = web.join("node_modules/maplibre-gl/dist");
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
-    println!("cargo:rerun-if-changed={}", manifest.join("../web/package-lock.json").display());
-    let mut embedded = true;
-    for name in FILES {
-        let source = dist.join(name);
-        println!("cargo:rerun-if-changed={}", source.display());
-        let body = fs::read(&source).unwrap_or_else(|_| {
-            embedded = false;
-            Vec::new()
-        });
-        if let Err(e) = fs::write(out.join(name), body) {
-            panic!("writing {name} to {}: {e}", out.display());
+    let found: Vec<Option<Vec<u8>>> = FILES.iter().map(|name| fs::read(dist.join(name)).ok()).collect();
+    let embedded = found.iter().all(Option::is_some);
+    if embedded {
+        FILES.iter().for_each(|name| println!("cargo:rerun-if-changed={}", dist.join(name).display()));
+    } else {
+        // Watching files that do not exist would rerun this on every build; `web/` itself
+        // changes when `npm ci` creates `node_modules`.
+        println!("cargo:rerun-if-changed={}", web.display());
+        println!(
+            "cargo:warning=MapLibre GL JS is not in web/node_modules (run `npm ci` in web/): the map pages will answer 503"
+        );
+    }
+    for (name, body) in FILES.iter().zip(found) {
+        let (path, body) = (out.join(name), body.unwrap_or_default());
+        // Rewriting the same bytes would still make the crate rebuild.
+        if fs::read(&path).ok().as_ref() != Some(&body)
+            && let Err(e) = fs::write(&path, &body)
+        {
+            panic!("writing {}: {e}", path.display());
         }
     }
     // Not a `BANDO_` name: cargo also sets it when running the tests, where the configuration

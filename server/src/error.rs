@@ -68,7 +68,7 @@ impl IntoResponse for ApiError {
             "detail": detail,
         });
         let mut response =
-            (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+            (status, [(header::CONTENT_TYPE, crate::media::PROBLEM_JSON)], body.to_string()).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }

@@ -12,10 +12,10 @@ use axum::{
 use geo_types::{Coord, Geometry, LineString, Rect};
 use layers::Value;
 
-use crate::feature_view::{Columns, FeatureView};
-
-/// The `text/html` media type these pages are served with.
-pub const HTML: &str = "text/html; charset=utf-8";
+use crate::{
+    feature_view::{Columns, FeatureView},
+    media::HTML,
+};
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(s: &str) -> String {

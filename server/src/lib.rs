@@ -2,8 +2,9 @@
 //!
 //! The modules, in an order where each imports only modules listed before it
 //! (`tests/layout.rs` checks that there is no cycle):
-//! - `error`, `settings`, `layer`, `assets`, `glyphs`: the one status table; the serving
-//!   settings; the served layer and its extents; the map pages' files; label glyphs.
+//! - `media`, `error`, `settings`, `layer`, `assets`, `glyphs`: the media types; the one status
+//!   table; the serving settings; the served layer and its extents; the map pages' files; label
+//!   glyphs.
 //! - `auth`, `request`, `feature_view`, `limits`, `audit`, `html`: keys and callers; typed
 //!   request values; a feature as answers show it; the rate limiter; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
@@ -31,6 +32,7 @@ pub mod layer;
 pub mod limits;
 pub mod live;
 pub mod load;
+pub mod media;
 pub mod middleware;
 pub mod openapi;
 pub mod request;
@@ -44,8 +46,6 @@ pub mod tilejson;
 pub mod tiles;
 pub mod web;
 
-use std::sync::Arc;
-
 use axum::{
     Extension, Router,
     http::{Method, header},
@@ -56,7 +56,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{error::ApiError, openapi::Operation, state::AppState};
+use crate::{error::ApiError, routes::api::Operations, state::AppState};
 
 // `layers` and `tiler` do not depend on each other, so each names the Web Mercator world and the
 // deepest zoom itself; here, where both are used, they must agree.
@@ -71,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         .allow_headers(Any)
         .expose_headers([header::ETAG, header::CONTENT_ENCODING]);
     let endpoints = routes::all();
-    let operations: Arc<[Operation]> = endpoints.iter().map(|e| e.operation).collect();
+    let operations: Operations = endpoints.iter().map(|e| e.operation).collect();
     let router = endpoints.into_iter().fold(Router::new(), |r, e| r.route(e.operation.route, e.handler));
     router
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })

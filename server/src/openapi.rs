@@ -10,10 +10,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::access::LayerView;
-
-/// The media type of the OpenAPI document.
-pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+use crate::{
+    access::LayerView,
+    media::{JSON, MVT, PROTOBUF},
+};
 
 /// A status an operation may answer besides 200.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,7 +117,7 @@ impl Operation {
             summary,
             parameters: &[],
             ok_description: summary,
-            ok_types: &["application/json"],
+            ok_types: &[JSON],
             statuses: &[],
             per_layer: false,
         }
@@ -143,23 +143,24 @@ impl Operation {
         Self { per_layer: true, ..self }
     }
 
-    /// Every status code it may answer, in order.
-    pub fn codes(&self) -> Vec<u16> {
-        let mut codes: Vec<u16> =
-            std::iter::once(200).chain(self.statuses.iter().chain(&EVERY_PATH).map(|s| s.code())).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        codes
+    /// Every status it may answer besides 200, in order: its own, a 400 for a path capture
+    /// that does not decode, and those of [`EVERY_PATH`].
+    pub fn statuses_answered(&self) -> Vec<Status> {
+        let captures = self.route.contains('{').then_some(Status::BadRequest);
+        let mut all: Vec<Status> = self.statuses.iter().copied().chain(captures).chain(EVERY_PATH).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
-    fn item(&self, extra: Vec<Value>) -> Value {
+    fn item(&self, summary: &str, extra: Vec<Value>) -> Value {
         let content: Map<String, Value> = self
             .ok_types
             .iter()
             .map(|t| {
                 let schema = match *t {
                     t if t.starts_with("text/") => json!({ "type": "string" }),
-                    "application/x-protobuf" | "application/vnd.mapbox-vector-tile" => {
+                    PROTOBUF | MVT => {
                         json!({ "type": "string", "format": "binary" })
                     }
                     _ => json!({ "type": "object" }),
@@ -169,13 +170,13 @@ impl Operation {
             .collect();
         let mut responses = Map::new();
         responses.insert("200".into(), json!({ "description": self.ok_description, "content": content }));
-        for s in self.statuses.iter().chain(&EVERY_PATH) {
+        for s in self.statuses_answered() {
             responses.insert(s.code().to_string(), s.response());
         }
         let mut parameters: Vec<Value> =
             self.parameters.iter().map(|p| json!({ "$ref": format!("#/components/parameters/{p}") })).collect();
         parameters.extend(extra);
-        json!({ "get": { "summary": self.summary, "parameters": parameters, "responses": responses } })
+        json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
     }
 }
 
@@ -206,12 +207,10 @@ pub fn document(operations: &[Operation], cx: &Context) -> Value {
             for view in cx.views {
                 let id = view.def.id.as_str();
                 let path = op.path.replace("{collectionId}", id);
-                let mut op = *op;
-                op.summary = "Features of one collection";
-                paths.insert(path, op.item(queryable_parameters(view)));
+                paths.insert(path, op.item(&format!("{} of {id}", op.summary), queryable_parameters(view)));
             }
         } else {
-            paths.insert(op.path.to_owned(), op.item(Vec::new()));
+            paths.insert(op.path.to_owned(), op.item(op.summary, Vec::new()));
         }
     }
     json!({
@@ -263,7 +262,7 @@ fn parameters(cx: &Context) -> Value {
         "properties": query("properties", "Only these properties, comma-separated.", json!({ "type": "string" })),
         "collectionId": path("collectionId", json!({ "type": "string", "enum": ids })),
         "featureId": path("featureId", json!({ "type": "string", "example": "1" })),
-        "tileMatrixSetId": path("tileMatrixSetId", json!({ "type": "string", "enum": ["WebMercatorQuad"] })),
+        "tileMatrixSetId": path("tileMatrixSetId", json!({ "type": "string", "enum": [crate::tiles::TMS_ID] })),
         "tileMatrix": path("tileMatrix", zoom.clone()),
         "tileRow": path("tileRow", json!({ "type": "integer", "minimum": 0 })),
         "tileCol": path("tileCol", json!({ "type": "integer", "minimum": 0 })),

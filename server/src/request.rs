@@ -15,6 +15,22 @@ use tiler::TileCoord;
 
 use crate::error::ApiError;
 
+/// The path's captures. A segment that does not decode (not UTF-8 once percent-decoded) is a
+/// 400 problem, not axum's plain-text rejection.
+#[derive(Debug)]
+pub struct Segments<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(captures)) => Ok(Self(captures)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
 /// The query string as `(name, value)` pairs, percent-decoded. Undecodable input (invalid
 /// UTF-8) is a 400 problem, not axum's plain-text rejection.
 #[derive(Debug, Default)]

@@ -1,19 +1,12 @@
 //! How answers are written: the negotiated JSON-or-HTML answer, JSON with its media type, and
-//! the conditional, compressed answer of a tile. Every handler answers through these.
+//! the conditional, compressed answer of a tile.
 
 use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use crate::{error::ApiError, html::Page, request::Format, tiles::Rendered};
-
-/// The MVT media type.
-pub const MVT: &str = "application/vnd.mapbox-vector-tile";
-/// The GeoJSON media type.
-pub const GEOJSON: &str = "application/geo+json";
-/// Plain JSON.
-pub const JSON: &str = "application/json";
+use crate::{error::ApiError, html::Page, media::MVT, request::Format, tiles::Rendered};
 
 /// `body` as `media_type`.
 pub fn json(media_type: &'static str, body: impl Into<axum::body::Body>) -> Response {

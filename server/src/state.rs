@@ -93,7 +93,8 @@ impl AppState {
         });
     }
 
-    /// All layers, in id order, whoever may read them: for loading and metrics, not for answers.
+    /// All layers, in id order, whoever may read them: for loading, reloading and the probes;
+    /// answers about layers go through [`AppState::access`].
     pub fn layers(&self) -> Arc<BTreeMap<LayerId, Arc<Layer>>> {
         self.inner.layers.load_full()
     }

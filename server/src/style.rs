@@ -5,12 +5,37 @@ use layers::{GeometryType, LayerDef, Theme};
 use serde_json::{Value, json};
 
 use crate::{
-    access::{LayerView, MAX_LAYERS},
+    access::{Access, LayerView, MAX_LAYERS},
+    error::ApiError,
     layer::{Layer, extent_of},
 };
 
 /// The id of the style with every layer the caller may see.
 pub const PROVINCE: &str = "province";
+/// Its title.
+const PROVINCE_TITLE: &str = "Toàn tỉnh / whole province";
+
+/// The styles a caller may use, `(id, title)`: the whole province's, then one per readable layer.
+pub fn list(views: &[LayerView]) -> Vec<(&str, &str)> {
+    let layers = views.iter().map(|v| (v.def.id.as_str(), v.def.title.as_str()));
+    std::iter::once((PROVINCE, PROVINCE_TITLE)).chain(layers).collect()
+}
+
+/// The title and layers of style `id`: the province's has every layer the caller may read; a
+/// layer's has that layer over the ground layers the caller may see (boundaries, water, roads),
+/// since a map needs its ground. 404 for a style that does not exist or names a hidden layer.
+pub fn layers_of(id: &str, access: &Access) -> Result<(String, Vec<LayerView>), ApiError> {
+    let visible = access.all();
+    if id == PROVINCE {
+        return Ok((PROVINCE_TITLE.to_owned(), visible));
+    }
+    let layer = access.one(id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
+    let mut layers: Vec<LayerView> =
+        visible.into_iter().filter(|l| is_basemap(&l.def) && l.def.id != layer.def.id).collect();
+    let title = layer.def.title.clone();
+    layers.push(layer);
+    Ok((title, layers))
+}
 
 /// Fonts the style's labels use; both must be names `/fonts` serves.
 pub struct Fonts<'a> {
@@ -109,7 +134,7 @@ pub fn theme_of(def: &LayerDef) -> Theme {
 }
 
 /// Whether a layer draws the background of maps about another layer.
-pub fn is_basemap(def: &LayerDef) -> bool {
+fn is_basemap(def: &LayerDef) -> bool {
     matches!(theme_of(def), Theme::Boundaries | Theme::Water | Theme::Roads)
 }
 

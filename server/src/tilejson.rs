@@ -27,6 +27,9 @@ pub fn document<'a>(base: &str, spec: &str, views: &'a [LayerView]) -> Value {
     };
     let attribution = unique(layers.iter().map(|l| l.def.attribution.as_str()).collect());
     let licenses = unique(layers.iter().filter_map(|l| l.def.license.as_deref()).collect());
+    // An SPDX expression of its own keeps its meaning inside the conjunction only in brackets.
+    let licenses: Vec<String> =
+        licenses.iter().map(|l| if l.contains(' ') { format!("({l})") } else { (*l).to_owned() }).collect();
     let mut doc = json!({
         "tilejson": "3.0.0",
         "name": layers.iter().map(|l| l.def.title.as_str()).collect::<Vec<_>>().join(", "),

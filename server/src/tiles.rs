@@ -22,6 +22,10 @@ use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::En
 
 use crate::{error::ApiError, feature_view::Columns, layer::Layer};
 
+/// The only tiling scheme served.
+pub const TMS_ID: &str = "WebMercatorQuad";
+/// Its registered URI.
+pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
 /// A rendered tile: gzip bytes and a strong ETag, or nothing for an empty tile.
 #[derive(Debug)]
 pub struct Rendered {

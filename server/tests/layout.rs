@@ -62,8 +62,17 @@ fn named_after(source: &str, anchor: &str) -> BTreeSet<String> {
     names
 }
 
-#[test]
-fn the_modules_import_each_other_in_one_direction_only() {
+/// The modules in the order `lib.rs` lists them: the names before the colon of each `//! - `.
+fn documented_order() -> Vec<String> {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    lib.lines()
+        .filter_map(|l| l.strip_prefix("//! - ")?.split_once(':').map(|(names, _)| names.to_owned()))
+        .flat_map(|names| names.split(',').map(|n| n.trim().trim_matches('`').to_owned()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Which top-level modules each top-level module imports.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
     let modules = modules();
     let top = |m: &str| m.split("::").next().unwrap().to_owned();
     let tops: BTreeSet<String> = modules.keys().map(|m| top(m)).collect();
@@ -74,6 +83,12 @@ fn the_modules_import_each_other_in_one_direction_only() {
             named_after(source, "crate::").into_iter().filter(|d| tops.contains(d) && *d != from).collect();
         edges.entry(from).or_default().extend(deps);
     }
+    edges
+}
+
+#[test]
+fn the_modules_import_each_other_in_one_direction_only() {
+    let edges = imports();
     // Peel off modules that import nothing left; whatever remains is a cycle.
     let mut left = edges.clone();
     while let Some(leaf) = left.iter().find(|(_, deps)| deps.is_empty()).map(|(m, _)| m.clone()) {
@@ -87,13 +102,25 @@ fn the_modules_import_each_other_in_one_direction_only() {
 }
 
 #[test]
+fn each_module_imports_only_those_lib_rs_lists_before_it() {
+    let order = documented_order();
+    let position = |m: &str| order.iter().position(|o| o == m);
+    for (module, deps) in imports() {
+        let at = position(&module).unwrap_or_else(|| panic!("{module} is not in the module list of lib.rs"));
+        for dep in deps {
+            assert!(position(&dep).is_some_and(|d| d < at), "{module} imports {dep}, which lib.rs lists after it");
+        }
+    }
+}
+
+#[test]
 fn no_route_module_imports_another() {
     let modules = modules();
     let routes: BTreeSet<&str> = modules.keys().filter_map(|m| m.strip_prefix("routes::")).collect();
     assert!(routes.len() > 5, "{routes:?}");
     for (module, source) in modules.iter().filter(|(m, _)| m.starts_with("routes::")) {
         let mut named = named_after(source, "super::");
-        named.extend(named_after(source, "crate::routes::"));
+        named.extend(named_after(source, "routes::"));
         let siblings: Vec<&String> = named.iter().filter(|n| routes.contains(n.as_str())).collect();
         assert!(siblings.is_empty(), "{module} imports the route modules {siblings:?}");
     }

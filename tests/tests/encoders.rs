@@ -80,6 +80,31 @@ fn geojson_pages_and_tiles_write_the_same_values_and_dates() {
     assert_eq!(tile, expected);
 }
 
+#[test]
+fn numbers_read_the_same_in_geojson_and_pages() {
+    let server = Server::start(bando(&[]));
+    let json = server.json("/collections/roads/items?limit=20&sortby=-width_m");
+    let page = server.get("/collections/roads/items?limit=20&sortby=-width_m&f=html").text().unwrap();
+    let table = &page[page.find("<table><tr>").unwrap()..];
+    let rows: Vec<&str> = table.split("<tr>").skip(1).map(|r| r.split("</tr>").next().unwrap()).collect();
+    let cells = |row: &str, tag: &str| -> Vec<String> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        row.split(open.as_str()).skip(1).map(|c| c.split(close.as_str()).next().unwrap().to_owned()).collect()
+    };
+    let header = cells(rows[0], "th");
+    let features = json["features"].as_array().unwrap();
+    assert_eq!(rows.len(), features.len() + 1);
+    for (row, f) in rows[1..].iter().zip(features) {
+        let row = cells(row, "td");
+        for name in ["width_m", "lanes"] {
+            let at = header.iter().position(|h| h == name).unwrap();
+            let value = f["properties"][name].as_f64().unwrap_or_else(|| panic!("{}: no {name}", f["id"]));
+            assert_eq!(row[at].parse::<f64>(), Ok(value), "{}: {name}", f["id"]);
+        }
+    }
+}
+
 fn chrono_like_date(s: &str) -> bool {
     s.len() == 10
         && s.as_bytes()[4] == b'-'
@@ -94,6 +119,10 @@ fn the_items_table_has_the_columns_asked_for_whatever_the_features_hold() {
     let header = page.split("<table><tr>").nth(1).unwrap().split("</tr>").next().unwrap();
     // The layer's order, not the order asked in.
     assert_eq!(header, "<th>id</th><th>name</th><th>rank</th>");
+    // An empty page has the same columns.
+    let empty =
+        server.get("/collections/heritage_sites/items?f=html&properties=rank,name&rank=zz-none").text().unwrap();
+    assert!(empty.contains("<table><tr><th>id</th><th>name</th><th>rank</th></tr></table>"), "{empty}");
     let json = server.json("/collections/heritage_sites/items?properties=rank,name&limit=3");
     let keys: Vec<&str> = json["features"][0]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["name", "rank"]);

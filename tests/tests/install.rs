@@ -2,10 +2,24 @@
 //! directory, with MapLibre GL JS embedded rather than read from the source tree.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{Server, installed_bando, repo};
+use e2e::{Server, bando_bin, installed_bando, repo};
+
+/// The installed binary is this build's: installed after `bando` was last built.
+fn assert_fresh() {
+    let installed =
+        std::env::var_os("INSTALLED_BANDO").map_or_else(|| repo().join("target/installed/bin/bando"), Into::into);
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    assert!(
+        modified(&installed) >= modified(&bando_bin()),
+        "{} is older than {}: run scripts/test.sh, which installs it after building",
+        installed.display(),
+        bando_bin().display()
+    );
+}
 
 #[test]
 fn an_installed_binary_serves_the_viewer_with_maplibre_from_any_directory() {
+    assert_fresh();
     let server = Server::start(installed_bando(&[]));
     let viewer = server.get("/viewer");
     assert_eq!(viewer.status(), 200);
@@ -31,5 +45,8 @@ fn a_configured_maplibre_folder_that_is_missing_turns_only_the_map_pages_off() {
     let viewer = server.get("/viewer");
     assert_eq!(viewer.status(), 503);
     assert_eq!(viewer.headers()["content-type"], "application/problem+json");
+    assert_eq!(server.get("/embed/heritage_sites").status(), 503);
+    assert_eq!(server.get("/assets/maplibre-gl.mjs").status(), 404);
+    assert_eq!(server.get("/assets/viewer.mjs").status(), 200);
     assert_eq!(server.get("/collections/heritage_sites/items?limit=1").status(), 200);
 }

@@ -152,3 +152,15 @@ fn a_limit_above_the_maximum_returns_the_maximum() {
     let next = body["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").unwrap();
     assert!(next["href"].as_str().unwrap().contains("limit=100&offset=100"), "{next}");
 }
+
+#[test]
+fn the_largest_offset_answers_an_empty_last_page() {
+    let server = Server::start(bando(&[]));
+    let (status, _, page) = get(&server, &format!("/collections/roads/items?offset={}&limit=10000", u64::MAX));
+    assert_eq!(status, 200);
+    assert_eq!(page["numberReturned"], 0);
+    let rels: Vec<&str> = page["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
+    assert!(rels.contains(&"prev") && !rels.contains(&"next"), "{rels:?}");
+    let html = server.get(&format!("/collections/roads/items?offset={}&f=html", u64::MAX));
+    assert_eq!(html.status(), 200);
+}

@@ -1,8 +1,9 @@
 //! The change feed. After every committed statement on a watched table (a layer's, or the API
 //! keys'), a PostGIS trigger sends `NOTIFY bando_changes, 'schema.table'` (migration 0001).
-//! [`subscribe`] follows it for as long as the receiver lives: it batches notifications that
-//! arrive together, reconnects when the database goes away, and then says so with
-//! [`Event::Resync`], because notifications sent while it was disconnected are lost.
+//! [`subscribe`] follows it: it batches notifications that arrive together, reconnects when the
+//! database goes away, and then says so with [`Event::Resync`], because notifications sent while
+//! it was disconnected are lost. It stops at the first event it cannot deliver, once the
+//! receiver is dropped.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -26,8 +27,7 @@ pub enum Event {
     Resync,
 }
 
-/// Follows the feed in a task of its own; events arrive on the receiver, and the task ends
-/// when the receiver is dropped.
+/// Follows the feed in a task of its own; events arrive on the receiver.
 pub fn subscribe(pool: PgPool) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {

@@ -4,5 +4,5 @@
 pub mod page;
 pub mod request;
 
-pub use page::Page;
+pub use page::{Page, one};
 pub use request::{ITEMS_PARAMETERS, ItemsRequest};

@@ -10,7 +10,13 @@ use crate::{
     feature_view::{Columns, FeatureView},
 };
 
-/// One page of an `/items` answer, or the single feature of `/items/{featureId}`.
+/// The feature `fid` of `view`: 404 when there is none.
+pub fn one<'a>(view: &'a LayerView, fid: &str) -> Result<&'a Feature, ApiError> {
+    let feature = fid.parse::<i64>().ok().and_then(|n| view.index.get(n));
+    feature.ok_or_else(|| ApiError::NotFound(format!("no feature {fid:?} in collection {:?}", view.def.id.as_str())))
+}
+
+/// One page of an `/items` answer.
 pub struct Page<'a> {
     /// The features, in answer order.
     pub features: Vec<&'a Feature>,
@@ -44,15 +50,6 @@ impl<'a> Page<'a> {
         }
     }
 
-    /// The feature `fid` of `view`, alone: 404 when there is none.
-    pub fn one(view: &'a LayerView, fid: &str, crs: Crs) -> Result<Self, ApiError> {
-        let feature = fid.parse::<i64>().ok().and_then(|n| view.index.get(n));
-        let feature = feature.ok_or_else(|| {
-            ApiError::NotFound(format!("no feature {fid:?} in collection {:?}", view.def.id.as_str()))
-        })?;
-        Ok(Self { features: vec![feature], matched: 1, offset: 0, limit: 1, crs, columns: view.columns() })
-    }
-
     /// The features as the answer shows them.
     pub fn views(&self) -> impl Iterator<Item = FeatureView<'_>> {
         self.features.iter().map(|f| self.columns.view(f))
@@ -60,7 +57,7 @@ impl<'a> Page<'a> {
 
     /// The offset of the next page, when there is one.
     pub fn next_offset(&self) -> Option<usize> {
-        (self.offset + self.features.len() < self.matched).then_some(self.offset + self.limit)
+        (self.offset.saturating_add(self.features.len()) < self.matched).then(|| self.offset.saturating_add(self.limit))
     }
 
     /// The offset of the previous page, when this is not the first.

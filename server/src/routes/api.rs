@@ -10,7 +10,8 @@ use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     html::{self, Page, Trail},
-    openapi::{self, OPENAPI_JSON, Operation},
+    media::OPENAPI_JSON,
+    openapi::{self, Operation},
     respond,
     state::AppState,
 };
@@ -73,12 +74,10 @@ fn document(state: &AppState, operations: &[Operation], caller: &Caller, headers
     let views = state.access(caller).all();
     let web = state.web();
     let base = base_url(headers);
-    let mut styles = vec![crate::style::PROVINCE.to_owned()];
-    styles.extend(views.iter().map(|v| v.def.id.to_string()));
     let cx = openapi::Context {
         base: &base,
         views: &views,
-        styles,
+        styles: crate::style::list(&views).into_iter().map(|(id, _)| id.to_owned()).collect(),
         fonts: web.glyphs.fonts().map(str::to_owned).collect(),
         assets: web.assets.names().map(str::to_owned).collect(),
         default_limit: state.settings().default_limit,

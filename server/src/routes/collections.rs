@@ -3,11 +3,7 @@
 
 use std::fmt::Write;
 
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, http::HeaderMap, response::Response};
 use layers::crs::{CRS84_URI, Crs};
 use serde_json::{Value, json};
 
@@ -17,9 +13,10 @@ use crate::{
     auth::Caller,
     error::ApiError,
     html::{self, Page, Trail},
+    media::{GEOJSON, JSON, SCHEMA_JSON},
     openapi::{Operation, Status},
-    request::{Format, Params},
-    respond::{self, JSON},
+    request::{Format, Params, Segments},
+    respond,
     state::AppState,
 };
 
@@ -92,7 +89,7 @@ async fn list(
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -124,9 +121,9 @@ fn collection(base: &str, view: &LayerView) -> Value {
     let mut links = vec![
         json!({ "href": format!("{here}?f=json"), "rel": "self", "type": JSON, "title": def.title }),
         json!({ "href": format!("{here}?f=html"), "rel": "alternate", "type": "text/html", "title": def.title }),
-        json!({ "href": format!("{here}/items?f=json"), "rel": "items", "type": "application/geo+json", "title": "Features" }),
+        json!({ "href": format!("{here}/items?f=json"), "rel": "items", "type": GEOJSON, "title": "Features" }),
         json!({ "href": format!("{here}/items?f=html"), "rel": "items", "type": "text/html", "title": "Features as HTML" }),
-        json!({ "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": "application/schema+json", "title": "Queryable properties" }),
+        json!({ "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": SCHEMA_JSON, "title": "Queryable properties" }),
         json!({ "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": JSON, "title": "Vector tiles" }),
     ];
     links.extend(def.license.as_deref().and_then(license_link));

@@ -7,7 +7,7 @@ use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
 use super::Endpoint;
-use crate::{error::ApiError, openapi::Operation, state::AppState};
+use crate::{error::ApiError, media::JSON, openapi::Operation, state::AppState};
 
 /// How long `/ready` waits for the database.
 const PING: Duration = Duration::from_secs(2);
@@ -15,14 +15,8 @@ const PING: Duration = Duration::from_secs(2);
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint::get(
-            Operation::new("/health", "/health", "Liveness").ok("The process answers", &["application/json"]),
-            health,
-        ),
-        Endpoint::get(
-            Operation::new("/ready", "/ready", "Readiness").ok("Every layer is loaded", &["application/json"]),
-            ready,
-        ),
+        Endpoint::get(Operation::new("/health", "/health", "Liveness").ok("The process answers", &[JSON]), health),
+        Endpoint::get(Operation::new("/ready", "/ready", "Readiness").ok("Every layer is loaded", &[JSON]), ready),
     ]
 }
 

@@ -2,7 +2,7 @@
 //! HTML. Each handler extracts the typed request, finds the page, and encodes it.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue},
     response::Response,
 };
@@ -13,11 +13,12 @@ use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
-    features::{ITEMS_PARAMETERS, ItemsRequest, Page},
+    features::{self, ITEMS_PARAMETERS, ItemsRequest, Page},
     geojson, html,
+    media::{GEOJSON, JSON},
     openapi::{Operation, Status},
-    request::{Format, Params},
-    respond::{self, GEOJSON},
+    request::{Format, Params, Segments},
+    respond,
     state::AppState,
 };
 
@@ -49,7 +50,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn items(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -76,7 +77,7 @@ async fn items(
 async fn item(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, fid)): Path<(String, String)>,
+    Segments((id, fid)): Segments<(String, String)>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -84,8 +85,8 @@ async fn item(
     params.only(&["crs", "f"])?;
     let format = Format::negotiate(&params, &headers)?;
     let crs = params.get("crs").map(Crs::from_uri).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Crs::Crs84);
-    let page = Page::one(&view, &fid, crs)?;
-    let Some(feature) = page.views().next() else { return Err(ApiError::NotFound(format!("no feature {fid:?}"))) };
+    let columns = view.columns();
+    let feature = columns.view(features::one(&view, &fid)?);
     let base = format!("{}/collections/{id}", base_url(&headers));
     respond::negotiated(
         format,
@@ -93,7 +94,7 @@ async fn item(
             let links = json!([
                 { "rel": "self", "type": GEOJSON, "href": format!("{base}/items/{fid}?f=json") },
                 { "rel": "alternate", "type": "text/html", "href": format!("{base}/items/{fid}?f=html") },
-                { "rel": "collection", "type": "application/json", "href": base },
+                { "rel": "collection", "type": JSON, "href": base },
             ]);
             Ok(geojson_response(geojson::feature(&feature, crs, &links)?, crs))
         },
@@ -160,9 +161,7 @@ impl Links<'_> {
         if let Some(prev) = page.prev_offset() {
             links.push(self.link("prev", prev, self.format));
         }
-        links.push(
-            json!({ "rel": "collection", "type": "application/json", "href": self.base.trim_end_matches("/items") }),
-        );
+        links.push(json!({ "rel": "collection", "type": JSON, "href": self.base.trim_end_matches("/items") }));
         Value::from(links)
     }
 }
@@ -171,13 +170,13 @@ fn items_html(id: &str, page: &Page, links: &Links) -> String {
     use std::fmt::Write;
     let mut body = format!(
         "<p>Features {}–{} of {}.</p>{}{}<p>",
-        (page.offset + 1).min(page.matched),
-        page.offset + page.features.len(),
+        page.offset.saturating_add(1).min(page.matched),
+        page.offset.saturating_add(page.features.len()),
         page.matched,
         html::svg_map(page.features.iter().map(|f| &f.mercator), None),
         html::features_table(id, &page.columns, page.views()),
     );
-    for (rel, offset) in [("prev", page.prev_offset()), ("next", page.next_offset())] {
+    for (rel, offset) in [("next", page.next_offset()), ("prev", page.prev_offset())] {
         if let Some(offset) = offset {
             let href = links.link(rel, offset, Format::Html)["href"].as_str().map(html::escape).unwrap_or_default();
             let _ = write!(body, r#"<a rel="{rel}" href="{href}">{rel}</a> "#);

@@ -9,9 +9,10 @@ use super::{Endpoint, base_url};
 use crate::{
     error::ApiError,
     html::{self, Page, Trail},
-    openapi::{OPENAPI_JSON, Operation, Status},
+    media::{JSON, OPENAPI_JSON},
+    openapi::{Operation, Status},
     request::{Format, Params},
-    respond::{self, JSON},
+    respond,
 };
 
 /// The conformance classes Bando implements, and only those.

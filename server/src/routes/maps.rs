@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -13,19 +13,17 @@ use tiler::tile::MAX_ZOOM;
 
 use super::{Endpoint, base_url};
 use crate::{
-    access::LayerView,
     auth::Caller,
     error::ApiError,
     glyphs::GlyphRange,
     html,
+    media::{HTML, JSON, PROTOBUF, STYLE_JSON},
     openapi::{Operation, Status},
-    request::Params,
-    respond::{self, JSON},
+    request::{Params, Segments},
+    respond,
     state::AppState,
     style::{self, Fonts, PROVINCE},
 };
-
-const STYLE_TYPE: &str = "application/vnd.mapbox.style+json";
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -38,14 +36,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::get(
             Operation::new("/styles/{file}", "/styles/{styleId}.json", "A MapLibre style")
                 .parameters(&["styleId"])
-                .ok("A style (MapLibre style specification v8)", &[STYLE_TYPE])
+                .ok("A style (MapLibre style specification v8)", &[STYLE_JSON])
                 .statuses(&[Status::NotFound]),
             style_file,
         ),
         Endpoint::get(
             Operation::new("/fonts/{stack}/{file}", "/fonts/{fontstack}/{range}.pbf", "Label glyphs")
                 .parameters(&["fontstack", "range"])
-                .ok("Signed distance fields of 256 code points", &["application/x-protobuf"])
+                .ok("Signed distance fields of 256 code points", &[PROTOBUF])
                 .statuses(&[Status::NotFound]),
             glyphs,
         ),
@@ -77,43 +75,30 @@ async fn styles(State(state): State<AppState>, caller: Caller, headers: HeaderMa
     let base = base_url(&headers);
     let entry = |id: &str, title: &str| {
         json!({"id": id, "title": title,
-               "links": [{"href": format!("{base}/styles/{id}.json"), "rel": "stylesheet", "type": STYLE_TYPE}]})
+               "links": [{"href": format!("{base}/styles/{id}.json"), "rel": "stylesheet", "type": STYLE_JSON}]})
     };
-    let mut list = vec![entry(PROVINCE, "Toàn tỉnh / whole province")];
-    list.extend(state.access(&caller).all().iter().map(|l| entry(l.def.id.as_str(), &l.def.title)));
+    let views = state.access(&caller).all();
+    let list: Vec<Value> = style::list(&views).into_iter().map(|(id, title)| entry(id, title)).collect();
     Json(json!({"styles": list}))
 }
 
 async fn style_file(
     State(state): State<AppState>,
     caller: Caller,
-    Path(file): Path<String>,
+    Segments(file): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = file.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no style {file:?}")))?;
-    let access = state.access(&caller);
-    let visible = access.all();
-    let (title, layers): (String, Vec<LayerView>) = if id == PROVINCE {
-        ("Toàn tỉnh / whole province".into(), visible)
-    } else {
-        // One layer with the ground layers the caller may see (boundaries, water, roads): a map
-        // needs its ground. `document` draws them all in theme order.
-        let layer = access.one(id).map_err(|_| ApiError::NotFound(format!("no style {id:?}")))?;
-        let mut layers: Vec<LayerView> =
-            visible.into_iter().filter(|l| style::is_basemap(&l.def) && l.def.id != layer.def.id).collect();
-        let title = layer.def.title.clone();
-        layers.push(layer);
-        (title, layers)
-    };
+    let (title, layers) = style::layers_of(id, &state.access(&caller))?;
     let web = state.web();
     let fonts = Fonts { regular: &web.label_font, bold: &web.bold_font };
     let doc = style::document(&base_url(&headers), id, &title, &layers, &fonts);
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(STYLE_TYPE))], Json(doc)).into_response())
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(STYLE_JSON))], Json(doc)).into_response())
 }
 
 async fn glyphs(
     State(state): State<AppState>,
-    Path((stack, file)): Path<(String, String)>,
+    Segments((stack, file)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
     let range = file.strip_suffix(".pbf").and_then(GlyphRange::parse).ok_or_else(|| {
         ApiError::NotFound(format!("no glyph range {file:?}: ranges are start-end.pbf, 256 code points"))
@@ -125,7 +110,7 @@ async fn glyphs(
         .ok_or(ApiError::NotFound(missing))?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF)),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
         ],
         body,
@@ -135,7 +120,7 @@ async fn glyphs(
 
 async fn asset(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let asset = state.web().assets.get(&name).ok_or_else(|| ApiError::NotFound(format!("no asset {name:?}")))?;
@@ -180,7 +165,7 @@ impl Focus {
                     [lon, lat] if (-180.0..=180.0).contains(&lon) && (-MAX_LAT..=MAX_LAT).contains(&lat) => {
                         Ok([lon, lat])
                     }
-                    _ => Err(bad("center must be lon,lat within -180..180 and -85.05..85.05, not", v)),
+                    _ => Err(bad(&format!("center must be lon,lat within ±180 and ±{MAX_LAT:.4}, not"), v)),
                 }
             })
             .transpose()?;
@@ -204,7 +189,7 @@ impl Focus {
 async fn embed(
     State(state): State<AppState>,
     caller: Caller,
-    Path(layer): Path<String>,
+    Segments(layer): Segments<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
     let layer = state.access(&caller).one(&layer)?;
@@ -254,7 +239,7 @@ fn map_page(
         .map_err(|_| ApiError::Internal("frame_ancestors is not a valid header value".into()))?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(HTML)),
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         ],

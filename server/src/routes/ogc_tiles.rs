@@ -1,12 +1,7 @@
 //! OGC API - Tiles (OGC 20-057) and OGC Two Dimensional Tile Matrix Set 2.0 (OGC 17-083r4):
 //! the WebMercatorQuad tiling scheme and each collection's vector tileset.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{Json, extract::State, http::HeaderMap, response::Response};
 use serde_json::{Value, json};
 use tiler::tile::{HALF_WORLD, MAX_ZOOM};
 
@@ -15,17 +10,15 @@ use crate::{
     auth::Caller,
     error::ApiError,
     layer::Layer,
+    media::{JSON, MVT},
     openapi::{Operation, Status},
-    request::parse_tile,
-    respond::{self, MVT},
+    request::{Segments, parse_tile},
+    respond,
     state::AppState,
     tilejson::geometry_kind,
+    tiles::{TMS_ID, TMS_URI},
 };
 
-/// The only tiling scheme served.
-pub const TMS_ID: &str = "WebMercatorQuad";
-/// Its registered URI.
-pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
 const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
 /// Link relation of a tiling scheme.
 pub const REL_TILING_SCHEME: &str = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme";
@@ -82,13 +75,13 @@ async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
             "id": TMS_ID,
             "title": "Google Maps Compatible for the World",
             "uri": TMS_URI,
-            "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") }],
+            "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") }],
         }],
-        "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/tileMatrixSets") }],
+        "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/tileMatrixSets") }],
     }))
 }
 
-async fn tile_matrix_set(Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn tile_matrix_set(Segments(id): Segments<String>) -> Result<Json<Value>, ApiError> {
     check_tms(&id)?;
     let matrices: Vec<Value> = (0..=MAX_ZOOM)
         .map(|z| {
@@ -126,22 +119,22 @@ fn check_tms(id: &str) -> Result<(), ApiError> {
 async fn tilesets(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
     let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
     Ok(Json(json!({
-        "links": [{ "rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles") }],
+        "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles") }],
         "tilesets": [{
             "title": layer.def.title,
             "dataType": "vector",
             "crs": EPSG_3857,
             "tileMatrixSetURI": TMS_URI,
             "links": [
-                { "rel": "self", "type": "application/json", "href": tileset },
-                { "rel": REL_TILING_SCHEME, "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
+                { "rel": "self", "type": JSON, "href": tileset },
+                { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
             ],
         }],
     })))
@@ -150,7 +143,7 @@ async fn tilesets(
 async fn tileset(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, tms)): Path<(String, String)>,
+    Segments((id, tms)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     check_tms(&tms)?;
@@ -173,8 +166,8 @@ async fn tileset(
             "maxTileMatrix": def.maxzoom.to_string(),
         }],
         "links": [
-            { "rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}/tiles/{TMS_ID}") },
-            { "rel": REL_TILING_SCHEME, "type": "application/json", "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
+            { "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles/{TMS_ID}") },
+            { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
             { "rel": "item", "type": MVT, "templated": true,
               "href": format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}") },
         ],
@@ -211,7 +204,7 @@ fn limits(layer: &Layer) -> Vec<Value> {
 async fn tile(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    Segments((id, tms, z, row, col)): Segments<(String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_tms(&tms)?;

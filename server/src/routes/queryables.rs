@@ -1,25 +1,19 @@
 //! `/collections/{id}/queryables`: the properties a filter may name, as JSON Schema
 //! (OGC API - Features Part 3).
 
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, http::HeaderMap, response::Response};
 
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
     html::{self, Page, Trail},
+    media::SCHEMA_JSON,
     openapi::{Operation, Status},
-    request::{Format, Params},
+    request::{Format, Params, Segments},
     respond, schema,
     state::AppState,
 };
-
-/// The media type of JSON Schema documents.
-const SCHEMA_JSON: &str = "application/schema+json";
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -39,7 +33,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn queryables(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

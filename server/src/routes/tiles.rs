@@ -1,19 +1,16 @@
 //! XYZ vector tiles and TileJSON: `/tiles/{layer[,layer…]}/{z}/{x}/{y}.mvt` and
 //! `/tiles/{layer[,layer…]}.json`.
 
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, http::HeaderMap, response::Response};
 
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
+    media::{JSON, MVT},
     openapi::{Operation, Status},
-    request::parse_tile,
-    respond::{self, JSON, MVT},
+    request::{Segments, parse_tile},
+    respond,
     state::AppState,
     tilejson,
 };
@@ -45,7 +42,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn xyz_tile(
     State(state): State<AppState>,
     caller: Caller,
-    Path((spec, z, x, file)): Path<(String, String, String, String)>,
+    Segments((spec, z, x, file)): Segments<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let views = state.access(&caller).list(&spec)?;
@@ -58,7 +55,7 @@ async fn xyz_tile(
 async fn tilejson(
     State(state): State<AppState>,
     caller: Caller,
-    Path(spec): Path<String>,
+    Segments(spec): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let spec = spec.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no resource /tiles/{spec}")))?;

@@ -1,0 +1,20 @@
+//! The media types Bando answers with, named once.
+
+/// Plain JSON.
+pub const JSON: &str = "application/json";
+/// GeoJSON: features and feature collections.
+pub const GEOJSON: &str = "application/geo+json";
+/// JSON Schema: queryables.
+pub const SCHEMA_JSON: &str = "application/schema+json";
+/// The OpenAPI document.
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+/// A MapLibre style.
+pub const STYLE_JSON: &str = "application/vnd.mapbox.style+json";
+/// A Mapbox Vector Tile.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// Protocol buffers: label glyphs.
+pub const PROTOBUF: &str = "application/x-protobuf";
+/// Pages.
+pub const HTML: &str = "text/html; charset=utf-8";
+/// Errors (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
