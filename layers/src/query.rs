@@ -100,8 +100,10 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
     let boxes = q.bbox.map(Bbox::mercator_parts);
     let keep = |f: &Feature| {
         boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.mercator, b)))
+            // Without a temporal property every feature matches (OGC 17-069r4,
+            // /req/core/fc-time-response C).
             && q.datetime
-                .is_none_or(|i| temporal.is_some_and(|t| instant(&f.properties[t]).is_some_and(|v| i.contains(v))))
+                .is_none_or(|i| temporal.is_none_or(|t| instant(&f.properties[t]).is_some_and(|v| i.contains(v))))
             && q.equals.iter().all(|(i, v)| &f.properties[*i] == v)
             && q.filter.as_ref().is_none_or(|flt| flt.matches(f))
     };

@@ -27,6 +27,9 @@ pub enum ApiError {
     /// No such resource (or one the caller may not know of).
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, but not for this method; the router adds `Allow`.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The service is starting or has lost a dependency.
     #[error("{0}")]
     Unavailable(String),
@@ -42,6 +45,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -75,6 +75,9 @@ pub fn app(state: AppState) -> Router {
     let router = endpoints.into_iter().fold(Router::new(), |r, e| r.route(e.operation.route, e.handler));
     router
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed here; see the Allow header"))
+        })
         .layer(Extension(operations))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::throttle))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate))

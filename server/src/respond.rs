@@ -26,6 +26,27 @@ pub fn negotiated(
     }
 }
 
+/// `response` with a `Link` header (RFC 8288) mirroring the `self`, `alternate`, `next` and
+/// `prev` links of its body, for clients that page by headers (OGC 17-069r4,
+/// /rec/core/link-header).
+pub fn with_link_header(mut response: Response, links: &serde_json::Value) -> Response {
+    let mirrored: Vec<String> = links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| ["self", "alternate", "next", "prev"].iter().any(|r| l["rel"] == *r))
+        .filter_map(|l| {
+            let (href, rel, kind) = (l["href"].as_str()?, l["rel"].as_str()?, l["type"].as_str()?);
+            Some(format!("<{href}>; rel=\"{rel}\"; type=\"{kind}\""))
+        })
+        .collect();
+    // Hrefs are percent-encoded and types are constants, so the value is plain ASCII.
+    if let Ok(value) = HeaderValue::from_str(&mirrored.join(", ")) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    response
+}
+
 /// Whether an `If-None-Match` list names `etag` (weak forms match too: RFC 9110 compares
 /// weakly for `If-None-Match`).
 pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {

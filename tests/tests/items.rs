@@ -164,3 +164,49 @@ fn the_largest_offset_answers_an_empty_last_page() {
     let html = server.get(&format!("/collections/roads/items?offset={}&f=html", u64::MAX));
     assert_eq!(html.status(), 200);
 }
+
+#[test]
+fn datetime_on_a_collection_without_time_matches_every_feature() {
+    let server = Server::start(bando(&[]));
+    let (_, _, all) = get(&server, "/collections/airports/items?limit=1");
+    assert!(server.json("/collections/airports").get("extent").and_then(|e| e.get("temporal")).is_none());
+    for interval in ["2020-01-01", "../2000-01-01", "2030-01-01/.."] {
+        let (status, _, dated) = get(&server, &format!("/collections/airports/items?limit=1&datetime={interval}"));
+        assert_eq!(status, 200);
+        assert_eq!(dated["numberMatched"], all["numberMatched"], "{interval}");
+    }
+    assert!(all["numberMatched"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn link_headers_mirror_the_paging_links_of_the_body() {
+    let server = Server::start(bando(&[]));
+    for path in ["/collections/roads/items?limit=5&offset=10", "/collections/roads/items?limit=5&offset=10&f=html"] {
+        let r = server.get(path);
+        let header = r.headers()["link"].to_str().unwrap().to_owned();
+        let mut from_header: Vec<(String, String)> = header
+            .split(", <")
+            .map(|l| {
+                let (href, rest) = l.trim_start_matches('<').split_once(">; rel=\"").unwrap();
+                (rest.split('"').next().unwrap().to_owned(), href.to_owned())
+            })
+            .collect();
+        from_header.sort();
+        let rels: Vec<&str> = from_header.iter().map(|(rel, _)| rel.as_str()).collect();
+        assert_eq!(rels, ["alternate", "next", "prev", "self"], "{path}");
+        if !path.ends_with("f=html") {
+            let body: Value = r.json().unwrap();
+            let mut from_body: Vec<(String, String)> = body["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["rel"] != "collection")
+                .map(|l| (l["rel"].as_str().unwrap().to_owned(), l["href"].as_str().unwrap().to_owned()))
+                .collect();
+            from_body.sort();
+            assert_eq!(from_header, from_body);
+        }
+    }
+    let one = server.get("/collections/roads/items/5");
+    assert!(one.headers()["link"].to_str().unwrap().contains("rel=\"self\""));
+}

@@ -32,9 +32,10 @@ pub(super) async fn stage(
     plan: &Plan,
     progress: Progress,
 ) -> Result<ReadCounts> {
-    let mut ddl = "CREATE TEMP TABLE bando_staging (row_no bigint, geom geometry".to_owned();
+    let integer = column_type(PropertyType::Integer);
+    let mut ddl = format!("CREATE TEMP TABLE bando_staging (row_no {integer}, geom geometry");
     if plan.id_source.is_some() {
-        ddl.push_str(", id bigint");
+        let _ = write!(ddl, ", id {integer}");
     }
     for c in &plan.columns {
         let _ = write!(ddl, ", {} {}", quote_ident(&c.name), column_type(c.kind));

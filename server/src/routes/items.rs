@@ -59,10 +59,10 @@ async fn items(
     let request = ItemsRequest::parse(&view, &params, state.settings())?;
     let page = Page::find(&view, &request);
     let base = format!("{}/collections/{id}/items", base_url(&headers));
-    let links = Links { base: &base, params: &params, limit: page.limit, format };
-    respond::negotiated(
+    let links = Links { base: &base, params: &params, limit: page.limit, format }.of(&page);
+    let response = respond::negotiated(
         format,
-        || Ok(geojson_response(geojson::collection(&page, &links.of(&page))?, page.crs)),
+        || Ok(geojson_response(geojson::collection(&page, &links)?, page.crs)),
         || {
             Ok(html::Page::new(
                 &view.def.title,
@@ -71,7 +71,8 @@ async fn items(
                 items_html(&id, &page, &links),
             ))
         },
-    )
+    )?;
+    Ok(respond::with_link_header(response, &links))
 }
 
 async fn item(
@@ -88,16 +89,21 @@ async fn item(
     let columns = view.columns();
     let feature = columns.view(features::one(&view, &fid)?);
     let base = format!("{}/collections/{id}", base_url(&headers));
-    respond::negotiated(
+    let (json_href, html_href) = (format!("{base}/items/{fid}?f=json"), format!("{base}/items/{fid}?f=html"));
+    let (this, other) = match format {
+        Format::Json => (
+            json!({ "rel": "self", "type": GEOJSON, "href": json_href }),
+            json!({ "rel": "alternate", "type": "text/html", "href": html_href }),
+        ),
+        Format::Html => (
+            json!({ "rel": "self", "type": "text/html", "href": html_href }),
+            json!({ "rel": "alternate", "type": GEOJSON, "href": json_href }),
+        ),
+    };
+    let links = json!([this, other, { "rel": "collection", "type": JSON, "href": base }]);
+    let response = respond::negotiated(
         format,
-        || {
-            let links = json!([
-                { "rel": "self", "type": GEOJSON, "href": format!("{base}/items/{fid}?f=json") },
-                { "rel": "alternate", "type": "text/html", "href": format!("{base}/items/{fid}?f=html") },
-                { "rel": "collection", "type": JSON, "href": base },
-            ]);
-            Ok(geojson_response(geojson::feature(&feature, crs, &links)?, crs))
-        },
+        || Ok(geojson_response(geojson::feature(&feature, crs, &links)?, crs)),
         || {
             let body = format!(
                 "{}{}<p>Collection: <a href=\"/collections/{id}\">{id}</a></p>",
@@ -106,9 +112,10 @@ async fn item(
                 id = view.def.id
             );
             let title = format!("{} · {fid}", view.def.title);
-            Ok(html::Page::new(&title, html::Trail::Collection(&id), &format!("{base}/items/{fid}?f=json"), body))
+            Ok(html::Page::new(&title, html::Trail::Collection(&id), &json_href, body))
         },
-    )
+    )?;
+    Ok(respond::with_link_header(response, &links))
 }
 
 fn geojson_response(body: Vec<u8>, crs: Crs) -> Response {
@@ -166,7 +173,7 @@ impl Links<'_> {
     }
 }
 
-fn items_html(id: &str, page: &Page, links: &Links) -> String {
+fn items_html(id: &str, page: &Page, links: &Value) -> String {
     use std::fmt::Write;
     let mut body = format!(
         "<p>Features {}–{} of {}.</p>{}{}<p>",
@@ -176,11 +183,9 @@ fn items_html(id: &str, page: &Page, links: &Links) -> String {
         html::svg_map(page.features.iter().map(|f| &f.mercator), None),
         html::features_table(id, &page.columns, page.views()),
     );
-    for (rel, offset) in [("next", page.next_offset()), ("prev", page.prev_offset())] {
-        if let Some(offset) = offset {
-            let href = links.link(rel, offset, Format::Html)["href"].as_str().map(html::escape).unwrap_or_default();
-            let _ = write!(body, r#"<a rel="{rel}" href="{href}">{rel}</a> "#);
-        }
+    for link in links.as_array().into_iter().flatten().filter(|l| l["rel"] == "next" || l["rel"] == "prev") {
+        let (rel, href) = (link["rel"].as_str().unwrap_or_default(), link["href"].as_str().unwrap_or_default());
+        let _ = write!(body, r#"<a rel="{rel}" href="{}">{rel}</a> "#, html::escape(href));
     }
     body.push_str("</p>");
     body
