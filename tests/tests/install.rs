@@ -2,19 +2,35 @@
 //! directory, with MapLibre GL JS embedded rather than read from the source tree.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{Server, bando_bin, installed_bando, repo};
+use std::path::Path;
 
-/// The installed binary is this build's: installed after `bando` was last built.
+use e2e::{Server, installed_bando, repo};
+
+/// The installed binary is not older than the sources it is built from, so that it is this
+/// tree's (`scripts/test.sh` installs it before the tests run).
 fn assert_fresh() {
     let installed =
         std::env::var_os("INSTALLED_BANDO").map_or_else(|| repo().join("target/installed/bin/bando"), Into::into);
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
-    assert!(
-        modified(&installed) >= modified(&bando_bin()),
-        "{} is older than {}: run scripts/test.sh, which installs it after building",
-        installed.display(),
-        bando_bin().display()
-    );
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    fn newest(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { newest(&path, out) } else { out.push(path) }
+        }
+    }
+    let mut sources = Vec::new();
+    for crate_dir in ["server/src", "server/web", "layers/src", "tiler/src"] {
+        newest(&repo().join(crate_dir), &mut sources);
+    }
+    let built = modified(&installed);
+    for source in sources {
+        assert!(
+            modified(&source) <= built,
+            "{} is older than {}: run scripts/test.sh, which installs it before the tests",
+            installed.display(),
+            source.display()
+        );
+    }
 }
 
 #[test]
