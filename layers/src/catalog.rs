@@ -203,6 +203,9 @@ pub struct LayerSource {
     /// A file GDAL can read; relative paths are relative to the configuration file.
     #[serde(default)]
     pub file: Option<PathBuf>,
+    /// The layer of a multi-layer file (a GeoPackage's table, for instance).
+    #[serde(default)]
+    pub layer: Option<String>,
     /// Geometry column of the table.
     #[serde(default = "default_geometry_column")]
     pub geometry_column: String,

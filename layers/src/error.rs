@@ -30,6 +30,16 @@ pub enum Error {
         /// GDAL's explanation, or ours.
         reason: String,
     },
+    /// The source holds several layers and none was chosen, or the one chosen is not there.
+    #[error("{}: {reason}; its layers: {}; choose one with --source-layer", path.display(), layers.join(", "))]
+    SourceLayer {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// The names of the layers the source holds.
+        layers: Vec<String>,
+    },
     /// The source has no geometry column.
     #[error("{}: the source has no geometry column", path.display())]
     NoGeometry {
@@ -104,6 +114,7 @@ impl Error {
                 | Self::MissingFile { .. }
                 | Self::UnreadableSource { .. }
                 | Self::NoGeometry { .. }
+                | Self::SourceLayer { .. }
                 | Self::UnknownCrs { .. }
                 | Self::BadValue { .. }
                 | Self::Gdal { .. }

@@ -73,15 +73,18 @@ impl fmt::Display for Value {
 
 /// One feature of a layer.
 ///
-/// The geometry is kept once, in Web Mercator, the projection tiles need on every request;
-/// [`Feature::lonlat`] gives it back in lon/lat for feature queries. Keeping both copies would
-/// double the index's geometry memory, and the inverse projection is exact to about 1e-9°
-/// (0.1 mm), well below the 1e-7° that GeoJSON output carries.
+/// The geometry is kept twice: in lon/lat exactly as stored, which feature answers, filters
+/// and extents use, and in Web Mercator, the projection tiles need on every request (projecting
+/// there would cost a logarithm per vertex per tile). Deriving lon/lat from Mercator instead
+/// would clamp latitudes beyond ±85.0511° and move every vertex by rounding, so that shared
+/// vertices no longer touch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Feature {
     /// The layer's primary key.
     pub id: i64,
-    /// The geometry in Web Mercator metres.
+    /// The geometry in lon/lat (EPSG:4326 coordinates, CRS84 axis order), as stored.
+    pub geometry: Geometry,
+    /// The geometry in Web Mercator metres, latitudes clamped to the projection's limit.
     pub mercator: Geometry,
     /// Values in the order of the layer's `properties`.
     pub properties: Box<[Value]>,
@@ -89,27 +92,16 @@ pub struct Feature {
 
 impl Feature {
     /// Builds a feature from its lon/lat geometry (EPSG:4326 coordinates, CRS84 axis order).
-    pub fn new(id: i64, lonlat: Geometry, properties: Vec<Value>) -> Self {
-        let mercator = crate::mercator::geometry_to_mercator(&lonlat);
-        Self { id, mercator, properties: properties.into_boxed_slice() }
-    }
-
-    /// The geometry in lon/lat, rounded to 1e-9° so that coordinates written with up to nine
-    /// decimals come back exactly (a filter's `S_EQUALS` with a source point must hold).
-    pub fn lonlat(&self) -> Geometry {
-        use geo::MapCoords;
-        let round = |v: f64| (v * 1e9).round() / 1e9;
-        self.mercator.map_coords(|c| {
-            let c = crate::mercator::to_lonlat(c);
-            geo_types::Coord { x: round(c.x), y: round(c.y) }
-        })
+    pub fn new(id: i64, geometry: Geometry, properties: Vec<Value>) -> Self {
+        let mercator = crate::mercator::geometry_to_mercator(&geometry);
+        Self { id, geometry, mercator, properties: properties.into_boxed_slice() }
     }
 
     /// Approximate bytes this feature occupies, heap included.
     pub fn approx_bytes(&self) -> usize {
         use geo::CoordsIter;
         std::mem::size_of::<Self>()
-            + self.mercator.coords_count() * std::mem::size_of::<geo_types::Coord>()
+            + 2 * self.geometry.coords_count() * std::mem::size_of::<geo_types::Coord>()
             + self.properties.iter().map(|v| std::mem::size_of::<Value>() + v.heap_bytes()).sum::<usize>()
     }
 }
@@ -124,11 +116,12 @@ mod tests {
     }
 
     #[test]
-    fn lon_lat_comes_back_within_a_nanodegree() {
-        let g = Geometry::Point(geo_types::point! { x: 105.784_512_3, y: 10.029_876_5 });
+    fn lon_lat_is_kept_bit_for_bit_even_beyond_mercators_limit() {
+        let g = Geometry::Point(geo_types::point! { x: 6.043_073_357_781_111, y: -89.999_999_999_999_99 });
         let f = Feature::new(1, g.clone(), vec![]);
-        let (Geometry::Point(a), Geometry::Point(b)) = (f.lonlat(), g) else { panic!("not a point") };
-        assert!((a.x() - b.x()).abs() < 1e-9 && (a.y() - b.y()).abs() < 1e-9);
+        assert_eq!(f.geometry, g);
+        let Geometry::Point(m) = f.mercator else { panic!("not a point") };
+        assert!((m.y() + crate::mercator::HALF_WORLD).abs() < 1e-3, "{m:?}");
     }
 
     #[test]

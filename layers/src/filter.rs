@@ -9,7 +9,7 @@
 //! spatial predicates on the layer's geometry, and the fifteen temporal ones on its date
 //! properties. Arithmetic and array functions are refused with a clear message.
 
-use std::{borrow::Cow, cell::OnceCell, cmp::Ordering, num::NonZeroUsize, sync::Once};
+use std::{borrow::Cow, cmp::Ordering, num::NonZeroUsize, sync::Once};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
@@ -99,11 +99,16 @@ enum Operand {
     Unaccent(Box<Operand>),
 }
 
-/// A temporal operand: a property holding an instant, or a fixed interval.
+/// A temporal operand: an interval from one bound to another (an instant is an interval of
+/// length zero, a date or time property one whose bounds are both that property).
 #[derive(Clone, Copy, Debug)]
-enum Time {
+struct Time(Bound, Bound);
+
+/// One end of a [`Time`]: fixed, or the value of a date or time property.
+#[derive(Clone, Copy, Debug)]
+enum Bound {
+    At(DateTime<Utc>),
     Property(usize),
-    Fixed(DateTime<Utc>, DateTime<Utc>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,7 +183,7 @@ impl Filter {
 
     /// Whether the feature passes. Unknown (a comparison with null) counts as false.
     pub fn matches(&self, f: &Feature) -> bool {
-        let ctx = Ctx { f, lonlat: OnceCell::new() };
+        let ctx = Ctx { f };
         ctx.eval(&self.root) == Some(true)
     }
 
@@ -433,8 +438,7 @@ impl Compiler<'_> {
                 });
             }
         };
-        let g = geo_types::Geometry::<f64>::try_from(literal.as_ref().clone())
-            .map_err(|e| Compile { message: format!("invalid geometry: {e}"), culprit: None })?;
+        let g = literal_geometry(literal)?;
         let to_lonlat = self.to_lonlat;
         let g = g
             .try_map_coords(to_lonlat)
@@ -467,16 +471,26 @@ impl Compiler<'_> {
     }
 
     fn time(&mut self, e: &Expr) -> Result<Time, Compile> {
-        let bound = |e: &Expr, open: DateTime<Utc>| -> Result<DateTime<Utc>, Compile> {
-            match e {
-                Expr::Literal(s) if s == ".." => Ok(open),
-                Expr::Date { date } => Ok(midnight(parse_date(date)?)),
-                Expr::Timestamp { timestamp } => parse_timestamp(timestamp),
-                Expr::Literal(s) => time_literal(s),
-                other => fail(format!("{} is not a date or time", describe(other))),
-            }
-        };
         match e {
+            Expr::Interval { interval } => match interval.as_slice() {
+                [a, b] => Ok(Time(self.bound(a, DateTime::<Utc>::MIN_UTC)?, self.bound(b, DateTime::<Utc>::MAX_UTC)?)),
+                _ => fail("INTERVAL takes a start and an end"),
+            },
+            other => {
+                let t = self.bound(other, DateTime::<Utc>::MIN_UTC)?;
+                Ok(Time(t, t))
+            }
+        }
+    }
+
+    /// An instant: a literal, `..` (the open end `open`), or a date or time property (which
+    /// the temporal-functions class allows as an interval's bounds too).
+    fn bound(&self, e: &Expr, open: DateTime<Utc>) -> Result<Bound, Compile> {
+        match e {
+            Expr::Literal(s) if s == ".." => Ok(Bound::At(open)),
+            Expr::Date { date } => Ok(Bound::At(midnight(parse_date(date)?))),
+            Expr::Timestamp { timestamp } => parse_timestamp(timestamp).map(Bound::At),
+            Expr::Literal(s) => time_literal(s).map(Bound::At),
             Expr::Property { property } => {
                 let (i, kind) = self.property(property)?;
                 if !matches!(kind, PropertyType::Date | PropertyType::Datetime) {
@@ -485,17 +499,72 @@ impl Compiler<'_> {
                         culprit: Some(property.clone()),
                     });
                 }
-                Ok(Time::Property(i))
+                Ok(Bound::Property(i))
             }
-            Expr::Interval { interval } => match interval.as_slice() {
-                [a, b] => Ok(Time::Fixed(bound(a, DateTime::<Utc>::MIN_UTC)?, bound(b, DateTime::<Utc>::MAX_UTC)?)),
-                _ => fail("INTERVAL takes a start and an end"),
-            },
-            other => {
-                let t = bound(other, DateTime::<Utc>::MIN_UTC)?;
-                Ok(Time::Fixed(t, t))
-            }
+            other => fail(format!("{} is not a date or time", describe(other))),
         }
+    }
+}
+
+/// A geometry literal, checked first: conversion would quietly close an open ring or accept a
+/// line of one position. A `BBOX` whose west edge is east of its east edge crosses the
+/// antimeridian, as the `bbox` parameter does: it becomes the two boxes on either side.
+fn literal_geometry(literal: &Expr) -> Result<Geometry, Compile> {
+    let invalid = |why: String| Compile { message: format!("invalid geometry: {why}"), culprit: None };
+    if let Expr::BBox { bbox } = literal {
+        let n: Vec<f64> = bbox
+            .iter()
+            .map(|e| f64::try_from(e.as_ref().clone()).map_err(|e| invalid(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        let [w, s, e, n] = match n.as_slice() {
+            [w, s, e, n] | [w, s, _, e, n, _] => [*w, *s, *e, *n],
+            _ => return Err(invalid("BBOX takes 4 or 6 numbers".into())),
+        };
+        if s > n {
+            return Err(invalid(format!("BBOX's south edge {s} is north of its north edge {n}")));
+        }
+        let rect = |w: f64, e: f64| Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }).to_polygon();
+        return Ok(if w <= e {
+            Geometry::Polygon(rect(w, e))
+        } else {
+            Geometry::MultiPolygon(vec![rect(w, 180.0), rect(-180.0, e)].into())
+        });
+    }
+    let json = serde_json::to_value(literal).map_err(|e| invalid(e.to_string()))?;
+    check_positions(&json).map_err(invalid)?;
+    Geometry::try_from(literal.clone()).map_err(|e| invalid(e.to_string()))
+}
+
+/// Simple Features' structural rules on a GeoJSON geometry: a line has two positions or more,
+/// a ring four or more, its last the same as its first.
+fn check_positions(g: &serde_json::Value) -> Result<(), String> {
+    let kind = g["type"].as_str().unwrap_or_default();
+    if kind == "GeometryCollection" {
+        return g["geometries"].as_array().into_iter().flatten().try_for_each(check_positions);
+    }
+    let c = &g["coordinates"];
+    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    let line = |l: &serde_json::Value| match list(l).len() {
+        n if n < 2 => Err(format!("a line needs 2 positions or more, this one has {n}")),
+        _ => Ok(()),
+    };
+    let ring = |r: &serde_json::Value| {
+        let r = list(r);
+        if r.len() < 4 {
+            Err(format!("a polygon ring needs 4 positions or more, this one has {}", r.len()))
+        } else if r.first() != r.last() {
+            Err("a polygon ring must end where it starts".into())
+        } else {
+            Ok(())
+        }
+    };
+    let polygon = |p: &serde_json::Value| list(p).iter().try_for_each(ring);
+    match kind {
+        "LineString" => line(c),
+        "MultiLineString" => list(c).iter().try_for_each(line),
+        "Polygon" => polygon(c),
+        "MultiPolygon" => list(c).iter().try_for_each(polygon),
+        _ => Ok(()),
     }
 }
 
@@ -556,11 +625,9 @@ fn convert(v: Value, kind: PropertyType) -> Result<Value, Compile> {
     })
 }
 
-/// Evaluation state for one feature: its lon/lat geometry is derived once, when a spatial
-/// predicate first needs it.
+/// Evaluation of a filter on one feature.
 struct Ctx<'a> {
     f: &'a Feature,
-    lonlat: OnceCell<Geometry>,
 }
 
 impl Ctx<'_> {
@@ -621,19 +688,24 @@ impl Ctx<'_> {
         }
     }
 
-    fn time(&self, t: &Time) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        match t {
-            Time::Fixed(a, b) => Some((*a, *b)),
-            Time::Property(i) => match &self.f.properties[*i] {
-                Value::Date(d) => Some((midnight(*d), midnight(*d))),
-                Value::DateTime(t) => Some((*t, *t)),
+    /// The interval; unknown when a bound is a property without a value.
+    fn time(&self, Time(a, b): &Time) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        Some((self.instant(a)?, self.instant(b)?))
+    }
+
+    fn instant(&self, b: &Bound) -> Option<DateTime<Utc>> {
+        match b {
+            Bound::At(t) => Some(*t),
+            Bound::Property(i) => match &self.f.properties[*i] {
+                Value::Date(d) => Some(midnight(*d)),
+                Value::DateTime(t) => Some(*t),
                 _ => None,
             },
         }
     }
 
     fn spatial(&self, op: SpatialOp, other: &Geometry) -> bool {
-        let g = self.lonlat.get_or_init(|| self.f.lonlat());
+        let g = &self.f.geometry;
         match op {
             SpatialOp::Intersects => g.intersects(other),
             SpatialOp::Disjoint => !g.intersects(other),

@@ -1,5 +1,5 @@
 //! The in-memory index of one layer: its features and R-trees over their Web Mercator
-//! envelopes. Built once per load and never mutated, so readers share it through an `Arc`.
+//! envelopes (tiles ask in Mercator; lon/lat boxes are widened to a superset of candidates). Built once per load and never mutated, so readers share it through an `Arc`.
 //!
 //! Features are ranked by size (the larger side of their envelope, largest first) and the
 //! R-tree is split into levels along that ranking: the 4096 largest, the next 16 384, and so on,
@@ -64,9 +64,7 @@ impl LayerIndex {
         for (slot, f) in features.iter().enumerate() {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             by_id.insert(f.id, slot);
-            let Some(m) = f.mercator.bounding_rect() else { continue };
-            // Mercator is monotonic along each axis: the box's corners map to the lon/lat box.
-            let ll = Rect::new(mercator::to_lonlat(m.min()), mercator::to_lonlat(m.max()));
+            let (Some(m), Some(ll)) = (f.mercator.bounding_rect(), f.geometry.bounding_rect()) else { continue };
             entries.push(Entry {
                 envelope: AABB::from_corners([m.min().x, m.min().y], [m.max().x, m.max().y]),
                 slot,
@@ -109,6 +107,18 @@ impl LayerIndex {
             .iter()
             .flat_map(move |level| level.locate_in_envelope_intersecting(&query))
             .map(|e| &self.features[e.slot as usize])
+    }
+
+    /// Features whose envelope may intersect the lon/lat box: every one that does, and maybe a
+    /// few that do not, for an exact test to decide. The tree holds Mercator envelopes, in
+    /// which every latitude beyond ±85.0511° is clamped to the limit; a box reaching past it
+    /// takes in all of those, and a metre of slack absorbs the projection's rounding.
+    pub fn candidates_in_lonlat_box(&self, b: Rect) -> impl Iterator<Item = &Feature> {
+        let (lo, hi) = (mercator::to_mercator(b.min()), mercator::to_mercator(b.max()));
+        let beyond = 2.0 * mercator::HALF_WORLD;
+        let south = if b.min().y <= -mercator::MAX_LAT { -beyond } else { lo.y - 1.0 };
+        let north = if b.max().y >= mercator::MAX_LAT { beyond } else { hi.y + 1.0 };
+        self.in_mercator_box([lo.x - 1.0, south, hi.x + 1.0, north])
     }
 
     /// Features intersecting the box, enough of them to hold the `wanted` largest: whole
@@ -220,6 +230,23 @@ mod tests {
         assert_eq!(top, Some(10_000));
         assert_eq!(idx.largest_in_mercator_box(all, 5000).len(), 10_000);
         assert_eq!(idx.in_mercator_box(all).count(), 10_000);
+    }
+
+    #[test]
+    fn lon_lat_boxes_find_features_beyond_mercators_limit() {
+        let idx = LayerIndex::build(vec![pt(1, 0.0, -89.0), pt(2, 0.0, -86.5), pt(3, 0.0, 80.0)]);
+        let ids = |w: f64, s: f64, e: f64, n: f64| {
+            let mut ids: Vec<i64> = idx
+                .candidates_in_lonlat_box(Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }))
+                .map(|f| f.id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(ids(-1.0, -90.0, 1.0, -86.0), vec![1, 2]);
+        assert_eq!(ids(-1.0, 70.0, 1.0, 81.0), vec![3]);
+        let south = idx.extent().map(|e| e.min().y);
+        assert_eq!(south, Some(-89.0));
     }
 
     #[test]

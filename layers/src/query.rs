@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use geo::Intersects;
 use geo_types::{Coord, Rect};
 
-use crate::{Feature, LayerDef, LayerIndex, Value, filter::Filter, mercator, search::TextSearch};
+use crate::{Feature, LayerDef, LayerIndex, Value, filter::Filter, search::TextSearch};
 
 /// A lon/lat box `[min_lon, min_lat, max_lon, max_lat]`, checked: finite, latitudes in range and
 /// ordered. A box whose west edge lies east of its east edge crosses the antimeridian.
@@ -39,12 +39,10 @@ impl Bbox {
         Ok(Self(b))
     }
 
-    /// The box in Web Mercator, split in two when it crosses the antimeridian.
-    fn mercator_parts(self) -> Vec<Rect> {
+    /// The box, split in two when it crosses the antimeridian.
+    fn parts(self) -> Vec<Rect> {
         let [w, s, e, n] = self.0;
-        let part = |w: f64, e: f64| {
-            Rect::new(mercator::to_mercator(Coord { x: w, y: s }), mercator::to_mercator(Coord { x: e, y: n }))
-        };
+        let part = |w: f64, e: f64| Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n });
         if w <= e { vec![part(w, e)] } else { vec![part(w, 180.0), part(-180.0, e)] }
     }
 }
@@ -97,9 +95,9 @@ pub struct Page<'a> {
 /// tests, the order asked for (relevance, properties, else id), then the page.
 pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<'a> {
     let temporal = def.temporal.as_ref().and_then(|t| def.properties.iter().position(|p| &p.name == t));
-    let boxes = q.bbox.map(Bbox::mercator_parts);
+    let boxes = q.bbox.map(Bbox::parts);
     let keep = |f: &Feature| {
-        boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.mercator, b)))
+        boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.geometry, b)))
             // Without a temporal property every feature matches (OGC 17-069r4,
             // /req/core/fc-time-response C).
             && q.datetime
@@ -109,18 +107,11 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
     };
     // The filter's own box narrows the candidates when the query has none; its exact test
     // still decides.
-    let filter_box = q
-        .filter
-        .as_ref()
-        .and_then(Filter::search_box)
-        .map(|r| vec![Rect::new(mercator::to_mercator(r.min()), mercator::to_mercator(r.max()))]);
+    let filter_box = q.filter.as_ref().and_then(Filter::search_box).map(|r| vec![r]);
     let mut matching: Vec<&Feature> = match boxes.as_ref().or(filter_box.as_ref()) {
         Some(bs) => {
-            let mut found: Vec<&Feature> = bs
-                .iter()
-                .flat_map(|b| index.in_mercator_box([b.min().x, b.min().y, b.max().x, b.max().y]))
-                .filter(|f| keep(f))
-                .collect();
+            let mut found: Vec<&Feature> =
+                bs.iter().flat_map(|b| index.candidates_in_lonlat_box(*b)).filter(|f| keep(f)).collect();
             found.sort_unstable_by_key(|f| f.id);
             found.dedup_by_key(|f| f.id);
             found
@@ -183,7 +174,7 @@ mod tests {
 
     #[test]
     fn antimeridian_boxes_split_in_two() {
-        assert_eq!(Bbox::new([170.0, -10.0, -170.0, 10.0]).map(|b| b.mercator_parts().len()), Ok(2));
+        assert_eq!(Bbox::new([170.0, -10.0, -170.0, 10.0]).map(|b| b.parts().len()), Ok(2));
         assert!(Bbox::new([0.0, 0.0, 1.0, f64::NAN]).is_err());
         assert!(Bbox::new([0.0, -91.0, 1.0, 0.0]).is_err());
     }

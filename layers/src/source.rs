@@ -32,10 +32,12 @@ pub struct SourceField {
     pub kind: PropertyType,
 }
 
-/// An opened vector file: its first layer, its format and its CRS.
+/// An opened vector file: one of its layers, its format and its CRS.
 pub struct Source {
     dataset: Dataset,
     path: PathBuf,
+    /// Position of the layer read among the file's layers.
+    layer: usize,
     /// GDAL driver short name, e.g. `ESRI Shapefile`.
     pub format: String,
     /// EPSG code of the coordinates.
@@ -47,9 +49,10 @@ pub struct Source {
 }
 
 impl Source {
-    /// Opens `path`. `src_srid` overrides the CRS the file declares. Files without a CRS are
-    /// taken as lon/lat when their format says so (GeoJSON, KML, CSV); others are an error.
-    pub fn open(path: &Path, src_srid: Option<i32>) -> Result<Self> {
+    /// Opens the layer `layer` of `path` (which may be left out when the file holds one layer).
+    /// `src_srid` overrides the CRS the file declares. Files without a CRS are taken as lon/lat
+    /// when their format says so (GeoJSON, KML, CSV); others are an error.
+    pub fn open(path: &Path, layer: Option<&str>, src_srid: Option<i32>) -> Result<Self> {
         route_gdal_messages();
         if !path.exists() {
             return Err(Error::MissingFile { path: path.into() });
@@ -69,17 +72,19 @@ impl Source {
             ),
         })?;
         let format = dataset.driver().short_name();
-        let layer = dataset.layer(0).map_err(|_| Error::UnreadableSource {
-            path: path.into(),
-            reason: "the file holds no vector layer".into(),
-        })?;
+        let index = choose_layer(&dataset, path, layer)?;
+        let layer = dataset.layer(index).map_err(|e| Error::Gdal { path: path.into(), source: e })?;
         if layer.defn().geom_fields().count() == 0 {
             return Err(Error::NoGeometry { path: path.into() });
         }
         let fields = layer
             .defn()
             .fields()
-            .map(|f| SourceField { name: f.name(), kind: ogr_property_type(f.field_type()) })
+            .enumerate()
+            .map(|(i, f)| SourceField {
+                name: f.name(),
+                kind: ogr_property_type(f.field_type(), is_boolean(&layer, i)),
+            })
             .collect();
         let srid = match (src_srid, layer.spatial_ref()) {
             (Some(srid), _) => srid,
@@ -99,12 +104,12 @@ impl Source {
             }
         };
         let geometry_type = layer_geometry_type(layer.defn().geom_fields().next().map(|g| g.field_type()));
-        Ok(Self { dataset, path: path.into(), format, srid, fields, geometry_type })
+        Ok(Self { dataset, path: path.into(), layer: index, format, srid, fields, geometry_type })
     }
 
     /// Number of features, when the driver knows it without a scan.
     pub fn feature_count(&self) -> Option<u64> {
-        self.dataset.layer(0).ok().and_then(|l| l.try_feature_count())
+        self.dataset.layer(self.layer).ok().and_then(|l| l.try_feature_count())
     }
 
     /// Calls `f` with each feature's 1-based row number, its geometry (if any) and its field
@@ -113,7 +118,7 @@ impl Source {
         &self,
         mut f: impl FnMut(u64, Option<&gdal::vector::Geometry>, Vec<Option<FieldValue>>) -> Result<()>,
     ) -> Result<()> {
-        let mut layer = self.dataset.layer(0).map_err(|e| self.gdal_error(e))?;
+        let mut layer = self.dataset.layer(self.layer).map_err(|e| self.gdal_error(e))?;
         let n = self.fields.len();
         for (i, feature) in layer.features().enumerate() {
             let values = (0..n).map(|k| feature.field(k).ok().flatten()).collect();
@@ -124,6 +129,34 @@ impl Source {
 
     fn gdal_error(&self, source: gdal::errors::GdalError) -> Error {
         Error::Gdal { path: self.path.clone(), source }
+    }
+}
+
+/// The position of the layer to read: the one named, or the only one. A file with several
+/// layers and none named is refused rather than cut to its first layer.
+fn choose_layer(dataset: &Dataset, path: &Path, wanted: Option<&str>) -> Result<usize> {
+    let names: Vec<String> = dataset.layers().map(|l| l.name()).collect();
+    let refuse = |reason: String| Error::SourceLayer { path: path.into(), reason, layers: names.clone() };
+    match (wanted, names.len()) {
+        (_, 0) => Err(Error::UnreadableSource { path: path.into(), reason: "the file holds no vector layer".into() }),
+        (Some(name), _) => {
+            names.iter().position(|n| n == name).ok_or_else(|| refuse(format!("it has no layer `{name}`")))
+        }
+        (None, 1) => Ok(0),
+        (None, n) => Err(refuse(format!("the file holds {n} layers"))),
+    }
+}
+
+/// True for an integer field with GDAL's Boolean subtype (how GeoJSON and GeoPackage booleans
+/// arrive). The gdal crate does not expose subtypes, so the C API is asked directly.
+#[allow(unsafe_code)]
+fn is_boolean(layer: &gdal::vector::Layer<'_>, field: usize) -> bool {
+    let Ok(field) = std::ffi::c_int::try_from(field) else { return false };
+    // SAFETY: the definition handle belongs to `layer`, which outlives this call, and `field` is
+    // one of its field indices; GDAL returns null for an index out of range, which is checked.
+    unsafe {
+        let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), field);
+        !defn.is_null() && gdal_sys::OGR_Fld_GetSubType(defn) == gdal_sys::OGRFieldSubType::OFSTBoolean
     }
 }
 
@@ -159,9 +192,11 @@ fn layer_geometry_type(t: Option<OGRwkbGeometryType::Type>) -> GeometryType {
     }
 }
 
-/// The property type an OGR field type maps to; lists and times are kept as text.
-fn ogr_property_type(t: OGRFieldType::Type) -> PropertyType {
+/// The property type an OGR field type (and its Boolean subtype) maps to; lists and times are
+/// kept as text.
+fn ogr_property_type(t: OGRFieldType::Type, boolean: bool) -> PropertyType {
     match t {
+        OGRFieldType::OFTInteger if boolean => PropertyType::Boolean,
         OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 => PropertyType::Integer,
         OGRFieldType::OFTReal => PropertyType::Real,
         OGRFieldType::OFTDate => PropertyType::Date,

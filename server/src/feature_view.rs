@@ -59,10 +59,10 @@ impl<'a> FeatureView<'a> {
     /// The geometry in `crs`.
     pub fn geometry(&self, crs: Crs) -> Result<Geometry, ApiError> {
         match crs {
-            Crs::Crs84 => Ok(self.feature.lonlat()),
+            Crs::Crs84 => Ok(self.feature.geometry.clone()),
             Crs::Epsg(3857) => Ok(self.feature.mercator.clone()),
             other => other
-                .with_projector(|p| p.from_lonlat(&self.feature.lonlat()))
+                .with_projector(|p| p.from_lonlat(&self.feature.geometry))
                 .and_then(|r| r)
                 .map_err(ApiError::Internal),
         }

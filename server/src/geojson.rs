@@ -41,10 +41,15 @@ pub fn feature(f: &FeatureView, crs: Crs, links: &serde_json::Value) -> Result<V
     Ok(out)
 }
 
-/// A feature as it is seen, its geometry in `crs` (coordinates to 1e-8°, about 1 mm, or to the
-/// millimetre), its object left open for more members.
+/// A feature as it is seen, its geometry in `crs`, its object left open for more members.
+/// Lon/lat coordinates are written exactly as stored (the shortest text that parses back to the
+/// same number); projected ones, which a transformation computed, to the millimetre.
 fn open_view(out: &mut Vec<u8>, f: &FeatureView, crs: Crs) -> Result<(), ApiError> {
-    let scale = if crs.is_geographic() { 1e8 } else { 1e3 };
+    let scale = match crs {
+        Crs::Crs84 | Crs::Epsg(4326) => None,
+        _ if crs.is_geographic() => Some(1e8),
+        _ => Some(1e3),
+    };
     open_feature(out, f.id(), &f.geometry(crs)?, scale, f.properties());
     Ok(())
 }
@@ -55,7 +60,7 @@ fn open_feature<'a>(
     out: &mut Vec<u8>,
     id: i64,
     geometry: &Geometry,
-    scale: f64,
+    scale: Option<f64>,
     properties: impl Iterator<Item = (&'a str, &'a Value)>,
 ) {
     let _ = write!(out, r#"{{"type":"Feature","id":{id},"geometry":"#);
@@ -94,7 +99,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 }
 
 /// An RFC 7946 geometry.
-pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry, scale: f64) {
+pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry, scale: Option<f64>) {
     let open = |out: &mut Vec<u8>, kind: &str| {
         let _ = write!(out, r#"{{"type":"{kind}","coordinates":"#);
     };
@@ -145,11 +150,11 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T
     out.push(b']');
 }
 
-fn line(out: &mut Vec<u8>, l: &LineString, scale: f64) {
+fn line(out: &mut Vec<u8>, l: &LineString, scale: Option<f64>) {
     list(out, &l.0, |out, c| coord(out, *c, scale));
 }
 
-fn polygon(out: &mut Vec<u8>, p: &Polygon, scale: f64) {
+fn polygon(out: &mut Vec<u8>, p: &Polygon, scale: Option<f64>) {
     out.push(b'[');
     line(out, p.exterior(), scale);
     for ring in p.interiors() {
@@ -159,10 +164,10 @@ fn polygon(out: &mut Vec<u8>, p: &Polygon, scale: f64) {
     out.push(b']');
 }
 
-/// `[x,y]`, rounded: the index keeps Web Mercator, and the round trip to lon/lat leaves noise
-/// in the last digits.
-fn coord(out: &mut Vec<u8>, c: Coord, scale: f64) {
-    let round = |v: f64| (v * scale).round() / scale;
+/// `[x,y]`, rounded to `1/scale` when there is one: a transformation's output carries noise
+/// in its last digits.
+fn coord(out: &mut Vec<u8>, c: Coord, scale: Option<f64>) {
+    let round = |v: f64| scale.map_or(v, |s| (v * s).round() / s);
     let _ = write!(out, "[{},{}]", round(c.x), round(c.y));
 }
 
@@ -174,7 +179,7 @@ mod tests {
 
     fn feature(g: &Geometry, props: &[(&str, Value)]) -> serde_json::Value {
         let mut out = Vec::new();
-        open_feature(&mut out, 7, g, 1e8, props.iter().map(|(k, v)| (*k, v)));
+        open_feature(&mut out, 7, g, None, props.iter().map(|(k, v)| (*k, v)));
         out.push(b'}');
         serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
     }
@@ -183,7 +188,7 @@ mod tests {
     fn features_are_valid_json_with_escaped_text() {
         let g = Geometry::Point(point! { x: 105.123456789, y: 0.0000001 });
         let f = feature(&g, &[("name", Value::Text("Đình \"Tân\"\n".into())), ("n", Value::Float(f64::NAN))]);
-        assert_eq!(f["geometry"]["coordinates"], serde_json::json!([105.12345679, 0.0000001]));
+        assert_eq!(f["geometry"]["coordinates"], serde_json::json!([105.123456789, 0.0000001]));
         assert_eq!(f["properties"]["name"], "Đình \"Tân\"\n");
         assert_eq!(f["properties"]["n"], serde_json::Value::Null);
         assert_eq!(f["id"], 7);

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use layers::{
     LayerId,
-    import::{ImportMode, ImportRequest},
+    import::{ColumnNames, ImportMode, ImportRequest},
     store::postgis,
 };
 use server::{config::Config, load, state::AppState};
@@ -40,14 +40,21 @@ enum Command {
         /// Target layer id; a new id creates the layer.
         #[arg(long, required_unless_present = "all")]
         layer: Option<String>,
+        /// The layer of a file that holds several (a GeoPackage table, for instance).
+        #[arg(long)]
+        source_layer: Option<String>,
         /// CRS of the source, e.g. EPSG:9210 (default: what the file declares).
         #[arg(long, value_parser = layers::crs::parse_srid)]
         src_crs: Option<i32>,
+        /// Name a new layer's columns in lower case with `_` for what SQL would quote, as
+        /// ogr2ogr does (default: the source's names as written).
+        #[arg(long)]
+        launder: bool,
         /// Replace the layer's features or append to them.
         #[arg(long, value_enum, default_value_t = Mode::Replace)]
         mode: Mode,
         /// Import every configured layer that has both a file and a table.
-        #[arg(long, conflicts_with_all = ["path", "layer", "src_crs"])]
+        #[arg(long, conflicts_with_all = ["path", "layer", "src_crs", "source_layer"])]
         all: bool,
     },
     /// Manage API keys: stored hashed in PostGIS, or printed for the config file without one.
@@ -145,11 +152,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import { path, layer, src_crs, mode, all } => {
+        Command::Import { path, layer, source_layer, src_crs, launder, mode, all } => {
             let mode = match mode {
                 Mode::Replace => ImportMode::Replace,
                 Mode::Append => ImportMode::Append,
             };
+            let names = if launder { ColumnNames::Laundered } else { ColumnNames::AsWritten };
             let pool = migrated(&config).await?;
             let requests = if all {
                 config
@@ -158,13 +166,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .filter(|d| d.source.table.is_some())
                     .filter_map(|d| {
                         let path = d.source.file.clone()?;
-                        Some(ImportRequest { path, layer: d.id.clone(), src_srid: None, mode, configured: Some(d) })
+                        Some(ImportRequest {
+                            path,
+                            source_layer: d.source.layer.clone(),
+                            layer: d.id.clone(),
+                            src_srid: None,
+                            mode,
+                            names,
+                            configured: Some(d),
+                        })
                     })
                     .collect()
             } else {
                 let layer: LayerId = layer.unwrap_or_default().parse().map_err(BadInput)?;
                 let configured = config.layers.get(layer.as_str()).cloned();
-                vec![ImportRequest { path: path.unwrap_or_default(), layer, src_srid: src_crs, mode, configured }]
+                let path = path.unwrap_or_default();
+                vec![ImportRequest { path, source_layer, layer, src_srid: src_crs, mode, names, configured }]
             };
             for req in requests {
                 let outcome = import(&pool, &req).await;

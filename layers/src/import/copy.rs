@@ -82,7 +82,7 @@ fn read_rows(
         let _ = tx.blocking_send(Err(e));
         msg
     };
-    let src = Source::open(&req.path, req.src_srid)
+    let src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
         .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) })?;
     let mut counts = ReadCounts { rows: 0, no_geometry: 0 };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);

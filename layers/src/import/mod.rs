@@ -26,17 +26,32 @@ pub enum ImportMode {
     Append,
 }
 
+/// How a new layer's columns are named after the source's fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColumnNames {
+    /// Exactly as the source writes them (`NAME` stays `NAME`): filters written against the
+    /// published data work unchanged.
+    #[default]
+    AsWritten,
+    /// Lowercased, with what SQL would need quoted replaced by `_`, as ogr2ogr does.
+    Laundered,
+}
+
 /// What to import where.
 #[derive(Clone, Debug)]
 pub struct ImportRequest {
     /// The file.
     pub path: PathBuf,
+    /// The layer of a multi-layer file; may be left out when it holds one.
+    pub source_layer: Option<String>,
     /// The layer; a new id creates the layer and its table.
     pub layer: LayerId,
     /// Overrides the CRS the file declares.
     pub src_srid: Option<i32>,
     /// Replace or append.
     pub mode: ImportMode,
+    /// How a new layer's columns are named.
+    pub names: ColumnNames,
     /// The layer's configured definition, when the configuration names it.
     pub configured: Option<LayerDef>,
 }
@@ -47,11 +62,12 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// Runs an import and records it in `bando.import_log`, whether it succeeds or fails.
 pub async fn import(pool: &PgPool, req: &ImportRequest, progress: Progress) -> Result<ImportReport> {
     let started = Instant::now();
-    let path = req.path.clone();
-    let src_srid = req.src_srid;
-    let meta = tokio::task::spawn_blocking(move || Source::open(&path, src_srid).map(|s| plan::SourceMeta::of(&s)))
-        .await
-        .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: e.to_string() })??;
+    let (path, layer, src_srid) = (req.path.clone(), req.source_layer.clone(), req.src_srid);
+    let meta = tokio::task::spawn_blocking(move || {
+        Source::open(&path, layer.as_deref(), src_srid).map(|s| plan::SourceMeta::of(&s))
+    })
+    .await
+    .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: e.to_string() })??;
     let result = run(pool, req, &meta, progress, started).await;
     if let Err(e) = &result {
         report::log_failure(pool, req, &meta, e, started.elapsed().as_secs_f64()).await;

@@ -7,7 +7,7 @@ use std::path::Path;
 // travel as bind parameters or through COPY.
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use super::{ImportMode, ImportReport, ImportRequest};
+use super::{ColumnNames, ImportMode, ImportReport, ImportRequest};
 use crate::{
     Error, GeometryType, PropertyType, Result,
     catalog::{TableRef, quote_ident},
@@ -99,8 +99,14 @@ impl Target {
         let table = TableRef { schema: "public".into(), table: req.layer.to_string() };
         let mut columns: Vec<(String, PropertyType)> = Vec::new();
         for f in &meta.fields {
-            let name = launder(&f.name);
-            if name != "id" && name != "geom" && !columns.iter().any(|(n, _)| *n == name) {
+            let name = match req.names {
+                ColumnNames::AsWritten if !f.name.is_empty() => f.name.clone(),
+                _ => launder(&f.name),
+            };
+            // A field named like the id feeds the id column (see `Plan::new`); one named like
+            // the geometry column cannot be a second column of that name.
+            let reserved = matches!(launder(&f.name).as_str(), "id" | "geom");
+            if !reserved && !columns.iter().any(|(n, _)| *n == name) {
                 columns.push((name, f.kind));
             }
         }
@@ -163,7 +169,12 @@ pub(super) struct Plan {
 
 impl Plan {
     pub fn new(target: &Target, meta: &SourceMeta) -> Self {
-        let find = |name: &str| meta.fields.iter().position(|f| launder(&f.name) == launder(name));
+        // The field of that very name, else one that launders to it (a table made by a
+        // laundering import, or by ogr2ogr).
+        let find = |name: &str| {
+            (meta.fields.iter().position(|f| f.name == name))
+                .or_else(|| meta.fields.iter().position(|f| launder(&f.name) == launder(name)))
+        };
         Self {
             target_table: target.table.clone(),
             geometry_column: target.geometry_column.clone(),

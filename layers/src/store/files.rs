@@ -10,7 +10,7 @@ use crate::{Error, Feature, LayerDef, LayerIndex, Result, Value, crs, source::So
 /// row number.
 pub fn load(def: &LayerDef, path: &Path) -> Result<LayerIndex> {
     let started = Instant::now();
-    let src = Source::open(path, None)?;
+    let src = Source::open(path, def.source.layer.as_deref(), None)?;
     let gdal_err = |source| Error::Gdal { path: path.into(), source };
     let transform = crs::to_wgs84(src.srid).map_err(gdal_err)?;
     let find = |name: &str| src.fields.iter().position(|f| f.name.eq_ignore_ascii_case(name));

@@ -198,6 +198,7 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
         source: LayerSource {
             table: Some(info.table.clone()),
             file: None,
+            layer: None,
             geometry_column: info.geometry_column.clone(),
             id_column: info.id_column.clone().unwrap_or_else(|| "id".into()),
         },
