@@ -10,6 +10,8 @@ pub const SCHEMA_JSON: &str = "application/schema+json";
 pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// A MapLibre style.
 pub const STYLE_JSON: &str = "application/vnd.mapbox.style+json";
+/// TileJSON.
+pub const TILEJSON: &str = "application/vnd.mapbox.tile+json";
 /// A Mapbox Vector Tile.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 /// Protocol buffers: label glyphs.

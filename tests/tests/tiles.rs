@@ -362,6 +362,31 @@ fn tilejson_and_ogc_metadata_describe_the_tiles() {
     let limits = tileset["tileMatrixSetLimits"].as_array().unwrap();
     let z12 = limits.iter().find(|l| l["tileMatrix"] == "12").unwrap();
     assert!(z12["minTileCol"].as_u64().unwrap() <= 3251 && 3251 <= z12["maxTileCol"].as_u64().unwrap());
+    // Outside the declared limits a tile is not found; inside them, an empty one is 204.
+    let (min_col, max_col) = (z12["minTileCol"].as_u64().unwrap(), z12["maxTileCol"].as_u64().unwrap());
+    let (min_row, max_row) = (z12["minTileRow"].as_u64().unwrap(), z12["maxTileRow"].as_u64().unwrap());
+    for (row, col) in [(min_row, max_col + 1), (max_row + 1, min_col), (min_row.saturating_sub(1), min_col)] {
+        let r = server.get(&format!("/collections/roads/tiles/WebMercatorQuad/12/{row}/{col}"));
+        assert_eq!(r.status(), 404, "12/{row}/{col}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let sites = server.json("/collections/heritage_sites/tiles/WebMercatorQuad");
+    let deepest = sites["tileMatrixSetLimits"].as_array().unwrap().last().unwrap().clone();
+    let z = deepest["tileMatrix"].as_str().unwrap();
+    let (row, col) = (deepest["minTileRow"].as_u64().unwrap(), deepest["minTileCol"].as_u64().unwrap());
+    let statuses: Vec<u16> = (0..8)
+        .flat_map(|dr| (0..8).map(move |dc| (row + dr, col + dc)))
+        .map(|(r, c)| {
+            server.get(&format!("/collections/heritage_sites/tiles/WebMercatorQuad/{z}/{r}/{c}")).status().as_u16()
+        })
+        .collect();
+    assert!(statuses.contains(&204) && statuses.iter().all(|s| [200, 204].contains(s)), "{statuses:?}");
+    // The tileset links its TileJSON, which is served as that type.
+    let tilejson = links.iter().find(|l| l["type"] == "application/vnd.mapbox.tile+json").unwrap();
+    assert_eq!(tilejson["rel"], "alternate");
+    let r = reqwest::blocking::get(tilejson["href"].as_str().unwrap()).unwrap();
+    assert_eq!(r.headers()["content-type"], "application/vnd.mapbox.tile+json");
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["vector_layers"][0]["id"], "roads");
     let list = server.json("/collections/roads/tiles");
     assert_eq!(
         list["tilesets"][0]["tileMatrixSetURI"],

@@ -3,14 +3,17 @@
 
 use axum::{Json, extract::State, http::HeaderMap, response::Response};
 use serde_json::{Value, json};
-use tiler::tile::{HALF_WORLD, MAX_ZOOM};
+use tiler::{
+    TileCoord,
+    tile::{HALF_WORLD, MAX_ZOOM},
+};
 
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
     layer::Layer,
-    media::{JSON, MVT},
+    media::{JSON, MVT, TILEJSON},
     openapi::{Operation, Status},
     request::{Segments, parse_tile},
     respond,
@@ -170,6 +173,7 @@ async fn tileset(
             { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
             { "rel": "item", "type": MVT, "templated": true,
               "href": format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}") },
+            { "rel": "alternate", "type": TILEJSON, "title": "TileJSON", "href": format!("{base}/tiles/{id}.json") },
         ],
     });
     if !def.attribution.is_empty() {
@@ -186,19 +190,30 @@ async fn tileset(
 
 /// The tiles with data at each zoom of the layer's range, from its extent.
 fn limits(layer: &Layer) -> Vec<Value> {
-    let Some(e) = layer.index.extent() else { return Vec::new() };
-    let nw = layers::mercator::to_mercator(geo_types::Coord { x: e.min().x, y: e.max().y });
-    let se = layers::mercator::to_mercator(geo_types::Coord { x: e.max().x, y: e.min().y });
     (layer.def.minzoom..=layer.def.maxzoom)
         .filter_map(|z| {
-            let a = tiler::TileCoord::containing(z, nw.x, nw.y).ok()?;
-            let b = tiler::TileCoord::containing(z, se.x, se.y).ok()?;
+            let (a, b) = corners(layer, z)?;
             Some(json!({
                 "tileMatrix": z.to_string(),
                 "minTileRow": a.y(), "maxTileRow": b.y(), "minTileCol": a.x(), "maxTileCol": b.x(),
             }))
         })
         .collect()
+}
+
+/// The north-west and south-east tiles of the layer's extent at zoom `z`; `None` for an empty
+/// layer or a zoom outside its range.
+fn corners(layer: &Layer, z: u8) -> Option<(TileCoord, TileCoord)> {
+    let e = layer.index.extent().filter(|_| (layer.def.minzoom..=layer.def.maxzoom).contains(&z))?;
+    let nw = layers::mercator::to_mercator(geo_types::Coord { x: e.min().x, y: e.max().y });
+    let se = layers::mercator::to_mercator(geo_types::Coord { x: e.max().x, y: e.min().y });
+    Some((TileCoord::containing(z, nw.x, nw.y).ok()?, TileCoord::containing(z, se.x, se.y).ok()?))
+}
+
+/// Whether the tileset's `tileMatrixSetLimits` hold the tile (OGC 20-057
+/// `/req/tileset/tm-limits`: a tile outside them is not found, an empty one inside is 204).
+fn within_limits(layer: &Layer, t: TileCoord) -> bool {
+    corners(layer, t.z()).is_some_and(|(a, b)| (a.x()..=b.x()).contains(&t.x()) && (a.y()..=b.y()).contains(&t.y()))
 }
 
 async fn tile(
@@ -211,6 +226,11 @@ async fn tile(
     let layer = state.access(&caller).one(&id)?;
     // OGC API - Tiles orders the path as tileMatrix / tileRow / tileCol: z / y / x.
     let tile = parse_tile(&z, &col, &row)?;
+    if !within_limits(&layer, tile) {
+        return Err(ApiError::NotFound(format!(
+            "tile {z}/{row}/{col} lies outside the tileset's tileMatrixSetLimits (see /collections/{id}/tiles/{TMS_ID})"
+        )));
+    }
     let rendered = state.tiles().tile(vec![layer.layer().clone()], tile).await?;
     respond::tile(&rendered, &headers, &state.settings().tile_cache_control)
 }

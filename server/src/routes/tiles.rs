@@ -7,7 +7,7 @@ use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
-    media::{JSON, MVT},
+    media::{MVT, TILEJSON},
     openapi::{Operation, Status},
     request::{Segments, parse_tile},
     respond,
@@ -32,7 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::get(
             Operation::new("/tiles/{spec}", "/tiles/{layers}.json", "TileJSON 3.0.0 for one or more layers")
                 .parameters(&["layers"])
-                .ok("TileJSON", &[JSON])
+                .ok("TileJSON", &[TILEJSON])
                 .statuses(&[Status::BadRequest, Status::NotFound]),
             tilejson,
         ),
@@ -60,5 +60,5 @@ async fn tilejson(
 ) -> Result<Response, ApiError> {
     let spec = spec.strip_suffix(".json").ok_or_else(|| ApiError::NotFound(format!("no resource /tiles/{spec}")))?;
     let views = state.access(&caller).list(spec)?;
-    Ok(respond::json(JSON, tilejson::document(&base_url(&headers), spec, &views).to_string()))
+    Ok(respond::json(TILEJSON, tilejson::document(&base_url(&headers), spec, &views).to_string()))
 }
