@@ -12,10 +12,18 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'],
 });
 
-/** A fresh page that records console errors, failed requests and any request to another host. */
+/**
+ * A fresh page that records console errors, Content-Security-Policy violations (reported by the
+ * page itself, whether or not the browser also logs them), failed requests and any request to
+ * another host.
+ */
 async function open(path) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const seen = { errors: [], foreign: [], failed: [], glyphs: [] };
+  const seen = { errors: [], csp: [], foreign: [], failed: [], glyphs: [] };
+  await page.exposeFunction('bandoCspViolation', (v) => seen.csp.push(v));
+  await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
+    window.bandoCspViolation(`${e.violatedDirective} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} ${e.sample}`);
+  }));
   page.on('console', (m) => { if (m.type() === 'error') seen.errors.push(m.text()); });
   page.on('pageerror', (e) => seen.errors.push(String(e)));
   page.on('request', (r) => {

@@ -26,9 +26,10 @@ fn drive(server: &Server, feature: i64) -> Value {
     serde_json::from_str(&report).unwrap()
 }
 
-/// No console error, no failed request, and nothing asked of any host but Bando.
+/// No console error, no Content-Security-Policy violation, no failed request, and nothing asked
+/// of any host but Bando.
 fn assert_clean(page: &str, seen: &Value) {
-    for what in ["errors", "failed", "foreign"] {
+    for what in ["errors", "csp", "failed", "foreign"] {
         assert_eq!(seen[what], Value::Array(Vec::new()), "{page}: {what}");
     }
 }
