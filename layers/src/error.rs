@@ -68,6 +68,17 @@ pub enum Error {
         /// The type of the target column.
         expected: String,
     },
+    /// The target table refused more rows of an import than it may reject one by one.
+    #[error(
+        "the table refused more than {limit} rows (the last: {last}); check the file and the target layer, \
+         or import with --strict to stop at the first"
+    )]
+    Refused {
+        /// How many refusals are tolerated.
+        limit: u64,
+        /// The last row refused, with its reason.
+        last: String,
+    },
     /// GDAL failed while reading a source that opened.
     #[error("{}: {source}", path.display())]
     Gdal {
@@ -115,6 +126,7 @@ impl Error {
                 | Self::UnreadableSource { .. }
                 | Self::NoGeometry { .. }
                 | Self::SourceLayer { .. }
+                | Self::Refused { .. }
                 | Self::UnknownCrs { .. }
                 | Self::BadValue { .. }
                 | Self::Gdal { .. }

@@ -53,6 +53,10 @@ enum Command {
         /// Replace the layer's features or append to them.
         #[arg(long, value_enum, default_value_t = Mode::Replace)]
         mode: Mode,
+        /// Fail on the first row that does not fit the table (default: reject that row, list it
+        /// in the report, and write the others).
+        #[arg(long)]
+        strict: bool,
         /// Import every configured layer that has both a file and a table.
         #[arg(long, conflicts_with_all = ["path", "layer", "src_crs", "source_layer"])]
         all: bool,
@@ -152,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import { path, layer, source_layer, src_crs, launder, mode, all } => {
+        Command::Import { path, layer, source_layer, src_crs, launder, strict, mode, all } => {
             let mode = match mode {
                 Mode::Replace => ImportMode::Replace,
                 Mode::Append => ImportMode::Append,
@@ -173,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             src_srid: None,
                             mode,
                             names,
+                            strict,
                             configured: Some(d),
                         })
                     })
@@ -181,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let layer: LayerId = layer.unwrap_or_default().parse().map_err(BadInput)?;
                 let configured = config.layers.get(layer.as_str()).cloned();
                 let path = path.unwrap_or_default();
-                vec![ImportRequest { path, source_layer, layer, src_srid: src_crs, mode, names, configured }]
+                vec![ImportRequest { path, source_layer, layer, src_srid: src_crs, mode, names, strict, configured }]
             };
             for req in requests {
                 let outcome = import(&pool, &req).await;

@@ -227,7 +227,8 @@ fn a_failed_import_leaves_the_layer_exactly_as_it_was() {
     fs::write(&csv, lines.join("\n") + "\n").unwrap();
 
     for mode in ["replace", "append"] {
-        let out = output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads", "--mode", mode]));
+        let out =
+            output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads", "--mode", mode, "--strict"]));
         assert_eq!(out.status.code(), Some(2), "{mode}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("row 2000") && err.contains("`lanes`") && err.contains("\"abc\""), "{err}");
@@ -246,11 +247,63 @@ fn a_failed_import_leaves_the_layer_exactly_as_it_was() {
     lines[last] = fields.join(",");
     lines[2000] = bad;
     fs::write(&csv, lines.join("\n") + "\n").unwrap();
-    let out = output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads_copy"]));
+    let out = output(&mut db.bando(&["import", csv.to_str().unwrap(), "--layer", "roads_copy", "--strict"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("duplicate key"), "{err}");
     assert_eq!(db.sql("SELECT to_regclass('public.roads_copy') IS NULL AND NOT EXISTS (SELECT 1 FROM bando.layers WHERE id = 'roads_copy')"), "t");
+}
+
+#[test]
+fn rows_the_table_refuses_are_reported_with_row_field_value_and_reason_and_the_rest_written() {
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&["migrate"]));
+    db.sql(
+        "CREATE TABLE public.sites (id bigint PRIMARY KEY, name text NOT NULL, rank smallint CHECK (rank BETWEEN 1 AND 3),
+                                   geom geometry(Point, 4326) NOT NULL);
+         INSERT INTO bando.layers (id, title, schema_name, table_name, geometry_type, imported, access)
+         VALUES ('sites', 'Sites', 'public', 'sites', 'Point', true, 'internal')",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sites.geojson");
+    let feature = |id: i64, name: &str, rank: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"id":{id},"name":{name},"rank":{rank}}},"geometry":{{"type":"Point","coordinates":[105.{id},10.0]}}}}"#
+        )
+    };
+    let rows = [
+        feature(1, "\"A\"", "\"1\""),
+        feature(2, "null", "\"2\""),  // NOT NULL
+        feature(3, "\"C\"", "\"x\""), // not an integer
+        feature(4, "\"D\"", "\"9\""), // CHECK
+        feature(1, "\"E\"", "\"1\""), // duplicate key
+        feature(6, "\"F\"", "\"3\""),
+    ];
+    fs::write(&file, format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, rows.join(","))).unwrap();
+    let path = file.to_str().unwrap();
+
+    // --strict: all or nothing.
+    let out = output(&mut db.bando(&["import", path, "--layer", "sites", "--strict"]));
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(db.sql("SELECT count(*) FROM public.sites"), "0");
+
+    let report = run_ok(&mut db.bando(&["import", path, "--layer", "sites"]));
+    assert_eq!(report_count(&report, "written"), 2, "{report}");
+    assert_eq!(report_count(&report, "rejected"), 4, "{report}");
+    assert_eq!(db.sql("SELECT string_agg(id || name, ',' ORDER BY id) FROM public.sites"), "1A,6F");
+    for line in [
+        "row 2, field `name`",
+        "row 3, field `rank`, value \"x\": not a valid integer",
+        "row 4: new row for relation \"sites\" violates check constraint",
+        "row 5: duplicate key value violates unique constraint",
+    ] {
+        assert!(report.contains(line), "{line:?} is not in:\n{report}");
+    }
+    let logged = db.sql(
+        "SELECT string_agg((r ->> 'row') || ':' || coalesce(r ->> 'field', '-'), ',')
+         FROM bando.import_log, jsonb_array_elements(rejected_rows) r WHERE status = 'ok'",
+    );
+    assert_eq!(logged, "2:name,3:rank,4:-,5:-");
 }
 
 /// Splits one line of ogr2ogr's CSV (quoted WKT contains commas).

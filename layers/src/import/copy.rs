@@ -1,15 +1,20 @@
 //! Streaming the source into the staging table with COPY.
 //!
 //! GDAL is not `Send`, so a blocking thread reads the file and converts each row to COPY text;
-//! the async side forwards the chunks to PostgreSQL. A bad value stops the reader, the COPY is
-//! aborted and the transaction rolls back.
+//! the async side forwards the chunks to PostgreSQL. A value that does not fit its column
+//! rejects its row (listed in the report); with `--strict` it stops the reader instead, the COPY
+//! is aborted and the transaction rolls back.
 
 use std::fmt::Write as _;
 
 use sqlx::{AssertSqlSafe, PgConnection};
 use tokio::sync::mpsc;
 
-use super::{ImportRequest, Progress, plan::Plan};
+use super::{
+    ImportRequest, Progress,
+    plan::Plan,
+    report::{LISTED_REJECTIONS, RejectedRow},
+};
 use crate::{
     Error, PropertyType, Result, Value,
     catalog::quote_ident,
@@ -17,10 +22,13 @@ use crate::{
     store::postgis::column_type,
 };
 
-/// Rows read, and those skipped for having no geometry.
+/// Rows read, those skipped for having no geometry, and those rejected for their values.
 pub(super) struct ReadCounts {
     pub rows: u64,
     pub no_geometry: u64,
+    pub bad_values: u64,
+    /// The first [`LISTED_REJECTIONS`] of the rows rejected for their values.
+    pub rejected: Vec<RejectedRow>,
 }
 
 const CHUNK_BYTES: usize = 1 << 20;
@@ -84,7 +92,7 @@ fn read_rows(
     };
     let src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
         .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) })?;
-    let mut counts = ReadCounts { rows: 0, no_geometry: 0 };
+    let mut counts = ReadCounts { rows: 0, no_geometry: 0, bad_values: 0, rejected: Vec::new() };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
     let result = src.for_each(|row, geometry, values| {
         counts.rows = row;
@@ -96,9 +104,19 @@ fn read_rows(
             return Ok(());
         };
         let wkb = g.wkb().map_err(|source| Error::Gdal { path: req.path.clone(), source })?;
-        write_row(&mut buf, row, &wkb, id_source, columns, values).map_err(|(field, value, expected)| {
-            Error::BadValue { path: req.path.clone(), row, field, value, expected }
-        })?;
+        match write_row(&mut buf, row, &wkb, id_source, columns, values) {
+            Ok(()) => {}
+            Err((field, value, expected)) if req.strict => {
+                return Err(Error::BadValue { path: req.path.clone(), row, field, value, expected });
+            }
+            Err((field, value, expected)) => {
+                counts.bad_values += 1;
+                if counts.rejected.len() < LISTED_REJECTIONS {
+                    let reason = format!("not a valid {expected}");
+                    counts.rejected.push(RejectedRow { row, field: Some(field), value: Some(value), reason });
+                }
+            }
+        }
         if buf.len() >= CHUNK_BYTES {
             // A closed channel means the COPY failed; its error is reported there.
             let _ = tx.blocking_send(Ok(std::mem::take(&mut buf)));

@@ -14,7 +14,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use self::plan::{Plan, Target};
-pub use self::report::ImportReport;
+pub use self::report::{ImportReport, RejectedRow};
 use crate::{Error, LayerDef, LayerId, Result, source::Source};
 
 /// Whether an import replaces the layer's features or adds to them.
@@ -52,6 +52,9 @@ pub struct ImportRequest {
     pub mode: ImportMode,
     /// How a new layer's columns are named.
     pub names: ColumnNames,
+    /// Fail the whole import on the first row that does not fit the table, instead of
+    /// rejecting that row and writing the others.
+    pub strict: bool,
     /// The layer's configured definition, when the configuration names it.
     pub configured: Option<LayerDef>,
 }
@@ -91,7 +94,7 @@ async fn run(
     let target = Target::resolve(&mut tx, req, meta).await?;
     let plan = Plan::new(&target, meta);
     let read = copy::stage(&mut tx, req, &plan, progress).await?;
-    let mut report = plan.apply(&mut tx, req.mode, &reprojection).await?;
+    let mut report = plan.apply(&mut tx, req.mode, req.strict, &reprojection).await?;
     report.layer = req.layer.to_string();
     report.source = req.path.display().to_string();
     report.format = meta.format.clone();
@@ -100,6 +103,12 @@ async fn run(
     if read.no_geometry > 0 {
         *report.rejected.entry("no geometry".into()).or_default() += read.no_geometry;
     }
+    if read.bad_values > 0 {
+        *report.rejected.entry(report::BAD_VALUE.into()).or_default() += read.bad_values;
+    }
+    report.rejected_rows.extend(read.rejected);
+    report.rejected_rows.sort_by_key(|r| r.row);
+    report.rejected_rows.truncate(report::LISTED_REJECTIONS);
     report.seconds = started.elapsed().as_secs_f64();
     report.log(&mut tx, req.mode).await?;
     tx.commit().await.map_err(Error::db("committing the import"))?;

@@ -7,7 +7,7 @@ use std::path::Path;
 // travel as bind parameters or through COPY.
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use super::{ColumnNames, ImportMode, ImportReport, ImportRequest};
+use super::{ColumnNames, ImportMode, ImportReport, ImportRequest, RejectedRow};
 use crate::{
     Error, GeometryType, PropertyType, Result,
     catalog::{TableRef, quote_ident},
@@ -195,8 +195,15 @@ impl Plan {
         self.columns.iter().map(|c| format!(", {}", quote_ident(&c.name))).collect()
     }
 
-    /// Turns the staged rows into layer rows and writes them; returns the counts.
-    pub async fn apply(&self, conn: &mut PgConnection, mode: ImportMode, reprojection: &str) -> Result<ImportReport> {
+    /// Turns the staged rows into layer rows and writes them; returns the counts. Unless
+    /// `strict`, a row the table refuses is rejected and listed, and the others are written.
+    pub async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        mode: ImportMode,
+        strict: bool,
+        reprojection: &str,
+    ) -> Result<ImportReport> {
         let cols = self.column_list();
         let id = if self.id_source.is_some() { ", id" } else { "" };
         let fix = |g: &str| match collection_dimension(self.geometry_type) {
@@ -252,17 +259,94 @@ impl Plan {
         } else {
             format!("(SELECT coalesce(max({id_col}), 0) FROM {table}) + row_number() OVER (ORDER BY row_no)")
         };
-        let insert = format!(
-            "INSERT INTO {table} ({id_col}{cols}, {geom}) SELECT {id_value}{cols}, geom FROM bando_prepared ORDER BY row_no",
-            geom = quote_ident(&self.geometry_column),
-        );
-        report.rows_written = exec(conn, &insert, &format!("writing into {}", self.target_table)).await?;
+        let geom = quote_ident(&self.geometry_column);
+        let insert = |(lo, hi): (i64, i64)| {
+            format!(
+                "INSERT INTO {table} ({id_col}{cols}, {geom}) SELECT {id_value}{cols}, geom FROM bando_prepared
+                 WHERE row_no BETWEEN {lo} AND {hi} ORDER BY row_no"
+            )
+        };
+        report.rows_written = if strict {
+            exec(conn, &insert((i64::MIN, i64::MAX)), &format!("writing into {}", self.target_table)).await?
+        } else {
+            insert_rejecting(conn, &insert, &mut report).await?
+        };
         if self.new_table {
             let index = format!("CREATE INDEX ON {table} USING gist ({})", quote_ident(&self.geometry_column));
             exec(conn, &index, "indexing the new layer").await?;
         }
         Ok(report)
     }
+}
+
+/// Rows the table may refuse before the import gives up: finding each one costs a few
+/// statements, and a file most of whose rows the table refuses is the wrong file or table.
+const MAX_REFUSED: u64 = 1000;
+
+/// Writes the prepared rows, rejecting those the table refuses (a NOT NULL, a CHECK, a
+/// duplicate key). All rows are tried at once; a range that fails is rolled back to its
+/// savepoint and split in two, down to the single rows at fault, so a few bad rows among
+/// half a million cost a few dozen statements.
+async fn insert_rejecting(
+    conn: &mut PgConnection,
+    insert: &dyn Fn((i64, i64)) -> String,
+    report: &mut ImportReport,
+) -> Result<u64> {
+    let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as("SELECT min(row_no), max(row_no) FROM bando_prepared")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("reading the prepared rows"))?;
+    let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(0) };
+    let (mut written, mut refused) = (0, 0);
+    let mut pending = vec![(lo, hi)];
+    while let Some(range) = pending.pop() {
+        exec(conn, "SAVEPOINT bando_rows", "writing rows").await?;
+        match sqlx::query(AssertSqlSafe(insert(range))).execute(&mut *conn).await {
+            Ok(done) => {
+                exec(conn, "RELEASE SAVEPOINT bando_rows", "writing rows").await?;
+                written += done.rows_affected();
+            }
+            Err(sqlx::Error::Database(e)) => {
+                exec(conn, "ROLLBACK TO SAVEPOINT bando_rows", "writing rows").await?;
+                exec(conn, "RELEASE SAVEPOINT bando_rows", "writing rows").await?;
+                let (lo, hi) = range;
+                if lo < hi {
+                    // The lower half first, so that rows keep their order (and generated ids).
+                    let mid = lo + (hi - lo) / 2;
+                    pending.extend([(mid + 1, hi), (lo, mid)]);
+                    continue;
+                }
+                let row = refusal(conn, lo, e.as_ref()).await?;
+                refused += 1;
+                if refused > MAX_REFUSED {
+                    return Err(Error::Refused { limit: MAX_REFUSED, last: row.to_string() });
+                }
+                report.reject(super::report::REFUSED_BY_TABLE, row);
+            }
+            Err(e) => return Err(Error::db("writing rows")(e)),
+        }
+    }
+    Ok(written)
+}
+
+/// The rejected row `row`, with the column and value the database names.
+async fn refusal(conn: &mut PgConnection, row: i64, e: &dyn sqlx::error::DatabaseError) -> Result<RejectedRow> {
+    let pg = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    let field = pg.and_then(|p| p.column()).map(str::to_owned);
+    let value = match &field {
+        Some(f) => sqlx::query_scalar("SELECT to_jsonb(p) ->> $1 FROM bando_prepared p WHERE row_no = $2")
+            .bind(f)
+            .bind(row)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db("reading a refused row"))?,
+        None => None,
+    };
+    let reason = match pg.and_then(|p| p.detail()) {
+        Some(detail) => format!("{} ({detail})", e.message()),
+        None => e.message().to_owned(),
+    };
+    Ok(RejectedRow { row: u64::try_from(row).unwrap_or(0), field, value, reason })
 }
 
 async fn exec(conn: &mut PgConnection, sql: &str, what: &str) -> Result<u64> {

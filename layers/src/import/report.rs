@@ -7,6 +7,40 @@ use sqlx::PgConnection;
 use super::{ImportMode, ImportRequest, plan::SourceMeta};
 use crate::{Error, Result};
 
+/// How many rejected rows a report lists one by one; the counts cover all of them.
+pub const LISTED_REJECTIONS: usize = 100;
+
+/// The reason counted for a value that does not fit its column's type.
+pub const BAD_VALUE: &str = "a value that does not fit its column";
+/// The reason counted for a row the table itself refused (NOT NULL, CHECK, a duplicate key).
+pub const REFUSED_BY_TABLE: &str = "refused by the table";
+
+/// One row an import did not write, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedRow {
+    /// 1-based feature number in the source.
+    pub row: u64,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// Its value as the source has it.
+    pub value: Option<String>,
+    /// Why the row was not written.
+    pub reason: String,
+}
+
+impl fmt::Display for RejectedRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}", self.row)?;
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        if let Some(value) = &self.value {
+            write!(f, ", value {value:?}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportReport {
@@ -28,6 +62,8 @@ pub struct ImportReport {
     pub duplicates_removed: u64,
     /// Features not written, by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// The first [`LISTED_REJECTIONS`] rows rejected for their values, in row order.
+    pub rejected_rows: Vec<RejectedRow>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -38,11 +74,19 @@ impl ImportReport {
         self.rejected.values().sum()
     }
 
+    /// Counts a rejected row under `kind`, and lists it while the list is short.
+    pub(super) fn reject(&mut self, kind: &str, row: RejectedRow) {
+        *self.rejected.entry(kind.to_owned()).or_default() += 1;
+        if self.rejected_rows.len() < LISTED_REJECTIONS {
+            self.rejected_rows.push(row);
+        }
+    }
+
     pub(super) async fn log(&self, conn: &mut PgConnection, mode: ImportMode) -> Result<()> {
         sqlx::query(
             "INSERT INTO bando.import_log (layer_id, source, format, source_srid, mode, status, rows_read, rows_written,
-                 repaired, duplicates_removed, rejected, seconds)
-             VALUES ($1, $2, $3, $4, $5, 'ok', $6, $7, $8, $9, $10, $11)",
+                 repaired, duplicates_removed, rejected, rejected_rows, seconds)
+             VALUES ($1, $2, $3, $4, $5, 'ok', $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&self.layer)
         .bind(&self.source)
@@ -54,6 +98,7 @@ impl ImportReport {
         .bind(as_i64(self.repaired))
         .bind(as_i64(self.duplicates_removed))
         .bind(sqlx::types::Json(&self.rejected))
+        .bind(sqlx::types::Json(&self.rejected_rows))
         .bind(self.seconds)
         .execute(conn)
         .await
@@ -110,6 +155,12 @@ impl fmt::Display for ImportReport {
         writeln!(f, "  rejected            {:>10}", self.rejected_total())?;
         for (reason, n) in &self.rejected {
             writeln!(f, "    {reason}: {n}")?;
+        }
+        for row in &self.rejected_rows {
+            writeln!(f, "      {row}")?;
+        }
+        if self.rejected_rows.len() == LISTED_REJECTIONS {
+            writeln!(f, "      (the first {LISTED_REJECTIONS} listed; bando.import_log keeps them)")?;
         }
         #[allow(clippy::cast_precision_loss)]
         let rate = self.rows_read as f64 / self.seconds.max(1e-9);
