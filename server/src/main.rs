@@ -66,6 +66,12 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// List the layers of the catalog, or publish one: its access level, title, description
+    /// and temporal property (running servers apply the change at once).
+    Layers {
+        #[command(subcommand)]
+        action: LayersAction,
+    },
     /// Print the latest audit entries (reads of restricted layers, every write).
     Audit {
         /// How many entries.
@@ -89,6 +95,39 @@ enum KeysAction {
         /// The key's id.
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum LayersAction {
+    /// Every layer: id, access level, rows, temporal property, table, title.
+    List,
+    /// Change an imported layer (layers of the configuration file are changed there).
+    Set {
+        /// The layer id.
+        id: String,
+        /// Who may read it.
+        #[arg(long, value_enum)]
+        access: Option<Access>,
+        /// Its title.
+        #[arg(long)]
+        title: Option<String>,
+        /// Its description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Its temporal property: a date or date-time column (default: the first one).
+        #[arg(long, conflicts_with = "no_temporal")]
+        temporal: Option<String>,
+        /// No temporal property: `datetime` then matches every feature.
+        #[arg(long)]
+        no_temporal: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Access {
+    Public,
+    Internal,
+    Restricted,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys(&config, action).await,
+        Command::Layers { action } => layers_command(&config, action).await,
         Command::Audit { limit } => {
             for e in layers::store::security::recent_audit(&connect(&config).await?, limit).await? {
                 println!(
@@ -264,6 +304,44 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
     Ok(postgis::connect(url, None).await?)
 }
 
+async fn layers_command(config: &Config, action: LayersAction) -> anyhow::Result<()> {
+    use layers::store::publish::{self, LayerChanges, Temporal};
+    let pool = migrated(config).await?;
+    match action {
+        LayersAction::List => {
+            println!("{:<28} {:<10} {:>9}  {:<16} {:<28} title", "id", "access", "rows", "temporal", "table");
+            for e in publish::list(&pool).await? {
+                let temporal =
+                    e.temporal.as_deref().map_or("(first date)", |t| if t.is_empty() { "(none)" } else { t });
+                let origin = if e.imported { "" } else { "  [configured]" };
+                let access = format!("{:?}", e.access).to_lowercase();
+                let table = e.table.to_string();
+                println!("{:<28} {access:<10} {:>9}  {temporal:<16} {table:<28} {}{origin}", e.id, e.features, e.title);
+            }
+        }
+        LayersAction::Set { id, access, title, description, temporal, no_temporal } => {
+            let id: LayerId = id.parse().map_err(BadInput)?;
+            if config.layers.contains_key(id.as_str()) {
+                return Err(BadInput(format!("layer {id} is defined in {}: change it there", config.origin)).into());
+            }
+            let changes = LayerChanges {
+                access: access.map(|a| match a {
+                    Access::Public => layers::AccessLevel::Public,
+                    Access::Internal => layers::AccessLevel::Internal,
+                    Access::Restricted => layers::AccessLevel::Restricted,
+                }),
+                title,
+                description,
+                temporal: if no_temporal { Some(Temporal::Off) } else { temporal.map(Temporal::Property) },
+            };
+            publish::set(&pool, &id, &changes).await?;
+            server::audit::record_cli(&pool, "layer-set", id.as_str()).await;
+            println!("layer {id} changed");
+        }
+    }
+    Ok(())
+}
+
 /// A pool on a database whose migrations are applied.
 async fn migrated(config: &Config) -> anyhow::Result<sqlx::PgPool> {
     let pool = connect(config).await?;
@@ -305,7 +383,7 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         layers = defs.len(), "listening"
     );
     if let Some(pool) = pool.clone() {
-        tokio::spawn(server::live::follow(state.clone(), pool));
+        tokio::spawn(server::live::follow(state.clone(), pool, config.layer_defs()));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
     let app = server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

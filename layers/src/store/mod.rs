@@ -5,4 +5,5 @@
 pub mod feed;
 pub mod files;
 pub mod postgis;
+pub mod publish;
 pub mod security;

@@ -187,7 +187,8 @@ pub async fn describe_table(
     }))
 }
 
-/// A layer definition for a table nobody configured: every column is a queryable property.
+/// A layer definition for a table nobody configured: every column is a queryable property, and
+/// the first date or date-time column is the temporal one (so `datetime` works at once).
 pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: AccessLevel) -> LayerDef {
     LayerDef {
         id,
@@ -213,7 +214,11 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
                 title: None,
             })
             .collect(),
-        temporal: None,
+        temporal: info
+            .columns
+            .iter()
+            .find(|(_, kind)| matches!(kind, PropertyType::Date | PropertyType::Datetime))
+            .map(|(name, _)| name.clone()),
         minzoom: 0,
         maxzoom: crate::catalog::MAX_ZOOM,
         attribution: String::new(),
@@ -252,13 +257,16 @@ pub async fn discover(pool: &PgPool, schemas: &[String], access: AccessLevel) ->
     Ok(layers)
 }
 
-/// Layers that imports created (rows of `bando.layers` that the configuration does not name).
+/// Layers that imports created (rows of `bando.layers` that the configuration does not name),
+/// with the title, description, access level and temporal property `bando layers set` gave them.
 pub async fn imported_layers(pool: &PgPool, configured: &[LayerDef]) -> Result<Vec<LayerDef>> {
-    let rows =
-        sqlx::query("SELECT id, title, schema_name, table_name, access FROM bando.layers WHERE imported ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("reading bando.layers"))?;
+    let rows = sqlx::query(
+        "SELECT id, title, schema_name, table_name, access, description, temporal
+         FROM bando.layers WHERE imported ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db("reading bando.layers"))?;
     let mut layers = Vec::new();
     for row in rows {
         let Ok(id) = row.get::<String, _>(0).parse::<LayerId>() else { continue };
@@ -266,13 +274,15 @@ pub async fn imported_layers(pool: &PgPool, configured: &[LayerDef]) -> Result<V
             continue;
         }
         let table = TableRef { schema: row.get(2), table: row.get(3) };
-        let access = match row.get::<&str, _>(4) {
-            "public" => AccessLevel::Public,
-            "restricted" => AccessLevel::Restricted,
-            _ => AccessLevel::Internal,
-        };
         if let Some(info) = describe_table(&mut *acquire(pool).await?, &table, None).await? {
-            layers.push(layer_from_table(id, row.get(1), &info, access));
+            let mut def = layer_from_table(id, row.get(1), &info, parse_access(row.get(4)));
+            def.description = row.get(5);
+            match row.get::<Option<String>, _>(6).as_deref() {
+                None => {}
+                Some("") => def.temporal = None,
+                Some(name) => def.temporal = Some(name.to_owned()),
+            }
+            layers.push(def);
         }
     }
     Ok(layers)
@@ -299,6 +309,15 @@ pub async fn register(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result
     .await
     .map_err(Error::db(format!("registering layer {}", def.id)))?;
     Ok(())
+}
+
+/// An access level from its spelling in `bando.layers.access` (which a CHECK constrains).
+pub fn parse_access(name: &str) -> AccessLevel {
+    match name {
+        "public" => AccessLevel::Public,
+        "restricted" => AccessLevel::Restricted,
+        _ => AccessLevel::Internal,
+    }
 }
 
 /// The spelling of an access level in `bando.layers.access`.
