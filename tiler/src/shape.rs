@@ -8,8 +8,8 @@
 //! **Low-zoom rule** (documented in the README): a line or polygon feature whose part inside
 //! the buffered tile has a bounding box under one pixel (16 grid units) both wide and high is
 //! dropped, at every zoom. Such a feature would paint at most a pixel; dropping it keeps
-//! whole-province tiles of dense layers small. Points are never dropped. Simplification (a
-//! quarter pixel of Douglas–Peucker) never removes a feature: a ring or line it would collapse
+//! whole-province tiles of dense layers small. Points are never dropped. Simplification (by
+//! Douglas–Peucker, so that with snapping no line strays more than a quarter pixel) never removes a feature: a ring or line it would collapse
 //! is kept unsimplified.
 
 use geo::Simplify;
@@ -19,8 +19,14 @@ use crate::TileCoord;
 
 /// Grid units per pixel of a 256-pixel tile.
 const PIXEL: f64 = 16.0;
-/// Douglas–Peucker tolerance, in grid units: a quarter pixel, invisible at the tile's zoom.
-const SIMPLIFY: f64 = 4.0;
+/// How far a drawn line or edge may stray from the true one, in grid units: a quarter pixel,
+/// invisible at the tile's zoom.
+const TOLERANCE: f64 = 4.0;
+/// Douglas–Peucker tolerance: what [`TOLERANCE`] leaves once snapping to integers has moved a
+/// vertex by up to half a unit's diagonal (Douglas–Peucker keeps the simplified line within its
+/// tolerance of the original, and snapping moves every point of a segment by at most what it
+/// moves the segment's ends).
+const SIMPLIFY: f64 = TOLERANCE - std::f64::consts::FRAC_1_SQRT_2;
 
 /// A feature's geometry in tile-grid integers, y pointing down, ready to encode.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -384,6 +390,61 @@ mod tests {
         assert_eq!(frame().shape(&Geometry::Polygon(far)), None);
         let far_line = line_string![(x: -500.0, y: -500.0), (x: -400.0, y: -300.0)];
         assert_eq!(frame().shape(&Geometry::LineString(far_line)), None);
+    }
+
+    /// The Hausdorff distance between two polylines, both densified to 1/8 unit: how far a point
+    /// of either lies from the other at most.
+    fn hausdorff(a: &[Coord], b: &[Coord]) -> f64 {
+        fn to_segment(p: Coord, a: Coord, b: Coord) -> f64 {
+            let (dx, dy) = (b.x - a.x, b.y - a.y);
+            let t =
+                (((p.x - a.x) * dx + (p.y - a.y) * dy) / (dx * dx + dy * dy).max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+            ((p.x - a.x - t * dx).powi(2) + (p.y - a.y - t * dy).powi(2)).sqrt()
+        }
+        fn dense(l: &[Coord]) -> Vec<Coord> {
+            l.windows(2)
+                .flat_map(|w| {
+                    let n = ((w[1].x - w[0].x).hypot(w[1].y - w[0].y) * 8.0).ceil().max(1.0) as usize;
+                    (0..=n).map(move |i| {
+                        let t = i as f64 / n as f64;
+                        Coord { x: w[0].x + t * (w[1].x - w[0].x), y: w[0].y + t * (w[1].y - w[0].y) }
+                    })
+                })
+                .collect()
+        }
+        let directed = |from: &[Coord], to: &[Coord]| {
+            dense(from)
+                .into_iter()
+                .map(|p| to.windows(2).map(|w| to_segment(p, w[0], w[1])).fold(f64::MAX, f64::min))
+                .fold(0.0, f64::max)
+        };
+        directed(a, b).max(directed(b, a))
+    }
+
+    #[test]
+    fn drawn_lines_stay_within_a_quarter_pixel_of_the_true_ones_snapping_included() {
+        let mut worst = 0.0_f64;
+        // Gentle arcs, the shape simplification flattens most: sagittas up to 4 units, ends at
+        // every fraction of a unit so that snapping moves them every way.
+        for k in 0..400 {
+            let f = f64::from(k);
+            let (x0, y0) = (100.0 + (f * 0.137) % 1.0, 2000.0 + (f * 0.291) % 1.0);
+            let (length, sagitta) = (100.0 + (f * 7.3) % 400.0, 0.5 + (f * 0.0093) % 3.5);
+            let arc: Vec<Coord> = (0..=64)
+                .map(|i| {
+                    let t = f64::from(i) / 64.0;
+                    Coord { x: x0 + t * length, y: y0 + 4.0 * sagitta * t * (1.0 - t) }
+                })
+                .collect();
+            let g = Geometry::LineString(LineString(arc.clone()));
+            let Some(Shape::Lines(parts)) = frame().shape(&g) else { panic!("arc {k} vanished") };
+            let drawn: Vec<Coord> = parts[0].iter().map(|c| Coord { x: f64::from(c.x), y: f64::from(c.y) }).collect();
+            // The frame flips y: the true arc in tile coordinates.
+            let truth: Vec<Coord> = arc.iter().map(|c| frame().project(*c)).collect();
+            worst = worst.max(hausdorff(&truth, &drawn));
+        }
+        assert!(worst <= TOLERANCE, "a drawn line strays {worst} units from the true one");
+        assert!(worst > 2.0, "the arcs do not test simplification ({worst})");
     }
 
     #[test]
