@@ -246,9 +246,20 @@ fn queryables_keep_the_names_and_types_the_data_was_published_with() {
             assert_eq!(got.get("format"), want.get("format"), "{source}.{name}: {got}");
         }
     }
-    // A boolean stays a boolean on the way out too.
+    // A boolean stays a boolean on the way out too: in GeoJSON, and in tiles as MVT's boolean
+    // value type (GDAL's decoder reads those back as Boolean fields).
     let flagged = server.json("/collections/ne_110m_populated_places_simple/items?filter=boolean%3Dtrue");
-    assert!(flagged["features"].as_array().unwrap().iter().all(|f| f["properties"]["boolean"] == Value::Bool(true)));
+    let flagged = flagged["features"].as_array().unwrap();
+    assert!(!flagged.is_empty() && flagged.iter().all(|f| f["properties"]["boolean"] == Value::Bool(true)));
+    let dir = tempfile::tempdir().unwrap();
+    let tile = dir.path().join("tile.mvt");
+    fs::write(&tile, server.get("/tiles/ne_110m_populated_places_simple/0/0/0.mvt").bytes().unwrap()).unwrap();
+    let decoded = run_ok(
+        std::process::Command::new("ogrinfo")
+            .args(["-ro", "-al", "-so", "-oo", "Z=0", "-oo", "X=0", "-oo", "Y=0"])
+            .arg(&tile),
+    );
+    assert!(decoded.contains("boolean: Integer(Boolean)"), "{decoded}");
 }
 
 #[test]
