@@ -6,17 +6,23 @@ use e2e::{Server, bando};
 use serde_json::Value;
 
 /// A value for each path parameter: the first of its enum, the first feature of the first
-/// collection, or a tile over Cần Thơ.
+/// collection, or the first tile inside that collection's declared `tileMatrixSetLimits`.
 fn example(server: &Server, doc: &Value, name: &str) -> String {
     let schema = &doc["components"]["parameters"][name]["schema"];
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.as_str().unwrap().to_owned();
     }
     match name {
-        // z10 tile 812/480 holds the centre of Cần Thơ (105.78 E, 10.03 N).
-        "z" | "tileMatrix" => "10".into(),
-        "x" | "tileCol" => "812".into(),
-        "y" | "tileRow" => "480".into(),
+        "z" | "tileMatrix" | "x" | "tileCol" | "y" | "tileRow" => {
+            let collection = example(server, doc, "collectionId");
+            let tileset = server.json(&format!("/collections/{collection}/tiles/WebMercatorQuad"));
+            let limits = &tileset["tileMatrixSetLimits"][0];
+            match name {
+                "z" | "tileMatrix" => limits["tileMatrix"].as_str().unwrap().to_owned(),
+                "x" | "tileCol" => limits["minTileCol"].to_string(),
+                _ => limits["minTileRow"].to_string(),
+            }
+        }
         "featureId" => {
             let collection = example(server, doc, "collectionId");
             server.json(&format!("/collections/{collection}/items?limit=1"))["features"][0]["id"].to_string()
