@@ -523,11 +523,11 @@ fn literal_geometry(literal: &Expr) -> Result<Geometry, Compile> {
         if s > n {
             return Err(invalid(format!("BBOX's south edge {s} is north of its north edge {n}")));
         }
-        let rect = |w: f64, e: f64| Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }).to_polygon();
-        return Ok(if w <= e {
-            Geometry::Polygon(rect(w, e))
-        } else {
-            Geometry::MultiPolygon(vec![rect(w, 180.0), rect(-180.0, e)].into())
+        let mut parts: Vec<_> =
+            crate::query::antimeridian_parts([w, s, e, n]).into_iter().map(Rect::to_polygon).collect();
+        return Ok(match parts.len() {
+            1 => Geometry::Polygon(parts.remove(0)),
+            _ => Geometry::MultiPolygon(parts.into()),
         });
     }
     let json = serde_json::to_value(literal).map_err(|e| invalid(e.to_string()))?;
@@ -543,7 +543,9 @@ fn check_positions(g: &serde_json::Value) -> Result<(), String> {
         return g["geometries"].as_array().into_iter().flatten().try_for_each(check_positions);
     }
     let c = &g["coordinates"];
-    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    fn list(v: &serde_json::Value) -> &[serde_json::Value] {
+        v.as_array().map_or(&[], Vec::as_slice)
+    }
     let line = |l: &serde_json::Value| match list(l).len() {
         n if n < 2 => Err(format!("a line needs 2 positions or more, this one has {n}")),
         _ => Ok(()),

@@ -1,5 +1,6 @@
 //! The in-memory index of one layer: its features and R-trees over their Web Mercator
-//! envelopes (tiles ask in Mercator; lon/lat boxes are widened to a superset of candidates). Built once per load and never mutated, so readers share it through an `Arc`.
+//! envelopes (tiles ask in Mercator; lon/lat boxes are widened to a superset of candidates).
+//! Built once per load and never mutated, so readers share it through an `Arc`.
 //!
 //! Features are ranked by size (the larger side of their envelope, largest first) and the
 //! R-tree is split into levels along that ranking: the 4096 largest, the next 16 384, and so on,

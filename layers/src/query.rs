@@ -41,10 +41,16 @@ impl Bbox {
 
     /// The box, split in two when it crosses the antimeridian.
     fn parts(self) -> Vec<Rect> {
-        let [w, s, e, n] = self.0;
-        let part = |w: f64, e: f64| Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n });
-        if w <= e { vec![part(w, e)] } else { vec![part(w, 180.0), part(-180.0, e)] }
+        antimeridian_parts(self.0)
     }
+}
+
+/// The box `[west, south, east, north]` as one rectangle, or as the two either side of the
+/// antimeridian when its west edge lies east of its east edge (the `bbox` parameter and CQL2's
+/// `BBOX` both read boxes so).
+pub(crate) fn antimeridian_parts([w, s, e, n]: [f64; 4]) -> Vec<Rect> {
+    let part = |w: f64, e: f64| Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n });
+    if w <= e { vec![part(w, e)] } else { vec![part(w, 180.0), part(-180.0, e)] }
 }
 
 /// A time interval, either end open; an instant is an interval of length zero.

@@ -314,7 +314,7 @@ async fn layers_command(config: &Config, action: LayersAction) -> anyhow::Result
                 let temporal =
                     e.temporal.as_deref().map_or("(first date)", |t| if t.is_empty() { "(none)" } else { t });
                 let origin = if e.imported { "" } else { "  [configured]" };
-                let access = format!("{:?}", e.access).to_lowercase();
+                let access = layers::store::postgis::access_name(e.access);
                 let table = e.table.to_string();
                 println!("{:<28} {access:<10} {:>9}  {temporal:<16} {table:<28} {}{origin}", e.id, e.features, e.title);
             }

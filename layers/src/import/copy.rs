@@ -11,9 +11,9 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use tokio::sync::mpsc;
 
 use super::{
-    ImportRequest, Progress,
+    ImportReport, ImportRequest, Progress,
     plan::Plan,
-    report::{LISTED_REJECTIONS, RejectedRow},
+    report::{BAD_VALUE, RejectedRow},
 };
 use crate::{
     Error, PropertyType, Result, Value,
@@ -22,13 +22,11 @@ use crate::{
     store::postgis::column_type,
 };
 
-/// Rows read, those skipped for having no geometry, and those rejected for their values.
+/// Rows read, and those left out while reading (no geometry, a value that does not fit).
 pub(super) struct ReadCounts {
     pub rows: u64,
-    pub no_geometry: u64,
-    pub bad_values: u64,
-    /// The first [`LISTED_REJECTIONS`] of the rows rejected for their values.
-    pub rejected: Vec<RejectedRow>,
+    /// Only its rejection counts and rows are filled.
+    pub rejections: ImportReport,
 }
 
 const CHUNK_BYTES: usize = 1 << 20;
@@ -92,7 +90,7 @@ fn read_rows(
     };
     let src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
         .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) })?;
-    let mut counts = ReadCounts { rows: 0, no_geometry: 0, bad_values: 0, rejected: Vec::new() };
+    let mut counts = ReadCounts { rows: 0, rejections: ImportReport::default() };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
     let result = src.for_each(|row, geometry, values| {
         counts.rows = row;
@@ -100,7 +98,7 @@ fn read_rows(
             progress(row);
         }
         let Some(g) = geometry else {
-            counts.no_geometry += 1;
+            *counts.rejections.rejected.entry("no geometry".into()).or_default() += 1;
             return Ok(());
         };
         let wkb = g.wkb().map_err(|source| Error::Gdal { path: req.path.clone(), source })?;
@@ -110,11 +108,10 @@ fn read_rows(
                 return Err(Error::BadValue { path: req.path.clone(), row, field, value, expected });
             }
             Err((field, value, expected)) => {
-                counts.bad_values += 1;
-                if counts.rejected.len() < LISTED_REJECTIONS {
-                    let reason = format!("not a valid {expected}");
-                    counts.rejected.push(RejectedRow { row, field: Some(field), value: Some(value), reason });
-                }
+                let reason = format!("not a valid {expected}");
+                counts
+                    .rejections
+                    .reject(BAD_VALUE, RejectedRow { row, field: Some(field), value: Some(value), reason });
             }
         }
         if buf.len() >= CHUNK_BYTES {

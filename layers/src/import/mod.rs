@@ -100,15 +100,7 @@ async fn run(
     report.format = meta.format.clone();
     report.source_srid = meta.srid;
     report.rows_read = read.rows;
-    if read.no_geometry > 0 {
-        *report.rejected.entry("no geometry".into()).or_default() += read.no_geometry;
-    }
-    if read.bad_values > 0 {
-        *report.rejected.entry(report::BAD_VALUE.into()).or_default() += read.bad_values;
-    }
-    report.rejected_rows.extend(read.rejected);
-    report.rejected_rows.sort_by_key(|r| r.row);
-    report.rejected_rows.truncate(report::LISTED_REJECTIONS);
+    report.absorb_rejections(read.rejections);
     report.seconds = started.elapsed().as_secs_f64();
     report.log(&mut tx, req.mode).await?;
     tx.commit().await.map_err(Error::db("committing the import"))?;

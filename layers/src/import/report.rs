@@ -74,6 +74,17 @@ impl ImportReport {
         self.rejected.values().sum()
     }
 
+    /// Adds the rejections of `other` (those of reading, say) to these: counts summed, the
+    /// first [`LISTED_REJECTIONS`] rows of both kept, in row order.
+    pub(super) fn absorb_rejections(&mut self, other: Self) {
+        for (kind, n) in other.rejected {
+            *self.rejected.entry(kind).or_default() += n;
+        }
+        self.rejected_rows.extend(other.rejected_rows);
+        self.rejected_rows.sort_by_key(|r| r.row);
+        self.rejected_rows.truncate(LISTED_REJECTIONS);
+    }
+
     /// Counts a rejected row under `kind`, and lists it while the list is short.
     pub(super) fn reject(&mut self, kind: &str, row: RejectedRow) {
         *self.rejected.entry(kind.to_owned()).or_default() += 1;

@@ -204,7 +204,7 @@ fn limits(layer: &Layer) -> Vec<Value> {
 /// The north-west and south-east tiles of the layer's extent at zoom `z`; `None` for an empty
 /// layer or a zoom outside its range.
 fn corners(layer: &Layer, z: u8) -> Option<(TileCoord, TileCoord)> {
-    let e = layer.index.extent().filter(|_| (layer.def.minzoom..=layer.def.maxzoom).contains(&z))?;
+    let e = layer.index.extent().filter(|_| layer.serves_zoom(z))?;
     let nw = layers::mercator::to_mercator(geo_types::Coord { x: e.min().x, y: e.max().y });
     let se = layers::mercator::to_mercator(geo_types::Coord { x: e.max().x, y: e.min().y });
     Some((TileCoord::containing(z, nw.x, nw.y).ok()?, TileCoord::containing(z, se.x, se.y).ok()?))
