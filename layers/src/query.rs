@@ -122,7 +122,7 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
             found.dedup_by_key(|f| f.id);
             found
         }
-        None => index.features().iter().filter(|f| keep(f)).collect(),
+        None => index.features().filter(|f| keep(f)).collect(),
     };
     if let Some((search, fields)) = &q.search {
         let mut scored: Vec<(u32, &Feature)> =

@@ -268,13 +268,30 @@ impl Default for LimitsConfig {
 }
 
 /// `[database]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// PostgreSQL URL; with none, layers are served from their files.
     pub url: Option<String>,
     /// Publish every geometry table of these schemas.
     pub auto_publish: Option<AutoPublish>,
+    /// Days the change log keeps a change.
+    pub change_log_days: f64,
+    /// Changes the change log keeps at most.
+    pub change_log_rows: i64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, auto_publish: None, change_log_days: 7.0, change_log_rows: 1_000_000 }
+    }
+}
+
+impl DatabaseConfig {
+    /// How long the change log keeps changes.
+    pub fn retention(&self) -> layers::store::changes::Retention {
+        layers::store::changes::Retention { days: self.change_log_days, rows: self.change_log_rows }
+    }
 }
 
 /// `[database.auto_publish]`.

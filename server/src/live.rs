@@ -1,13 +1,21 @@
-//! Applies the change feed: a changed layer table is reloaded and swapped in whole, so readers
-//! never see a half-applied change, and its cached tiles are dropped; a change to the keys
-//! table reloads the keys; a change to the layer catalog loads the layers imports added and
-//! reloads those whose definition changed. After the feed reconnects, everything is re-read.
+//! Follows the database: the change log's feature changes are applied to the served layers
+//! without reloading them (a new index shares the old one's base; see `layers::index`), their
+//! cached tiles are dropped where the changes touch them, and each applied change goes out to the
+//! change streams. A truncation or a bulk import reloads the layer, as does a log that was
+//! pruned past this server's position. A change to the keys table reloads the keys; a change to
+//! the layer catalog loads the layers imports added and reloads those whose definition changed.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use geo::BoundingRect;
 use layers::{
-    LayerDef,
+    Feature, LayerDef, LayerId,
     store::{
+        changes::{self, Change, LOG_TABLE, Op, Position, Retention},
         feed::{self, Event},
         postgis,
         publish::CATALOG_TABLE,
@@ -15,38 +23,314 @@ use layers::{
     },
 };
 use sqlx::PgPool;
+use tokio::sync::{broadcast, watch};
 
 use crate::{layer::Layer, state::AppState};
 
-/// Follows the feed for as long as the service runs; `configured` are the layers the
+/// Changes read from the log at once.
+const BATCH: i64 = 10_000;
+/// The log is read this often even without a notification, in case one was lost.
+const SAFETY_NET: Duration = Duration::from_secs(1);
+/// The log is pruned this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Applied changes the change streams' channel holds for a slow client before it drops them.
+const STREAM_BUFFER: usize = 4096;
+
+/// A change as applied: what the change streams send.
+#[derive(Debug)]
+pub struct Applied {
+    /// The layer.
+    pub layer: LayerId,
+    /// Its place in the log.
+    pub position: Position,
+    /// What happened.
+    pub op: Op,
+    /// The feature, `None` for a reload.
+    pub id: Option<i64>,
+    /// Lon/lat box around the old and the new geometry.
+    pub bbox: Option<[f64; 4]>,
+    /// The feature as it is now, when it is still there.
+    pub feature: Option<Feature>,
+}
+
+/// How far this server has followed the log, for `/ready` and `/metrics`.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// The last change applied.
+    pub position: Position,
+    /// When the log last had nothing this server had not applied.
+    pub caught_up: Instant,
+    /// Changes applied since start.
+    pub applied: u64,
+    /// Layers reloaded in full since start.
+    pub reloads: u64,
+}
+
+/// What the follower shares with the request handlers.
+pub struct Hub {
+    events: broadcast::Sender<Arc<Applied>>,
+    progress: Mutex<Option<Progress>>,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            events: broadcast::channel(STREAM_BUFFER).0,
+            progress: Mutex::default(),
+            closing: watch::channel(false).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Applied changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Applied>> {
+        self.events.subscribe()
+    }
+
+    /// How far the log is followed; `None` without a database, or before the first read.
+    pub fn progress(&self) -> Option<Progress> {
+        *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Progress)) {
+        let mut p = self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = p.as_mut() {
+            f(p);
+        }
+    }
+
+    /// Resolves when the service shuts down: change streams end then.
+    pub fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
+
+    /// Ends the change streams.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+}
+
+/// Follows the database for as long as the service runs; `configured` are the layers the
 /// configuration file defines (the catalog's word does not override theirs).
-pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>) {
+pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, retention: Retention) {
+    // The position is taken before the layers load, so their data hold everything before it.
+    let position = loop {
+        match changes::start(&pool).await {
+            Ok(p) => break p,
+            Err(e) => tracing::warn!("reading the change log's position, retrying: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
     let mut events = feed::subscribe(pool.clone());
-    while let Some(event) = events.recv().await {
-        let tables = match event {
-            Event::Changed(tables) => tables,
-            Event::Resync => {
-                tracing::info!("re-reading keys and layers after the change feed reconnected");
-                let mut all: BTreeSet<String> = state
-                    .layers()
-                    .values()
-                    .filter_map(|l| l.def.source.table.as_ref().map(ToString::to_string))
-                    .collect();
-                all.insert(KEYS_TABLE.to_owned());
-                all.insert(CATALOG_TABLE.to_owned());
-                all
+    while !state.is_ready() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    *state.hub().progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some(Progress { position, caught_up: Instant::now(), applied: 0, reloads: 0 });
+    let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond: BTreeSet::new() };
+    let (mut safety, mut prune) = (tokio::time::interval(SAFETY_NET), tokio::time::interval(PRUNE_EVERY));
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let tables = match event {
+                    None => return,
+                    Some(Event::Changed(tables)) => tables,
+                    Some(Event::Resync) => {
+                        tracing::info!("re-reading keys, catalog and change log after the feed reconnected");
+                        [KEYS_TABLE, CATALOG_TABLE, LOG_TABLE].map(str::to_owned).into()
+                    }
+                };
+                for table in tables {
+                    match table.as_str() {
+                        KEYS_TABLE => reload_keys(&state, &pool).await,
+                        CATALOG_TABLE => reload_catalog(&state, &pool, &configured).await,
+                        _ => log.catch_up().await,
+                    }
+                }
             }
-        };
-        for table in tables {
-            if table == KEYS_TABLE {
-                reload_keys(&state, &pool).await;
-            } else if table == CATALOG_TABLE {
-                reload_catalog(&state, &pool, &configured).await;
+            _ = safety.tick() => log.catch_up().await,
+            _ = prune.tick() => match changes::prune(&pool, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, "change log pruned"),
+                Err(e) => tracing::warn!("pruning the change log failed: {e}"),
+            },
+        }
+    }
+}
+
+/// Applies the log from where this server is.
+struct Follower {
+    state: AppState,
+    pool: PgPool,
+    /// Every change up to here is applied (see `layers::store::changes`).
+    position: Position,
+    /// Changes after `position` already applied.
+    beyond: BTreeSet<Position>,
+}
+
+impl Follower {
+    async fn catch_up(&mut self) {
+        if let Err(e) = self.try_catch_up().await {
+            tracing::warn!(position = %self.position, "following the change log failed, retrying: {e}");
+        }
+    }
+
+    async fn try_catch_up(&mut self) -> layers::Result<()> {
+        if changes::pruned(&self.pool).await? > self.position {
+            tracing::warn!(
+                position = %self.position,
+                "the change log no longer reaches back to this server's position: reloading every layer"
+            );
+            let start = changes::start(&self.pool).await?;
+            for layer in self.state.layers().values() {
+                reload(&self.state, &self.pool, layer).await?;
+            }
+            self.position = start;
+            self.beyond.clear();
+        }
+        let mut cursor = self.position;
+        loop {
+            let batch = changes::read(&self.pool, cursor, BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            cursor = last.position;
+            let full = batch.len() == BATCH as usize;
+            // Final changes move the position; others are applied now and remembered.
+            let (mut position, mut beyond) = (self.position, self.beyond.clone());
+            let mut fresh = Vec::new();
+            for change in batch {
+                let seen = beyond.contains(&change.position);
+                if change.last {
+                    position = change.position;
+                    beyond.remove(&change.position);
+                } else {
+                    beyond.insert(change.position);
+                }
+                if !seen {
+                    fresh.push(change);
+                }
+            }
+            let reloads = apply(&self.state, &self.pool, &fresh).await?;
+            (self.position, self.beyond) = (position, beyond);
+            self.state.hub().update(|p| {
+                p.position = position;
+                p.applied += fresh.len() as u64;
+                p.reloads += reloads;
+            });
+            if !full {
+                break;
+            }
+        }
+        self.state.hub().update(|p| p.caught_up = Instant::now());
+        Ok(())
+    }
+}
+
+/// What one table's changes come to.
+#[derive(Default)]
+struct TableChanges<'a> {
+    reload: bool,
+    ids: BTreeSet<i64>,
+    changes: Vec<&'a Change>,
+}
+
+/// Applies changes to the layers of their tables; returns the number of layers reloaded.
+async fn apply(state: &AppState, pool: &PgPool, changes: &[Change]) -> layers::Result<u64> {
+    let mut tables: BTreeMap<&str, TableChanges> = BTreeMap::new();
+    for c in changes {
+        let t = tables.entry(c.table.as_str()).or_default();
+        t.reload |= c.op == Op::Reload;
+        t.ids.extend(c.feature);
+        t.changes.push(c);
+    }
+    let mut reloads = 0;
+    for (table, changes) in tables {
+        let affected: Vec<Arc<Layer>> = state
+            .layers()
+            .values()
+            .filter(|l| l.def.source.table.as_ref().is_some_and(|t| t.to_string() == table))
+            .cloned()
+            .collect();
+        for layer in affected {
+            // Past a quarter of the layer, reading it whole is cheaper than by id.
+            if changes.reload || changes.ids.len() > 10_000.max(layer.index.len() / 4) {
+                reload(state, pool, &layer).await?;
+                reloads += 1;
+                let last = changes.changes.last().map(|c| c.position).unwrap_or_default();
+                let reloaded = Applied {
+                    layer: layer.def.id.clone(),
+                    position: last,
+                    op: Op::Reload,
+                    id: None,
+                    bbox: None,
+                    feature: None,
+                };
+                let _ = state.hub().events.send(Arc::new(reloaded));
             } else {
-                reload(&state, &pool, &table).await;
+                apply_to_layer(state, pool, &layer, &changes).await?;
             }
         }
     }
+    Ok(reloads)
+}
+
+/// Fetches the changed rows, applies them to a new index sharing the layer's base, swaps it in,
+/// drops the cached tiles the old and new geometries touch, and tells the change streams.
+async fn apply_to_layer(
+    state: &AppState,
+    pool: &PgPool,
+    layer: &Arc<Layer>,
+    changes: &TableChanges<'_>,
+) -> layers::Result<()> {
+    let Some(table) = &layer.def.source.table else { return Ok(()) };
+    let ids: Vec<i64> = changes.ids.iter().copied().collect();
+    let fetched = changes::fetch(pool, &layer.def, table, &ids).await?;
+    let present: HashSet<i64> = fetched.iter().map(|f| f.id).collect();
+    let deleted: Vec<i64> = ids.iter().copied().filter(|id| !present.contains(id)).collect();
+    let old = Arc::clone(layer);
+    let fresh = tokio::task::spawn_blocking(move || {
+        let index = old.index.apply(fetched.clone(), &deleted);
+        old.changed(index, fetched.iter())
+    })
+    .await
+    .map_err(|e| {
+        layers::Error::db(format!("applying changes to layer {}", layer.def.id))(sqlx::Error::Protocol(e.to_string()))
+    })?;
+    let fresh = Arc::new(fresh);
+    let boxes = |l: &Layer, id: i64| l.index.get(id).map(|f| (f.mercator.bounding_rect(), f.geometry.bounding_rect()));
+    let mut envelopes = Vec::new();
+    let mut events = Vec::with_capacity(changes.changes.len());
+    for &id in &ids {
+        for (m, _) in [boxes(layer, id), boxes(&fresh, id)].into_iter().flatten() {
+            envelopes.extend(m.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]));
+        }
+    }
+    for c in &changes.changes {
+        let Some(id) = c.feature else { continue };
+        let lonlat = [boxes(layer, id), boxes(&fresh, id)].into_iter().flatten().filter_map(|(_, ll)| ll);
+        let bbox = lonlat.reduce(layers::index::union).map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let feature = fresh.index.get(id).cloned();
+        events.push(Applied {
+            layer: layer.def.id.clone(),
+            position: c.position,
+            op: c.op,
+            id: Some(id),
+            bbox,
+            feature,
+        });
+    }
+    state.put_shared_layer(Arc::clone(&fresh));
+    layer.supersede();
+    state.tiles().forget_area(layer, envelopes);
+    tracing::debug!(layer = %layer.def.id, changes = events.len(), pending = fresh.index.pending(), "changes applied");
+    for event in events {
+        let _ = state.hub().events.send(Arc::new(event));
+    }
+    Ok(())
 }
 
 async fn reload_keys(state: &AppState, pool: &PgPool) {
@@ -77,6 +361,7 @@ async fn reload_catalog(state: &AppState, pool: &PgPool, configured: &[LayerDef]
             Ok(index) => {
                 tracing::info!(layer = %def.id, access = ?def.access, "catalog change applied");
                 if let Some(previous) = previous {
+                    previous.supersede();
                     state.tiles().forget(previous);
                 }
                 state.put_layer(Layer::new(def, index));
@@ -86,26 +371,14 @@ async fn reload_catalog(state: &AppState, pool: &PgPool, configured: &[LayerDef]
     }
 }
 
-/// Reloads every layer whose table is `table` (`schema.table`).
-async fn reload(state: &AppState, pool: &PgPool, table: &str) {
-    let affected = state
-        .layers()
-        .values()
-        .filter(|l| l.def.source.table.as_ref().is_some_and(|t| t.to_string() == table))
-        .cloned()
-        .collect::<Vec<_>>();
-    for layer in affected {
-        let Some(source) = &layer.def.source.table else { continue };
-        match postgis::load(pool, &layer.def, source).await {
-            Ok(index) => {
-                let fresh = Layer::new(layer.def.clone(), index);
-                tracing::info!(layer = %fresh.def.id, features = fresh.index.len(), "reloaded after a change");
-                state.tiles().forget(&layer);
-                state.put_layer(fresh);
-            }
-            Err(e) => {
-                tracing::error!(layer = %layer.def.id, "reload after a change failed, serving the previous data: {e}")
-            }
-        }
-    }
+/// Reloads a table layer in full and swaps it in; file layers stay as they are.
+async fn reload(state: &AppState, pool: &PgPool, layer: &Arc<Layer>) -> layers::Result<()> {
+    let Some(source) = &layer.def.source.table else { return Ok(()) };
+    let index = postgis::load(pool, &layer.def, source).await?;
+    let fresh = Layer::new(layer.def.clone(), index);
+    tracing::info!(layer = %fresh.def.id, features = fresh.index.len(), "reloaded in full after a change");
+    layer.supersede();
+    state.tiles().forget(layer);
+    state.put_layer(fresh);
+    Ok(())
 }

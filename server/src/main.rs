@@ -383,11 +383,16 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         layers = defs.len(), "listening"
     );
     if let Some(pool) = pool.clone() {
-        tokio::spawn(server::live::follow(state.clone(), pool, config.layer_defs()));
+        tokio::spawn(server::live::follow(state.clone(), pool, config.layer_defs(), config.database.retention()));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
-    let app = server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+    let app = server::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Change streams never end by themselves: end them so that the shutdown can finish.
+        state.hub().close();
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
 }
 
 /// Resolves on SIGINT or SIGTERM so that in-flight requests finish before exit.

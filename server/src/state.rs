@@ -20,6 +20,7 @@ use crate::{
     auth::{Caller, Keyring},
     layer::Layer,
     limits::Throttle,
+    live::Hub,
     settings::Settings,
     tiles::TileCache,
     web::Web,
@@ -42,6 +43,7 @@ struct Inner {
     ready: AtomicBool,
     failed: Mutex<Vec<String>>,
     web: Web,
+    hub: Hub,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
                 ready: AtomicBool::new(false),
                 failed: Mutex::default(),
                 web,
+                hub: Hub::default(),
             }),
         }
     }
@@ -83,9 +86,18 @@ impl AppState {
         &self.inner.settings
     }
 
+    /// What the change-log follower shares: applied changes, progress, shutdown.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
     /// Installs a loaded layer (replacing one with the same id).
     pub fn put_layer(&self, layer: Layer) {
-        let layer = Arc::new(layer);
+        self.put_shared_layer(Arc::new(layer));
+    }
+
+    /// Installs a layer already shared (replacing one with the same id).
+    pub fn put_shared_layer(&self, layer: Arc<Layer>) {
         self.inner.layers.rcu(|current| {
             let mut next = BTreeMap::clone(current);
             next.insert(layer.def.id.clone(), Arc::clone(&layer));

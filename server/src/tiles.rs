@@ -4,7 +4,9 @@
 //! Tiles are compressed once, when rendered, and served compressed to every client that accepts
 //! gzip (all browsers); the rare client that does not gets them decompressed. The key holds
 //! each layer's version, so a reloaded layer's old tiles are never served again and age out.
-//! Concurrent requests for the same missing tile wait for one render.
+//! A change applied from the change log keeps the version and drops exactly the cached tiles
+//! whose buffered window the old or the new geometry touches. Concurrent requests for the same
+//! missing tile wait for one render.
 
 use std::{
     fmt::Write as _,
@@ -14,6 +16,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -26,6 +29,9 @@ use crate::{error::ApiError, feature_view::Columns, layer::Layer};
 pub const TMS_ID: &str = "WebMercatorQuad";
 /// Its registered URI.
 pub const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+/// How long after a change its tiles are dropped a second time: longer than a render takes.
+const AGAIN_AFTER: Duration = Duration::from_secs(2);
+
 /// A rendered tile: gzip bytes and a strong ETag, or nothing for an empty tile.
 #[derive(Debug)]
 pub struct Rendered {
@@ -101,17 +107,55 @@ impl TileCache {
             return render_compressed(layers, tile).await.map(Arc::new);
         };
         let key = TileKey { layers: layers.iter().map(|l| (l.def.id.to_string(), l.version)).collect(), tile };
-        let mut rendered_here = false;
-        let result = cache
-            .try_get_with(key, async {
-                rendered_here = true;
-                render_compressed(layers, tile).await.map(Arc::new)
+        // A tile rendered from a layer that a change superseded meanwhile is answered but not
+        // cached: the change's invalidation may already have run.
+        let mut rendered_here = None;
+        let entry = cache
+            .entry(key)
+            .or_optionally_insert_with(async {
+                let rendered = render_compressed(layers.clone(), tile).await.map(Arc::new);
+                let cached = rendered.as_ref().ok().filter(|_| !layers.iter().any(|l| l.is_superseded())).cloned();
+                rendered_here = Some(rendered);
+                cached
             })
-            .await
-            .map_err(|e: Arc<ApiError>| ApiError::Internal(e.to_string()));
-        let counter = if rendered_here { &self.stats.misses } else { &self.stats.hits };
+            .await;
+        let counter = if rendered_here.is_some() { &self.stats.misses } else { &self.stats.hits };
         counter.fetch_add(1, Ordering::Relaxed);
-        result
+        match (entry, rendered_here) {
+            (Some(entry), _) => Ok(entry.into_value()),
+            (None, Some(rendered)) => rendered,
+            // Another request's render was not cached: render this one apart.
+            (None, None) => render_compressed(layers, tile).await.map(Arc::new),
+        }
+    }
+
+    /// Drops the cached tiles of this version of the layer whose buffered window meets one of
+    /// the Web Mercator `envelopes` (old and new geometries of changed features), at every
+    /// zoom, once now and once more a little later: a render that started before the change
+    /// may still be on its way into the cache.
+    pub fn forget_area(&self, layer: &Layer, envelopes: Vec<[f64; 4]>) {
+        let Some(cache) = self.cache.clone() else { return };
+        if envelopes.is_empty() {
+            return;
+        }
+        let (id, version) = (layer.def.id.to_string(), layer.version);
+        tokio::spawn(async move {
+            for wait in [Duration::ZERO, AGAIN_AFTER] {
+                tokio::time::sleep(wait).await;
+                let stale: Vec<Arc<TileKey>> = cache
+                    .iter()
+                    .map(|(key, _)| key)
+                    .filter(|key| key.layers.iter().any(|(l, v)| *l == id && *v == version))
+                    .filter(|key| {
+                        let w = key.tile.buffered_bounds(EXTENT, BUFFER);
+                        envelopes.iter().any(|e| e[0] <= w[2] && e[2] >= w[0] && e[1] <= w[3] && e[3] >= w[1])
+                    })
+                    .collect();
+                for key in stale {
+                    cache.invalidate(&*key).await;
+                }
+            }
+        });
     }
 
     /// Drops the cached tiles that hold this version of the layer. New versions have new keys

@@ -86,10 +86,11 @@ async fn run(
     started: Instant,
 ) -> Result<ImportReport> {
     let mut tx: Transaction<'_, Postgres> = pool.begin().await.map_err(Error::db("starting the import transaction"))?;
-    sqlx::query("SET LOCAL client_min_messages = warning")
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db("configuring the import session"))?;
+    // bando.bulk: the change log records the import as one reload of the layer, not a row per
+    // feature (migration 0007).
+    for setting in ["SET LOCAL client_min_messages = warning", "SET LOCAL bando.bulk = on"] {
+        sqlx::query(setting).execute(&mut *tx).await.map_err(Error::db("configuring the import session"))?;
+    }
     let reprojection = plan::reprojection_sql(&mut tx, &req.path, meta.srid).await?;
     let target = Target::resolve(&mut tx, req, meta).await?;
     let plan = Plan::new(&target, meta);

@@ -122,7 +122,8 @@ impl Target {
         let ctx = || format!("creating table {table} for the new layer {}", req.layer);
         // The GIST index comes after the rows (see `Plan::finish_new_table`): building it once
         // is several times faster than growing it row by row.
-        for sql in [ddl, format!("SELECT bando.watch_table('{}'::regclass)", table.quoted().replace('\'', "''"))] {
+        for sql in [ddl, format!("SELECT bando.watch_layer('{}'::regclass, 'id')", table.quoted().replace('\'', "''"))]
+        {
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await.map_err(Error::db(ctx()))?;
         }
         sqlx::query(

@@ -1,5 +1,6 @@
-//! The change feed. After every committed statement on a watched table (a layer's, or the API
-//! keys'), a PostGIS trigger sends `NOTIFY bando_changes, 'schema.table'` (migration 0001).
+//! The change feed. After every committed statement on a watched table a PostGIS trigger sends
+//! `NOTIFY bando_changes`: with the table's name for the API keys and the layer catalog, with
+//! `bando.changes` for a layer table, whose changed rows are in the change log (migration 0007).
 //! [`subscribe`] follows it: it batches notifications that arrive together, reconnects when the
 //! database goes away, and then says so with [`Event::Resync`], because notifications sent while
 //! it was disconnected are lost. It stops at the first event it cannot deliver, once the
@@ -12,9 +13,9 @@ use tokio::sync::mpsc;
 
 /// The notification channel the triggers use.
 const CHANNEL: &str = "bando_changes";
-/// Notifications arriving this close together are handled as one: an import or a batch of
-/// edits sends several.
-const SETTLE: Duration = Duration::from_millis(200);
+/// Notifications arriving within this time of the first are handled as one: a batch of edits
+/// sends several. Short, as it adds to the time an edit takes to reach the map.
+const SETTLE: Duration = Duration::from_millis(10);
 /// The wait before reconnecting to a database that went away.
 const RECONNECT: Duration = Duration::from_secs(2);
 
@@ -57,7 +58,8 @@ async fn listen(pool: &PgPool, tx: &mpsc::Sender<Event>, reconnected: bool) -> R
     loop {
         let first = listener.recv().await?;
         let mut tables = BTreeSet::from([first.payload().to_owned()]);
-        while let Ok(next) = tokio::time::timeout(SETTLE, listener.recv()).await {
+        let settled = tokio::time::Instant::now() + SETTLE;
+        while let Ok(next) = tokio::time::timeout_at(settled, listener.recv()).await {
             tables.insert(next?.payload().to_owned());
         }
         if tx.send(Event::Changed(tables)).await.is_err() {

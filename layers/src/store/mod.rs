@@ -1,7 +1,8 @@
 //! Where layers are loaded from: PostGIS tables (the system of record) or files (the embedded
 //! default, with no database). Both produce the same [`LayerIndex`](crate::LayerIndex). With
-//! PostGIS, [`feed`] tells which tables changed.
+//! PostGIS, [`feed`] tells which tables changed and [`changes`] which features.
 
+pub mod changes;
 pub mod feed;
 pub mod files;
 pub mod postgis;

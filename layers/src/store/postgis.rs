@@ -308,7 +308,31 @@ pub async fn register(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result
     .execute(pool)
     .await
     .map_err(Error::db(format!("registering layer {}", def.id)))?;
+    watch(pool, def, table).await;
     Ok(())
+}
+
+/// Attaches the change capture (migration 0007) to a configured table that lacks it. Creating
+/// triggers needs the table's owner: without that right the layer is still served, but edits
+/// reach it only at the next start, and the log says so.
+async fn watch(pool: &PgPool, def: &LayerDef, table: &TableRef) {
+    let watched = sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'bando_inserted')",
+    )
+    .bind(table.quoted())
+    .fetch_one(pool)
+    .await;
+    if matches!(watched, Ok(true)) {
+        return;
+    }
+    let attached = sqlx::query("SELECT bando.watch_layer($1::regclass, $2)")
+        .bind(table.quoted())
+        .bind(&def.source.id_column)
+        .execute(pool)
+        .await;
+    if let Err(e) = attached {
+        tracing::warn!(layer = %def.id, %table, "edits will not reach running servers (no change capture): {e}");
+    }
 }
 
 /// An access level from its spelling in `bando.layers.access` (which a CHECK constrains).
@@ -331,7 +355,7 @@ pub fn access_name(a: AccessLevel) -> &'static str {
 
 /// The SELECT that streams a layer out: id, 2D WKB in lon/lat, then the properties cast to the
 /// types Bando decodes. Identifiers come from the catalog and are quoted.
-fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
+pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
     let geom = quote_ident(&def.source.geometry_column);
     let lonlat = if srid == 4326 { geom } else { format!("bando.to_wgs84({geom}, ST_SRID({geom}))") };
     let mut sql = format!("SELECT {}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
@@ -342,25 +366,26 @@ fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
     sql
 }
 
-/// Streams a layer's table into an index (binary WKB, row by row, never the whole result in
-/// memory as text).
-pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<LayerIndex> {
-    let started = Instant::now();
-    let srid = describe_table(&mut *acquire(pool).await?, table, Some(&def.source.geometry_column))
+/// The SRID of the layer's geometry column.
+pub(crate) async fn srid(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<i32> {
+    describe_table(&mut *acquire(pool).await?, table, Some(&def.source.geometry_column))
         .await?
         .map(|t| t.srid)
         .ok_or_else(|| {
             Error::LayerNotFound(format!("{} (table {table} with column {})", def.id, def.source.geometry_column))
-        })?;
-    let sql = select_sql(def, table, srid);
+        })
+}
+
+/// Streams a layer's table into an index (binary WKB, row by row, never the whole result in
+/// memory as text).
+pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<LayerIndex> {
+    let started = Instant::now();
+    let sql = select_sql(def, table, srid(pool, def, table).await?);
     let ctx = || format!("loading layer {} from {table}", def.id);
     let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
     let mut features = Vec::new();
     while let Some(row) = rows.try_next().await.map_err(Error::db(ctx()))? {
-        features.push(decode_row(def, &row).map_err(|e| match e {
-            DecodeError::Db(source) => Error::Db { context: ctx(), source },
-            DecodeError::Geometry(id, reason) => Error::Geometry { layer: def.id.to_string(), id, reason },
-        })?);
+        features.push(decode_row(def, &row)?);
     }
     let index = tokio::task::spawn_blocking(move || LayerIndex::build(features))
         .await
@@ -372,15 +397,13 @@ pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<Lay
     Ok(index)
 }
 
-enum DecodeError {
-    Db(sqlx::Error),
-    Geometry(i64, String),
-}
-
-fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<Feature, DecodeError> {
-    let id: i64 = row.try_get(0).map_err(DecodeError::Db)?;
-    let wkb: Vec<u8> = row.try_get(1).map_err(DecodeError::Db)?;
-    let geometry = Wkb(wkb).to_geo().map_err(|e| DecodeError::Geometry(id, e.to_string()))?;
+/// One row of [`select_sql`] as a feature.
+pub(crate) fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<Feature> {
+    let ctx = || format!("decoding a feature of layer {}", def.id);
+    let id: i64 = row.try_get(0).map_err(Error::db(ctx()))?;
+    let wkb: Vec<u8> = row.try_get(1).map_err(Error::db(ctx()))?;
+    let geometry =
+        Wkb(wkb).to_geo().map_err(|e| Error::Geometry { layer: def.id.to_string(), id, reason: e.to_string() })?;
     let mut properties = Vec::with_capacity(def.properties.len());
     for (i, p) in def.properties.iter().enumerate() {
         let i = i + 2;
@@ -394,7 +417,7 @@ fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<Feature, De
                 row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i).map(|v| v.map(Value::DateTime))
             }
         }
-        .map_err(DecodeError::Db)?;
+        .map_err(Error::db(ctx()))?;
         properties.push(v.unwrap_or(Value::Null));
     }
     Ok(Feature::new(id, geometry, properties))

@@ -141,7 +141,7 @@ fn collection(base: &str, view: &LayerView) -> Value {
     if let Some(bbox) = view.bbox() {
         extent.insert("spatial".into(), json!({ "bbox": [bbox], "crs": CRS84_URI }));
     }
-    if let Some(interval) = &view.time_extent {
+    if let Some(interval) = view.time_extent() {
         extent.insert(
             "temporal".into(),
             json!({ "interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian" }),

@@ -41,9 +41,21 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
             "the database is unreachable; tiles and features are served from memory".into(),
         ));
     }
-    Ok(Json(json!({
+    let mut answer = json!({
         "status": "ready",
         "layers": state.layers().len(),
         "store": if state.pool().is_some() { "postgis" } else { "files" },
-    })))
+    });
+    // How far behind the change log this server is: the last change it applied, and how long
+    // ago it last had applied everything there was.
+    if let Some(p) = state.hub().progress() {
+        answer["changes"] = json!({
+            "position": p.position.to_string(),
+            "sequence": p.position.seq,
+            "lag_seconds": p.caught_up.elapsed().as_secs_f64(),
+            "applied": p.applied,
+            "reloads": p.reloads,
+        });
+    }
+    Ok(Json(answer))
 }

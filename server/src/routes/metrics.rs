@@ -31,6 +31,18 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metric("bando_tile_cache_misses_total", "counter", "Tiles rendered.", stats.misses.load(Ordering::Relaxed));
     metric("bando_tile_cache_entries", "gauge", "Tiles in the cache.", entries);
     metric("bando_tile_cache_bytes", "gauge", "Compressed bytes in the cache.", bytes);
+    if let Some(p) = state.hub().progress() {
+        let position = u64::try_from(p.position.seq).unwrap_or(0);
+        metric("bando_change_log_sequence", "gauge", "Sequence number of the last change applied.", position);
+        metric("bando_changes_applied_total", "counter", "Changes applied from the change log.", p.applied);
+        metric("bando_layer_reloads_total", "counter", "Layers reloaded in full after a change.", p.reloads);
+        let lag = p.caught_up.elapsed().as_secs_f64();
+        let _ = writeln!(
+            out,
+            "# HELP bando_change_log_lag_seconds Time since this server last had applied the whole change log.\n\
+             # TYPE bando_change_log_lag_seconds gauge\nbando_change_log_lag_seconds {lag:.3}"
+        );
+    }
     let _ = writeln!(out, "# HELP bando_layer_features Features per layer.\n# TYPE bando_layer_features gauge");
     for layer in state.layers().values() {
         let _ = writeln!(out, "bando_layer_features{{layer=\"{}\"}} {}", layer.def.id, layer.index.len());

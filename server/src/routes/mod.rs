@@ -4,6 +4,7 @@
 //! no route module imports another.
 
 pub mod api;
+pub mod changes;
 pub mod collections;
 pub mod health;
 pub mod items;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<Endpoint> {
         collections::endpoints(),
         queryables::endpoints(),
         items::endpoints(),
+        changes::endpoints(),
         ogc_tiles::endpoints(),
         tiles::endpoints(),
         maps::endpoints(),

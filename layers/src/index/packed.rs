@@ -1,6 +1,5 @@
-//! The in-memory index of one layer: its features and R-trees over their Web Mercator
-//! envelopes (tiles ask in Mercator; lon/lat boxes are widened to a superset of candidates).
-//! Built once per load and never mutated, so readers share it through an `Arc`.
+//! The packed part of a layer's index: its features in id order and R-trees over their Web
+//! Mercator envelopes, built once and never mutated.
 //!
 //! Features are ranked by size (the larger side of their envelope, largest first) and the
 //! R-tree is split into levels along that ranking: the 4096 largest, the next 16 384, and so on,
@@ -10,7 +9,7 @@
 use geo_types::{Coord, Rect};
 use rstar::{AABB, RTree, RTreeObject};
 
-use crate::{Feature, mercator};
+use crate::Feature;
 
 /// A feature's envelope in the R-tree; the feature itself stays in the index's `Vec`, so the
 /// tree holds 40-byte entries, not geometries.
@@ -42,8 +41,8 @@ impl RTreeObject for Entry {
     }
 }
 
-/// The features of one layer, searchable by Web Mercator box and by id.
-pub struct LayerIndex {
+/// Features searchable by Web Mercator box and by id.
+pub(crate) struct Packed {
     /// In id order: an id is found by binary search (a hash map beside them would cost a
     /// million-feature layer some 34 MB).
     features: Vec<Feature>,
@@ -51,7 +50,7 @@ pub struct LayerIndex {
     extent: Option<Rect>,
 }
 
-impl LayerIndex {
+impl Packed {
     /// Bulk-loads the R-tree (packed, faster to build and to query than inserting one by one).
     /// Features without coordinates are kept for id lookups but are not in the tree.
     /// Features are kept in id order, the order feature queries page through.
@@ -78,11 +77,6 @@ impl LayerIndex {
         self.features.len()
     }
 
-    /// True when the layer has no features.
-    pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
-    }
-
     /// Bounding box of all features in lon/lat, or `None` for an empty layer.
     pub fn extent(&self) -> Option<Rect> {
         self.extent
@@ -107,32 +101,22 @@ impl LayerIndex {
             .map(|e| &self.features[e.slot as usize])
     }
 
-    /// Features whose envelope may intersect the lon/lat box: every one that does, and maybe a
-    /// few that do not, for an exact test to decide. The tree holds Mercator envelopes, in
-    /// which every latitude beyond ±85.0511° is clamped to the limit; a box reaching past it
-    /// takes in all of those, and a metre of slack absorbs the projection's rounding.
-    pub fn candidates_in_lonlat_box(&self, b: Rect) -> impl Iterator<Item = &Feature> {
-        let (lo, hi) = (mercator::to_mercator(b.min()), mercator::to_mercator(b.max()));
-        let beyond = 2.0 * mercator::HALF_WORLD;
-        let south = if b.min().y <= -mercator::MAX_LAT { -beyond } else { lo.y - 1.0 };
-        let north = if b.max().y >= mercator::MAX_LAT { beyond } else { hi.y + 1.0 };
-        self.in_mercator_box([lo.x - 1.0, south, hi.x + 1.0, north])
-    }
-
-    /// Features intersecting the box, enough of them to hold the `wanted` largest: whole
-    /// levels of the size ranking are read until at least `wanted` features are found, so every
-    /// feature left unread is no larger than any returned.
-    pub fn largest_in_mercator_box(&self, b: [f64; 4], wanted: usize) -> Vec<Candidate<'_>> {
+    /// Features intersecting the box that `keep` accepts, enough of them to hold the `wanted`
+    /// largest: whole levels of the size ranking are read until at least `wanted` features are
+    /// found, so every feature left unread is no larger than any returned.
+    pub fn largest_in_mercator_box(
+        &self,
+        b: [f64; 4],
+        wanted: usize,
+        keep: impl Fn(&Feature) -> bool,
+    ) -> Vec<Candidate<'_>> {
         let query = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
         let mut found = Vec::new();
         for level in &self.levels {
-            found.extend(level.locate_in_envelope_intersecting(&query).map(|e| {
+            found.extend(level.locate_in_envelope_intersecting(&query).filter_map(|e| {
+                let feature = &self.features[e.slot as usize];
                 let (lo, hi) = (e.envelope.lower(), e.envelope.upper());
-                Candidate {
-                    envelope: [lo[0], lo[1], hi[0], hi[1]],
-                    rank: e.rank,
-                    feature: &self.features[e.slot as usize],
-                }
+                keep(feature).then_some(Candidate { envelope: [lo[0], lo[1], hi[0], hi[1]], rank: e.rank, feature })
             }));
             if found.len() >= wanted {
                 break;
@@ -141,7 +125,7 @@ impl LayerIndex {
         found
     }
 
-    /// Approximate memory held by the index, features included.
+    /// Approximate memory held, features included.
     pub fn approx_bytes(&self) -> usize {
         self.features.iter().map(Feature::approx_bytes).sum::<usize>()
             + self.levels.iter().map(RTree::size).sum::<usize>() * (std::mem::size_of::<Entry>() + 16)
@@ -196,7 +180,7 @@ mod tests {
 
     #[test]
     fn box_queries_find_exactly_the_features_inside() {
-        let idx = LayerIndex::build(vec![pt(1, 105.7, 10.0), pt(2, 106.0, 9.6), pt(3, 0.0, 0.0)]);
+        let idx = Packed::build(vec![pt(1, 105.7, 10.0), pt(2, 106.0, 9.6), pt(3, 0.0, 0.0)]);
         let m = |x, y| crate::mercator::to_mercator(Coord { x, y });
         let (a, b) = (m(105.5, 9.8), m(105.9, 10.2));
         let mut ids: Vec<i64> = idx.in_mercator_box([a.x, a.y, b.x, b.y]).map(|f| f.id).collect();
@@ -217,42 +201,25 @@ mod tests {
                 Feature::new(i64::from(i), Geometry::LineString(line), vec![])
             })
             .collect();
-        let idx = LayerIndex::build(features);
+        let idx = Packed::build(features);
         let all = [-1e7, -1e7, 1e7, 1e7];
-        let found = idx.largest_in_mercator_box(all, 100);
+        let found = idx.largest_in_mercator_box(all, 100, |_| true);
         // The first level (4096 features) already holds 100: only it is read.
         assert_eq!(found.len(), FIRST_LEVEL);
         assert!(found.iter().all(|c| c.feature.id > 10_000 - 4096));
         let top = found.iter().min_by_key(|c| c.rank).map(|c| c.feature.id);
         assert_eq!(top, Some(10_000));
-        assert_eq!(idx.largest_in_mercator_box(all, 5000).len(), 10_000);
+        assert_eq!(idx.largest_in_mercator_box(all, 5000, |_| true).len(), 10_000);
         assert_eq!(idx.in_mercator_box(all).count(), 10_000);
     }
 
     #[test]
-    fn lon_lat_boxes_find_features_beyond_mercators_limit() {
-        let idx = LayerIndex::build(vec![pt(1, 0.0, -89.0), pt(2, 0.0, -86.5), pt(3, 0.0, 80.0)]);
-        let ids = |w: f64, s: f64, e: f64, n: f64| {
-            let mut ids: Vec<i64> = idx
-                .candidates_in_lonlat_box(Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }))
-                .map(|f| f.id)
-                .collect();
-            ids.sort_unstable();
-            ids
-        };
-        assert_eq!(ids(-1.0, -90.0, 1.0, -86.0), vec![1, 2]);
-        assert_eq!(ids(-1.0, 70.0, 1.0, 81.0), vec![3]);
-        let south = idx.extent().map(|e| e.min().y);
-        assert_eq!(south, Some(-89.0));
-    }
-
-    #[test]
     fn extent_covers_every_feature() {
-        let idx = LayerIndex::build(vec![pt(1, 105.7, 10.0), pt(2, 106.0, 9.6)]);
+        let idx = Packed::build(vec![pt(1, 105.7, 10.0), pt(2, 106.0, 9.6)]);
         let e = idx.extent().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]).unwrap_or_default();
         for (got, want) in e.iter().zip([105.7, 9.6, 106.0, 10.0]) {
             assert!((got - want).abs() < 1e-9, "{e:?}");
         }
-        assert!(LayerIndex::build(vec![]).extent().is_none());
+        assert!(Packed::build(vec![]).extent().is_none());
     }
 }

@@ -1,0 +1,94 @@
+-- The change log: one row per changed feature, written by statement-level triggers with
+-- transition tables (one trigger call per statement, every changed id recorded). Servers read it
+-- from the position they last applied, so a server that was away catches up instead of reloading.
+--
+-- Order is (tx, seq), not seq alone: seq is drawn when a row is written, not when its transaction
+-- commits, so a reader that trusted seq would step over a smaller seq committed later. Every
+-- transaction older than the oldest one still running has finished, so rows of those transactions
+-- are final, and a reader's position only moves over them (see layers::store::changes).
+CREATE TABLE bando.changes (
+    seq         bigint GENERATED ALWAYS AS IDENTITY,
+    tx          bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
+    layer_table text NOT NULL,  -- "schema.table"
+    feature_id  bigint,         -- NULL for a reload
+    op          text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'reload')),
+    at          timestamptz NOT NULL DEFAULT now()
+);
+-- The one index, the readers' order: inserting writers touch nothing else they could share.
+CREATE INDEX changes_order ON bando.changes (tx, seq);
+
+-- How far pruning has gone: a server whose position lies before this reloads in full.
+CREATE TABLE bando.change_log (
+    one        boolean PRIMARY KEY DEFAULT true CHECK (one),
+    pruned_tx  bigint NOT NULL DEFAULT 0,
+    pruned_seq bigint NOT NULL DEFAULT 0
+);
+INSERT INTO bando.change_log DEFAULT VALUES;
+
+-- Captures one statement's changes. TG_ARGV[0] is the table's id column. A TRUNCATE, or any
+-- statement of a bulk import (`SET LOCAL bando.bulk = on`), is one 'reload' change instead of a
+-- row per feature. The NOTIFY only says that there is something new; it names no position.
+CREATE FUNCTION bando.capture() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    tbl text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+BEGIN
+    IF TG_OP = 'TRUNCATE' OR current_setting('bando.bulk', true) = 'on' THEN
+        INSERT INTO bando.changes (layer_table, op) VALUES (tbl, 'reload');
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE format('INSERT INTO bando.changes (layer_table, feature_id, op)
+                        SELECT $1, %I, ''insert'' FROM bando_new', TG_ARGV[0]) USING tbl;
+    ELSIF TG_OP = 'DELETE' THEN
+        EXECUTE format('INSERT INTO bando.changes (layer_table, feature_id, op)
+                        SELECT $1, %I, ''delete'' FROM bando_old', TG_ARGV[0]) USING tbl;
+    ELSE
+        -- An update that changes an id deletes the old one.
+        EXECUTE format('INSERT INTO bando.changes (layer_table, feature_id, op)
+                        SELECT $1, %1$I, ''update'' FROM bando_new
+                        UNION ALL
+                        SELECT $1, o.%1$I, ''delete'' FROM bando_old o
+                         WHERE NOT EXISTS (SELECT FROM bando_new n WHERE n.%1$I = o.%1$I)', TG_ARGV[0]) USING tbl;
+    END IF;
+    PERFORM pg_notify('bando_changes', 'bando.changes');
+    RETURN NULL;
+END $$;
+
+-- The statement trigger of other watched tables (the API keys) only notifies: it no longer
+-- bumps a catalog row, which made concurrent writers of one table queue behind each other.
+CREATE OR REPLACE FUNCTION bando.layer_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('bando_changes', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+    RETURN NULL;
+END $$;
+
+-- Attaches the capture triggers to a layer table (transition tables allow one event per trigger).
+CREATE FUNCTION bando.watch_layer(tbl regclass, id_column text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS bando_changed ON %s', tbl);
+    EXECUTE format('CREATE OR REPLACE TRIGGER bando_inserted AFTER INSERT ON %s REFERENCING NEW TABLE AS bando_new'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION bando.capture(%L)', tbl, id_column);
+    EXECUTE format('CREATE OR REPLACE TRIGGER bando_updated AFTER UPDATE ON %s'
+                   ' REFERENCING OLD TABLE AS bando_old NEW TABLE AS bando_new'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION bando.capture(%L)', tbl, id_column);
+    EXECUTE format('CREATE OR REPLACE TRIGGER bando_deleted AFTER DELETE ON %s REFERENCING OLD TABLE AS bando_old'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION bando.capture(%L)', tbl, id_column);
+    EXECUTE format('CREATE OR REPLACE TRIGGER bando_truncated AFTER TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION bando.capture(%L)', tbl, id_column);
+END $$;
+
+-- Every layer table known so far moves to the capture triggers.
+DO $$
+DECLARE
+    l record;
+    t text;
+BEGIN
+    FOR l IN SELECT DISTINCT schema_name, table_name, id_column FROM bando.layers LOOP
+        IF to_regclass(format('%I.%I', l.schema_name, l.table_name)) IS NOT NULL THEN
+            PERFORM bando.watch_layer(format('%I.%I', l.schema_name, l.table_name)::regclass, l.id_column);
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['admin.communes', 'admin.places', 'env.land_parcels', 'env.resource_zones',
+                             'env.rivers', 'transport.roads', 'transport.ports', 'transport.airports',
+                             'logistics.warehouses', 'heritage.sites'] LOOP
+        PERFORM bando.watch_layer(t::regclass, 'id');
+    END LOOP;
+END $$;
