@@ -27,7 +27,10 @@ INSERT INTO bando.change_log DEFAULT VALUES;
 
 -- Captures one statement's changes. TG_ARGV[0] is the table's id column. A TRUNCATE, or any
 -- statement of a bulk import (`SET LOCAL bando.bulk = on`), is one 'reload' change instead of a
--- row per feature. The NOTIFY only says that there is something new; it names no position.
+-- row per feature. There is no NOTIFY: a transaction that notifies takes a lock for the whole
+-- cluster at commit, so that concurrent writers commit one at a time (8 connections inserting
+-- single rows went from 9 500 to 5 900 rows/s with it). Servers poll the log instead; a poll
+-- that finds nothing is one index probe.
 CREATE FUNCTION bando.capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tbl text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
@@ -48,7 +51,6 @@ BEGIN
                         SELECT $1, o.%1$I, ''delete'' FROM bando_old o
                          WHERE NOT EXISTS (SELECT FROM bando_new n WHERE n.%1$I = o.%1$I)', TG_ARGV[0]) USING tbl;
     END IF;
-    PERFORM pg_notify('bando_changes', 'bando.changes');
     RETURN NULL;
 END $$;
 

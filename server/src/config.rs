@@ -279,15 +279,22 @@ pub struct DatabaseConfig {
     pub change_log_days: f64,
     /// Changes the change log keeps at most.
     pub change_log_rows: i64,
+    /// How often a server reads the change log, in milliseconds.
+    pub change_poll_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, auto_publish: None, change_log_days: 7.0, change_log_rows: 1_000_000 }
+        Self { url: None, auto_publish: None, change_log_days: 7.0, change_log_rows: 1_000_000, change_poll_ms: 100 }
     }
 }
 
 impl DatabaseConfig {
+    /// How often a server reads the change log.
+    pub fn change_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.change_poll_ms.max(10))
+    }
+
     /// How long the change log keeps changes.
     pub fn retention(&self) -> layers::store::changes::Retention {
         layers::store::changes::Retention { days: self.change_log_days, rows: self.change_log_rows }

@@ -1,4 +1,4 @@
-//! Follows the database: the change log's feature changes are applied to the served layers
+//! Follows the database: the change log's feature changes, polled for, are applied to the served layers
 //! without reloading them (a new index shares the old one's base; see `layers::index`), their
 //! cached tiles are dropped where the changes touch them, and each applied change goes out to the
 //! change streams. A truncation or a bulk import reloads the layer, as does a log that was
@@ -29,8 +29,6 @@ use crate::{layer::Layer, state::AppState};
 
 /// Changes read from the log at once.
 const BATCH: i64 = 10_000;
-/// The log is read this often even without a notification, in case one was lost.
-const SAFETY_NET: Duration = Duration::from_secs(1);
 /// The log is pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Applied changes the change streams' channel holds for a slow client before it drops them.
@@ -56,8 +54,10 @@ pub struct Applied {
 /// How far this server has followed the log, for `/ready` and `/metrics`.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
-    /// The last change applied.
+    /// Every change up to here is applied.
     pub position: Position,
+    /// The highest sequence number applied, `None` before the first change.
+    pub sequence: Option<i64>,
     /// When the log last had nothing this server had not applied.
     pub caught_up: Instant,
     /// Changes applied since start.
@@ -117,11 +117,12 @@ impl Hub {
 
 /// Follows the database for as long as the service runs; `configured` are the layers the
 /// configuration file defines (the catalog's word does not override theirs).
-pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, retention: Retention) {
+/// The log is read every `poll`: the capture sends no notification (see migration 0007).
+pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, retention: Retention, poll: Duration) {
     // The position is taken before the layers load, so their data hold everything before it.
-    let position = loop {
-        match changes::start(&pool).await {
-            Ok(p) => break p,
+    let (position, beyond) = loop {
+        match start(&pool).await {
+            Ok(start) => break start,
             Err(e) => tracing::warn!("reading the change log's position, retrying: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -131,9 +132,10 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     *state.hub().progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some(Progress { position, caught_up: Instant::now(), applied: 0, reloads: 0 });
-    let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond: BTreeSet::new() };
-    let (mut safety, mut prune) = (tokio::time::interval(SAFETY_NET), tokio::time::interval(PRUNE_EVERY));
+        Some(Progress { position, sequence: None, caught_up: Instant::now(), applied: 0, reloads: 0 });
+    let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond };
+    let (mut poll, mut prune) = (tokio::time::interval(poll), tokio::time::interval(PRUNE_EVERY));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -153,7 +155,7 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
                     }
                 }
             }
-            _ = safety.tick() => log.catch_up().await,
+            _ = poll.tick() => log.catch_up().await,
             _ = prune.tick() => match changes::prune(&pool, retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(changes = n, "change log pruned"),
@@ -161,6 +163,14 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
             },
         }
     }
+}
+
+/// Where a server whose data are read after this call starts: the position before every
+/// transaction still running, and the changes after it already committed (so in those data).
+async fn start(pool: &PgPool) -> layers::Result<(Position, BTreeSet<Position>)> {
+    let position = changes::start(pool).await?;
+    let committed = changes::read(pool, position, BATCH).await?;
+    Ok((position, committed.into_iter().map(|c| c.position).collect()))
 }
 
 /// Applies the log from where this server is.
@@ -186,12 +196,17 @@ impl Follower {
                 position = %self.position,
                 "the change log no longer reaches back to this server's position: reloading every layer"
             );
-            let start = changes::start(&self.pool).await?;
-            for layer in self.state.layers().values() {
+            let (position, beyond) = start(&self.pool).await?;
+            let served = self.state.layers();
+            for layer in served.values() {
                 reload(&self.state, &self.pool, layer).await?;
             }
-            self.position = start;
-            self.beyond.clear();
+            (self.position, self.beyond) = (position, beyond);
+            let reloads = served.values().filter(|l| l.def.source.table.is_some()).count() as u64;
+            self.state.hub().update(|p| {
+                p.position = position;
+                p.reloads += reloads;
+            });
         }
         let mut cursor = self.position;
         loop {
@@ -216,8 +231,10 @@ impl Follower {
             }
             let reloads = apply(&self.state, &self.pool, &fresh).await?;
             (self.position, self.beyond) = (position, beyond);
+            let top = fresh.iter().map(|c| c.position.seq).max();
             self.state.hub().update(|p| {
                 p.position = position;
+                p.sequence = p.sequence.max(top);
                 p.applied += fresh.len() as u64;
                 p.reloads += reloads;
             });

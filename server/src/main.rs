@@ -72,6 +72,9 @@ enum Command {
         #[command(subcommand)]
         action: LayersAction,
     },
+    /// Prune the change log to its retention now (`[database] change_log_days` and
+    /// `change_log_rows`); running servers also do it every minute.
+    PruneChanges,
     /// Print the latest audit entries (reads of restricted layers, every write).
     Audit {
         /// How many entries.
@@ -182,6 +185,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { action } => keys(&config, action).await,
         Command::Layers { action } => layers_command(&config, action).await,
+        Command::PruneChanges => {
+            let gone = layers::store::changes::prune(&migrated(&config).await?, config.database.retention()).await?;
+            println!("{gone} changes pruned");
+            Ok(())
+        }
         Command::Audit { limit } => {
             for e in layers::store::security::recent_audit(&connect(&config).await?, limit).await? {
                 println!(
@@ -383,7 +391,13 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         layers = defs.len(), "listening"
     );
     if let Some(pool) = pool.clone() {
-        tokio::spawn(server::live::follow(state.clone(), pool, config.layer_defs(), config.database.retention()));
+        tokio::spawn(server::live::follow(
+            state.clone(),
+            pool,
+            config.layer_defs(),
+            config.database.retention(),
+            config.database.change_poll(),
+        ));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
     let app = server::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();

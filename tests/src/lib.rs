@@ -216,6 +216,15 @@ impl Server {
         request.send().unwrap()
     }
 
+    /// GET a path with this key (or none) and these headers.
+    pub fn get_as(&self, path: &str, key: Option<&str>, headers: &[(&str, &str)]) -> reqwest::blocking::Response {
+        let mut request = reqwest::blocking::Client::new().get(format!("{}{path}", self.base));
+        for (name, value) in key.map(|k| ("x-api-key", k)).iter().chain(headers) {
+            request = request.header(*name, *value);
+        }
+        request.send().unwrap()
+    }
+
     /// GET a path that must answer 200 with JSON.
     pub fn json(&self, path: &str) -> serde_json::Value {
         let r = self.get(path);

@@ -51,7 +51,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if let Some(p) = state.hub().progress() {
         answer["changes"] = json!({
             "position": p.position.to_string(),
-            "sequence": p.position.seq,
+            "sequence": p.sequence,
             "lag_seconds": p.caught_up.elapsed().as_secs_f64(),
             "applied": p.applied,
             "reloads": p.reloads,

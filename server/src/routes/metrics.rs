@@ -32,8 +32,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metric("bando_tile_cache_entries", "gauge", "Tiles in the cache.", entries);
     metric("bando_tile_cache_bytes", "gauge", "Compressed bytes in the cache.", bytes);
     if let Some(p) = state.hub().progress() {
-        let position = u64::try_from(p.position.seq).unwrap_or(0);
-        metric("bando_change_log_sequence", "gauge", "Sequence number of the last change applied.", position);
+        let sequence = p.sequence.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+        metric("bando_change_log_sequence", "gauge", "Highest sequence number applied (0 before any).", sequence);
         metric("bando_changes_applied_total", "counter", "Changes applied from the change log.", p.applied);
         metric("bando_layer_reloads_total", "counter", "Layers reloaded in full after a change.", p.reloads);
         let lag = p.caught_up.elapsed().as_secs_f64();
