@@ -12,7 +12,8 @@
 //!   (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas, feature
 //!   pages, the OpenAPI document) and the GeoJSON encoder.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
-//! - `respond`, `state`: how answers are written; the shared state that composes the core.
+//! - `respond`, `hub`, `state`: how answers are written; what the change-log follower shares
+//!   with handlers; the shared state that composes the core.
 //! - `middleware`, `load`, `live`, `routes`: what runs before handlers, loading, the change
 //!   feed, and the handlers (extract → core → encode; no route module imports another).
 
@@ -27,6 +28,7 @@ pub mod features;
 pub mod geojson;
 pub mod glyphs;
 pub mod html;
+pub mod hub;
 pub mod keys;
 pub mod layer;
 pub mod limits;

@@ -7,13 +7,13 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use geo::BoundingRect;
 use layers::{
-    Feature, LayerDef, LayerId,
+    LayerDef,
     store::{
         changes::{self, Change, LOG_TABLE, Op, Position, Retention},
         feed::{self, Event},
@@ -23,97 +23,19 @@ use layers::{
     },
 };
 use sqlx::PgPool;
-use tokio::sync::{broadcast, watch};
 
-use crate::{layer::Layer, state::AppState};
+use crate::{
+    hub::{Applied, Progress},
+    layer::Layer,
+    state::AppState,
+};
 
 /// Changes read from the log at once.
 const BATCH: i64 = 10_000;
+/// A failure to follow the log that lasts is logged again after this long.
+const QUIET: Duration = Duration::from_secs(60);
 /// The log is pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// Applied changes the change streams' channel holds for a slow client before it drops them.
-const STREAM_BUFFER: usize = 4096;
-
-/// A change as applied: what the change streams send.
-#[derive(Debug)]
-pub struct Applied {
-    /// The layer.
-    pub layer: LayerId,
-    /// Its place in the log.
-    pub position: Position,
-    /// What happened.
-    pub op: Op,
-    /// The feature, `None` for a reload.
-    pub id: Option<i64>,
-    /// Lon/lat box around the old and the new geometry.
-    pub bbox: Option<[f64; 4]>,
-    /// The feature as it is now, when it is still there.
-    pub feature: Option<Feature>,
-}
-
-/// How far this server has followed the log, for `/ready` and `/metrics`.
-#[derive(Clone, Copy, Debug)]
-pub struct Progress {
-    /// Every change up to here is applied.
-    pub position: Position,
-    /// The highest sequence number applied, `None` before the first change.
-    pub sequence: Option<i64>,
-    /// When the log last had nothing this server had not applied.
-    pub caught_up: Instant,
-    /// Changes applied since start.
-    pub applied: u64,
-    /// Layers reloaded in full since start.
-    pub reloads: u64,
-}
-
-/// What the follower shares with the request handlers.
-pub struct Hub {
-    events: broadcast::Sender<Arc<Applied>>,
-    progress: Mutex<Option<Progress>>,
-    closing: watch::Sender<bool>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self {
-            events: broadcast::channel(STREAM_BUFFER).0,
-            progress: Mutex::default(),
-            closing: watch::channel(false).0,
-        }
-    }
-}
-
-impl Hub {
-    /// Applied changes from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Applied>> {
-        self.events.subscribe()
-    }
-
-    /// How far the log is followed; `None` without a database, or before the first read.
-    pub fn progress(&self) -> Option<Progress> {
-        *self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Progress)) {
-        let mut p = self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(p) = p.as_mut() {
-            f(p);
-        }
-    }
-
-    /// Resolves when the service shuts down: change streams end then.
-    pub fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.closing.subscribe();
-        async move {
-            let _ = rx.wait_for(|closing| *closing).await;
-        }
-    }
-
-    /// Ends the change streams.
-    pub fn close(&self) {
-        self.closing.send_replace(true);
-    }
-}
 
 /// Follows the database for as long as the service runs; `configured` are the layers the
 /// configuration file defines (the catalog's word does not override theirs).
@@ -131,9 +53,8 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
     while !state.is_ready() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    *state.hub().progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some(Progress { position, sequence: None, caught_up: Instant::now(), applied: 0, reloads: 0 });
-    let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond };
+    state.hub().start(Progress { position, sequence: None, caught_up: Instant::now(), applied: 0, reloads: 0 });
+    let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond, failing: None };
     let (mut poll, mut prune) = (tokio::time::interval(poll), tokio::time::interval(PRUNE_EVERY));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -181,12 +102,25 @@ struct Follower {
     position: Position,
     /// Changes after `position` already applied.
     beyond: BTreeSet<Position>,
+    /// When a failure to follow the log was last logged, while it lasts.
+    failing: Option<Instant>,
 }
 
 impl Follower {
+    /// Applies what is new; a failure is logged once a minute at most while it lasts, since
+    /// the log is polled ten times a second.
     async fn catch_up(&mut self) {
-        if let Err(e) = self.try_catch_up().await {
-            tracing::warn!(position = %self.position, "following the change log failed, retrying: {e}");
+        match (self.try_catch_up().await, self.failing) {
+            (Ok(()), None) => {}
+            (Ok(()), Some(_)) => {
+                tracing::info!(position = %self.position, "following the change log again");
+                self.failing = None;
+            }
+            (Err(e), last) if last.is_none_or(|t| t.elapsed() >= QUIET) => {
+                tracing::warn!(position = %self.position, "following the change log failed, retrying: {e}");
+                self.failing = Some(Instant::now());
+            }
+            (Err(_), _) => {}
         }
     }
 
@@ -286,7 +220,7 @@ async fn apply(state: &AppState, pool: &PgPool, changes: &[Change]) -> layers::R
                     bbox: None,
                     feature: None,
                 };
-                let _ = state.hub().events.send(Arc::new(reloaded));
+                state.hub().publish(reloaded);
             } else {
                 apply_to_layer(state, pool, &layer, &changes).await?;
             }
@@ -345,7 +279,7 @@ async fn apply_to_layer(
     state.tiles().forget_area(layer, envelopes);
     tracing::debug!(layer = %layer.def.id, changes = events.len(), pending = fresh.index.pending(), "changes applied");
     for event in events {
-        let _ = state.hub().events.send(Arc::new(event));
+        state.hub().publish(event);
     }
     Ok(())
 }

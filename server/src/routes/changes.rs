@@ -26,7 +26,7 @@ use crate::{
     auth::Caller,
     error::ApiError,
     geojson,
-    live::Applied,
+    hub::Applied,
     openapi::{Operation, Status},
     request::{Params, Segments},
     state::AppState,
