@@ -33,6 +33,9 @@ struct Args {
     /// The column each update sets to itself (any column: the change is what counts).
     #[arg(long, default_value = "id")]
     column: String,
+    /// Write the changed ids here, one per line.
+    #[arg(long)]
+    ids_out: Option<std::path::PathBuf>,
 }
 
 /// When each id's change was announced by one replica.
@@ -71,6 +74,9 @@ async fn main() -> anyhow::Result<()> {
             .bind(i64::try_from(args.changes)?)
             .fetch_all(&pool)
             .await?;
+    if let Some(path) = &args.ids_out {
+        std::fs::write(path, ids.iter().map(|id| format!("{id}\n")).collect::<String>())?;
+    }
     let seen: Vec<Seen> = args.replicas.iter().map(|_| Seen::default()).collect();
     for (base, seen) in args.replicas.iter().zip(&seen) {
         let url = format!("{base}/collections/{}/changes", args.layer);

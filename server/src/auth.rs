@@ -125,6 +125,12 @@ impl Keyring {
         Ok(())
     }
 
+    /// Whether the key with this id is in force (not revoked): long-lived answers such as a
+    /// change stream end when it is not.
+    pub fn knows(&self, id: &str) -> bool {
+        self.by_hash.values().any(|k| k.id == id)
+    }
+
     /// The caller a request's `X-API-Key` or `Authorization: Bearer` header names; no header is
     /// the anonymous caller, and a key that is malformed, unknown or revoked is a 401.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {

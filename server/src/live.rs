@@ -143,6 +143,9 @@ impl Follower {
             });
         }
         let mut cursor = self.position;
+        // The position moves over final changes up to the first that is not: a later batch may
+        // find final changes again, but one that was still running before them may be unread.
+        let mut advancing = true;
         loop {
             let batch = changes::read(&self.pool, cursor, BATCH).await?;
             let Some(last) = batch.last() else { break };
@@ -153,7 +156,8 @@ impl Follower {
             let mut fresh = Vec::new();
             for change in batch {
                 let seen = beyond.contains(&change.position);
-                if change.last {
+                advancing &= change.last;
+                if advancing {
                     position = change.position;
                     beyond.remove(&change.position);
                 } else {
@@ -277,6 +281,10 @@ async fn apply_to_layer(
     state.put_shared_layer(Arc::clone(&fresh));
     layer.supersede();
     state.tiles().forget_area(layer, envelopes);
+    if fresh.index.pending() < layer.index.pending() {
+        tracing::info!(layer = %layer.def.id, features = fresh.index.len(), "changes compacted into the layer's index");
+        release_freed_memory();
+    }
     tracing::debug!(layer = %layer.def.id, changes = events.len(), pending = fresh.index.pending(), "changes applied");
     for event in events {
         state.hub().publish(event);
@@ -331,5 +339,33 @@ async fn reload(state: &AppState, pool: &PgPool, layer: &Arc<Layer>) -> layers::
     layer.supersede();
     state.tiles().forget(layer);
     state.put_layer(fresh);
+    release_freed_memory();
     Ok(())
 }
+
+/// Once the requests still reading a replaced index are done, hands the memory it held back
+/// to the system: glibc's allocator keeps freed memory otherwise, and a compaction or reload
+/// of a 500 000-feature layer frees some 400 MB (measured: resident memory grew by that much
+/// with every compaction without this).
+fn release_freed_memory() {
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::task::spawn_blocking(trim).await.ok();
+    });
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim() {
+    unsafe extern "C" {
+        /// glibc: releases free memory at the top of the heap and unused pages within it.
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: malloc_trim takes no pointers and is thread-safe (it takes the arenas' locks).
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}

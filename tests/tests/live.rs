@@ -264,20 +264,30 @@ fn the_change_stream_delivers_every_change_in_order_resumes_and_hides_what_it_mu
     let mut server = Server::start_admin(db.bando(&[]));
     let anonymous = stream(&server, "heritage_sites", None, None);
     let id: i64 = db.sql("SELECT max(id) + 1 FROM heritage.sites").parse().unwrap();
-    db.sql(&format!(
-        "INSERT INTO heritage.sites (id, name, kind, rank, geom)
-           VALUES ({id}, 'Chùa mới', 'chùa', 'provincial', ST_SetSRID(ST_MakePoint(105.78, 10.03), 4326))"
-    ));
-    db.sql(&format!("UPDATE heritage.sites SET name = 'Chùa Mới' WHERE id = {id}"));
-    db.sql(&format!("DELETE FROM heritage.sites WHERE id = {id}"));
-    let events: Vec<Sse> = (0..3).map(|_| next(&anonymous)).collect();
+    // Each change waits for the one before it to arrive: a change applied after a later one
+    // carries the feature as it is then (none, once deleted).
+    let events: Vec<Sse> = [
+        format!(
+            "INSERT INTO heritage.sites (id, name, kind, rank, geom)
+               VALUES ({id}, 'Chùa mới', 'chùa', 'provincial', ST_SetSRID(ST_MakePoint(105.78, 10.03), 4326))"
+        ),
+        format!("UPDATE heritage.sites SET name = 'Chùa Mới' WHERE id = {id}"),
+        format!("DELETE FROM heritage.sites WHERE id = {id}"),
+    ]
+    .iter()
+    .map(|sql| {
+        db.sql(sql);
+        next(&anonymous)
+    })
+    .collect();
     let ops: Vec<&str> = events.iter().map(|(_, d)| d["op"].as_str().unwrap()).collect();
     assert_eq!(ops, ["insert", "update", "delete"]);
     assert!(events.iter().all(|(_, d)| d["id"] == id));
     let sequences: Vec<i64> = events.iter().map(|(_, d)| d["sequence"].as_i64().unwrap()).collect();
     assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
-    // The feature as it was when applied is there for the insert, none for the delete.
+    // The feature is there for the insert and the update, as it was then; none for the delete.
     assert!(events[0].1["feature"]["type"] == "Feature" && events[0].1["bbox"][0].as_f64().unwrap() > 105.0);
+    assert_eq!(events[1].1["feature"]["properties"]["name"], "Chùa Mới");
     assert!(events[2].1.get("feature").is_none());
 
     // Resuming after the insert replays the update and the delete, from the log.
@@ -301,10 +311,20 @@ fn the_change_stream_delivers_every_change_in_order_resumes_and_hides_what_it_mu
     assert!(seen_by_agency["feature"]["properties"].get("phone").is_none(), "{seen_by_agency}");
     assert!(seen_by_agency["feature"]["properties"].get("name").is_some());
 
+    // A revoked key's stream ends at the next change; the others go on.
+    let key_id = agency.split('_').nth(1).unwrap();
+    run_ok(&mut db.bando(&["keys", "revoke", key_id]));
+    eventually(Duration::from_secs(10), "the revocation", || {
+        server.get_as("/collections/warehouses", Some(&agency), &[]).status() == 401
+    });
+    db.sql("UPDATE logistics.warehouses SET name = name || '.' WHERE id = (SELECT min(id) FROM logistics.warehouses)");
+    assert_eq!(next(&as_admin).1["op"], "update");
+    assert_eq!(as_agency.recv_timeout(Duration::from_secs(5)), Err(mpsc::RecvTimeoutError::Disconnected));
+
     // Shutting down ends every stream, and the server exits.
     run_ok(Command::new("kill").args(["-TERM", &server.pid().to_string()]));
     assert!(server.wait_exit(Duration::from_secs(10)).success());
-    for rx in [anonymous, resumed, as_agency, as_admin] {
+    for rx in [anonymous, resumed, as_admin] {
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Err(mpsc::RecvTimeoutError::Disconnected));
     }
 }

@@ -9,6 +9,8 @@
 use geo_types::{Coord, Rect};
 use rstar::{AABB, RTree, RTreeObject};
 
+use std::borrow::Borrow;
+
 use crate::Feature;
 
 /// A feature's envelope in the R-tree; the feature itself stays in the index's `Vec`, so the
@@ -41,25 +43,27 @@ impl RTreeObject for Entry {
     }
 }
 
-/// Features searchable by Web Mercator box and by id.
-pub(crate) struct Packed {
+/// Features searchable by Web Mercator box and by id. `F` is how a feature is held: by value in a
+/// layer's base, shared (`Arc<Feature>`) in its delta, which every change copies.
+pub(crate) struct Packed<F = Feature> {
     /// In id order: an id is found by binary search (a hash map beside them would cost a
     /// million-feature layer some 34 MB).
-    features: Vec<Feature>,
+    features: Vec<F>,
     levels: Vec<RTree<Entry>>,
     extent: Option<Rect>,
 }
 
-impl Packed {
+impl<F: Borrow<Feature>> Packed<F> {
     /// Bulk-loads the R-tree (packed, faster to build and to query than inserting one by one).
     /// Features without coordinates are kept for id lookups but are not in the tree.
     /// Features are kept in id order, the order feature queries page through.
-    pub fn build(mut features: Vec<Feature>) -> Self {
+    pub fn build(mut features: Vec<F>) -> Self {
         use geo::BoundingRect;
-        features.sort_unstable_by_key(|f| f.id);
+        features.sort_unstable_by_key(|f| f.borrow().id);
         let mut entries = Vec::with_capacity(features.len());
         let mut extent: Option<Rect> = None;
         for (slot, f) in features.iter().enumerate() {
+            let f = f.borrow();
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
             let (Some(m), Some(ll)) = (f.mercator.bounding_rect(), f.geometry.bounding_rect()) else { continue };
             entries.push(Entry {
@@ -83,13 +87,14 @@ impl Packed {
     }
 
     /// All features, in id order.
-    pub fn features(&self) -> &[Feature] {
+    pub fn features(&self) -> &[F] {
         &self.features
     }
 
     /// The feature with this id.
     pub fn get(&self, id: i64) -> Option<&Feature> {
-        self.features.binary_search_by_key(&id, |f| f.id).ok().map(|slot| &self.features[slot])
+        let slot = self.features.binary_search_by_key(&id, |f| f.borrow().id).ok()?;
+        Some(self.features[slot].borrow())
     }
 
     /// Features whose Web Mercator envelope intersects the box `[min_x, min_y, max_x, max_y]`.
@@ -98,7 +103,7 @@ impl Packed {
         self.levels
             .iter()
             .flat_map(move |level| level.locate_in_envelope_intersecting(&query))
-            .map(|e| &self.features[e.slot as usize])
+            .map(|e| self.features[e.slot as usize].borrow())
     }
 
     /// Features intersecting the box that `keep` accepts, enough of them to hold the `wanted`
@@ -114,7 +119,7 @@ impl Packed {
         let mut found = Vec::new();
         for level in &self.levels {
             found.extend(level.locate_in_envelope_intersecting(&query).filter_map(|e| {
-                let feature = &self.features[e.slot as usize];
+                let feature = self.features[e.slot as usize].borrow();
                 let (lo, hi) = (e.envelope.lower(), e.envelope.upper());
                 keep(feature).then_some(Candidate { envelope: [lo[0], lo[1], hi[0], hi[1]], rank: e.rank, feature })
             }));
@@ -127,7 +132,7 @@ impl Packed {
 
     /// Approximate memory held, features included.
     pub fn approx_bytes(&self) -> usize {
-        self.features.iter().map(Feature::approx_bytes).sum::<usize>()
+        self.features.iter().map(|f| f.borrow().approx_bytes()).sum::<usize>()
             + self.levels.iter().map(RTree::size).sum::<usize>() * (std::mem::size_of::<Entry>() + 16)
     }
 }
@@ -220,6 +225,6 @@ mod tests {
         for (got, want) in e.iter().zip([105.7, 9.6, 106.0, 10.0]) {
             assert!((got - want).abs() < 1e-9, "{e:?}");
         }
-        assert!(Packed::build(vec![]).extent().is_none());
+        assert!(Packed::<Feature>::build(vec![]).extent().is_none());
     }
 }

@@ -41,7 +41,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Operation::new("/collections/{id}/changes", "/collections/{collectionId}/changes", "Change stream")
             .parameters(&["collectionId"])
             .ok("Server-Sent Events, one per changed feature", &["text/event-stream"])
-            .statuses(&[Status::BadRequest, Status::NotFound]),
+            .statuses(&[Status::BadRequest, Status::NotFound, Status::Unavailable]),
         changes,
     )]
 }
@@ -79,7 +79,7 @@ async fn changes(
 /// a final `reload` event when they reach no further.
 async fn replay(pool: &sqlx::PgPool, view: &LayerView, after: Position) -> Result<Vec<Applied>, ApiError> {
     let Some(table) = &view.def.source.table else { return Ok(Vec::new()) };
-    let db = |e: layers::Error| ApiError::Internal(e.to_string());
+    let db = |e: layers::Error| ApiError::Unavailable(format!("the change log cannot be read now: {e}"));
     let pruned = changes::pruned(pool).await.map_err(db)?;
     let found = changes::read_table(pool, &table.to_string(), after, REPLAY).await.map_err(db)?;
     let lost = pruned > after || found.len() as i64 == REPLAY;
@@ -111,8 +111,9 @@ fn lonlat_box(f: &Feature) -> Option<[f64; 4]> {
     f.geometry.bounding_rect().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
 }
 
-/// The applied changes of `layer` from now on, while the caller may still read it; a client too
-/// slow for the stream gets a `reload` event and the stream ends (it resumes from the log).
+/// The applied changes of `layer` from now on, while the caller's key is in force and the
+/// caller may still read the layer; a client too slow for the stream gets a `reload` event and
+/// the stream ends (it resumes from the log).
 fn follow(
     state: AppState,
     caller: Caller,
@@ -144,6 +145,9 @@ fn follow(
                     continue;
                 }
                 // The same rule as every other URL of the layer, as it is now.
+                if caller.key.as_ref().is_some_and(|k| !state.keyring().knows(k)) {
+                    return None;
+                }
                 let current = state.layers().get(&layer).cloned().filter(|l| caller.may_read(l.def.access))?;
                 let view = LayerView::new(current, &caller);
                 return Some((Ok(event(&applied, &view)), Some(live)));

@@ -47,5 +47,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     for layer in state.layers().values() {
         let _ = writeln!(out, "bando_layer_features{{layer=\"{}\"}} {}", layer.def.id, layer.index.len());
     }
+    let _ = writeln!(
+        out,
+        "# HELP bando_layer_pending_changes Changed features held beside the layer's packed index until it is compacted.\n\
+         # TYPE bando_layer_pending_changes gauge"
+    );
+    for layer in state.layers().values() {
+        let _ = writeln!(out, "bando_layer_pending_changes{{layer=\"{}\"}} {}", layer.def.id, layer.index.pending());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
