@@ -280,7 +280,7 @@ async fn apply_to_layer(
     }
     state.put_shared_layer(Arc::clone(&fresh));
     layer.supersede();
-    state.tiles().forget_area(layer, envelopes);
+    state.tiles().forget_area(layer, envelopes).await;
     if fresh.index.pending() < layer.index.pending() {
         tracing::info!(layer = %layer.def.id, features = fresh.index.len(), "changes compacted into the layer's index");
         release_freed_memory();

@@ -131,30 +131,34 @@ impl TileCache {
 
     /// Drops the cached tiles of this version of the layer whose buffered window meets one of
     /// the Web Mercator `envelopes` (old and new geometries of changed features), at every
-    /// zoom, once now and once more a little later: a render that started before the change
-    /// may still be on its way into the cache.
-    pub fn forget_area(&self, layer: &Layer, envelopes: Vec<[f64; 4]>) {
+    /// zoom: now, before the change is announced, and once more a little later, since a render
+    /// that started before the change may still be on its way into the cache.
+    pub async fn forget_area(&self, layer: &Layer, envelopes: Vec<[f64; 4]>) {
         let Some(cache) = self.cache.clone() else { return };
         if envelopes.is_empty() {
             return;
         }
         let (id, version) = (layer.def.id.to_string(), layer.version);
-        tokio::spawn(async move {
-            for wait in [Duration::ZERO, AGAIN_AFTER] {
-                tokio::time::sleep(wait).await;
-                let stale: Vec<Arc<TileKey>> = cache
-                    .iter()
-                    .map(|(key, _)| key)
-                    .filter(|key| key.layers.iter().any(|(l, v)| *l == id && *v == version))
-                    .filter(|key| {
-                        let w = key.tile.buffered_bounds(EXTENT, BUFFER);
-                        envelopes.iter().any(|e| e[0] <= w[2] && e[2] >= w[0] && e[1] <= w[3] && e[3] >= w[1])
-                    })
-                    .collect();
+        let scan = move |cache: moka::future::Cache<TileKey, Arc<Rendered>>| {
+            let stale: Vec<Arc<TileKey>> = cache
+                .iter()
+                .map(|(key, _)| key)
+                .filter(|key| key.layers.iter().any(|(l, v)| *l == id && *v == version))
+                .filter(|key| {
+                    let w = key.tile.buffered_bounds(EXTENT, BUFFER);
+                    envelopes.iter().any(|e| e[0] <= w[2] && e[2] >= w[0] && e[1] <= w[3] && e[3] >= w[1])
+                })
+                .collect();
+            async move {
                 for key in stale {
                     cache.invalidate(&*key).await;
                 }
             }
+        };
+        scan(cache.clone()).await;
+        tokio::spawn(async move {
+            tokio::time::sleep(AGAIN_AFTER).await;
+            scan(cache).await;
         });
     }
 
