@@ -328,3 +328,31 @@ fn the_change_stream_delivers_every_change_in_order_resumes_and_hides_what_it_mu
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Err(mpsc::RecvTimeoutError::Disconnected));
     }
 }
+
+#[test]
+fn an_import_or_a_truncation_is_one_reload_of_the_layer_not_a_change_per_feature() {
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&["import", "--all"]));
+    let server = Server::start_admin(db.bando(&[]));
+    let logged =
+        || -> u64 { db.sql("SELECT count(*) FROM bando.changes WHERE feature_id IS NOT NULL").parse().unwrap() };
+    let sites = e2e::samples().join("heritage_sites.geojson");
+    db.sql("DELETE FROM heritage.sites WHERE id % 2 = 0");
+    eventually(Duration::from_secs(10), "the deletions", || {
+        server.json("/collections/heritage_sites/items?limit=1")["numberMatched"].to_string()
+            == db.sql("SELECT count(*) FROM heritage.sites")
+    });
+    let before = logged();
+    run_ok(&mut db.bando(&["import", sites.to_str().unwrap(), "--layer", "heritage_sites", "--mode", "replace"]));
+    assert_eq!(logged(), before, "an import writes no change per feature");
+    let count = db.sql("SELECT count(*) FROM heritage.sites");
+    eventually(Duration::from_secs(10), "the import reaching the server", || {
+        server.json("/collections/heritage_sites/items?limit=1")["numberMatched"].to_string() == count
+    });
+    eventually(Duration::from_secs(5), "one reload", || metric(&server, "bando_layer_reloads_total") == 1.0);
+    db.sql("TRUNCATE heritage.sites");
+    eventually(Duration::from_secs(10), "the truncation reaching the server", || {
+        server.json("/collections/heritage_sites/items?limit=1")["numberMatched"] == 0
+    });
+    assert_eq!(metric(&server, "bando_layer_reloads_total"), 2.0);
+}
