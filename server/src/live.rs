@@ -1,7 +1,7 @@
-//! Follows the database: the change log's feature changes, polled for, are applied to the served layers
-//! without reloading them (a new index shares the old one's base; see `layers::index`), their
-//! cached tiles are dropped where the changes touch them, and each applied change goes out to the
-//! change streams. A truncation or a bulk import reloads the layer, as does a log that was
+//! Follows the database: the change log's feature changes, polled for, are applied to the
+//! served layers without reloading them (a new index shares the old one's base; see
+//! `layers::index`), their cached tiles are dropped where the changes touch them, and each
+//! applied change goes out to the change streams. A truncation or a bulk import reloads the layer, as does a log that was
 //! pruned past this server's position. A change to the keys table reloads the keys; a change to
 //! the layer catalog loads the layers imports added and reloads those whose definition changed.
 
@@ -38,8 +38,8 @@ const QUIET: Duration = Duration::from_secs(60);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Follows the database for as long as the service runs; `configured` are the layers the
-/// configuration file defines (the catalog's word does not override theirs).
-/// The log is read every `poll`: the capture sends no notification (see migration 0007).
+/// configuration file defines (the catalog's word does not override theirs). The log is read
+/// every `poll`: the capture sends no notification (see migration 0007).
 pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, retention: Retention, poll: Duration) {
     // The position is taken before the layers load, so their data hold everything before it.
     let (position, beyond) = loop {
@@ -55,6 +55,9 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
     }
     state.hub().start(Progress { position, sequence: None, caught_up: Instant::now(), applied: 0, reloads: 0 });
     let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond, failing: None };
+    // Keys that could not be re-read after a change are retried at every poll until they are:
+    // a revoked key must stop working however busy the database is.
+    let mut keys_stale = false;
     let (mut poll, mut prune) = (tokio::time::interval(poll), tokio::time::interval(PRUNE_EVERY));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -70,13 +73,18 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
                 };
                 for table in tables {
                     match table.as_str() {
-                        KEYS_TABLE => reload_keys(&state, &pool).await,
+                        KEYS_TABLE => keys_stale = !reload_keys(&state, &pool, keys_stale).await,
                         CATALOG_TABLE => reload_catalog(&state, &pool, &configured).await,
                         _ => log.catch_up().await,
                     }
                 }
             }
-            _ = poll.tick() => log.catch_up().await,
+            _ = poll.tick() => {
+                if keys_stale {
+                    keys_stale = !reload_keys(&state, &pool, true).await;
+                }
+                log.catch_up().await;
+            }
             _ = prune.tick() => match changes::prune(&pool, retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(changes = n, "change log pruned"),
@@ -292,13 +300,21 @@ async fn apply_to_layer(
     Ok(())
 }
 
-async fn reload_keys(state: &AppState, pool: &PgPool) {
+/// Re-reads the keys; false when that failed (logged unless `retrying`, so that retries at
+/// every poll do not flood the log).
+async fn reload_keys(state: &AppState, pool: &PgPool, retrying: bool) -> bool {
     match crate::keys::reload(&state.keyring(), pool).await {
         Ok(ring) => {
             state.set_keyring(ring);
             tracing::info!("API keys reloaded");
+            true
         }
-        Err(e) => tracing::error!("reloading API keys failed, keeping the previous ones: {e}"),
+        Err(e) => {
+            if !retrying {
+                tracing::error!("reloading API keys failed, retrying until it works: {e}");
+            }
+            false
+        }
     }
 }
 

@@ -309,7 +309,7 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
         .url
         .as_deref()
         .ok_or_else(|| BadInput("no database configured: set DATABASE_URL or [database] url".into()))?;
-    Ok(postgis::connect(url, None).await?)
+    Ok(postgis::connect(url, None, 16).await?)
 }
 
 async fn layers_command(config: &Config, action: LayersAction) -> anyhow::Result<()> {
@@ -372,15 +372,16 @@ async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> 
 
 async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
     let addr = addr.unwrap_or(config.server.addr);
-    let pool = match &config.database.url {
+    // Migrations run on a pool of their own: the serving pool's statement timeout is not meant
+    // for them. The change-log follower has its own few connections, so that no burst of
+    // request work (audit rows) can hold back a key's revocation or an edit.
+    let (pool, follower_pool) = match &config.database.url {
         Some(url) => {
-            // Migrations run on a pool of their own: the serving pool's statement timeout is not
-            // meant for them.
             migrated(&config).await?;
-            let timeout = std::time::Duration::from_secs(config.limits.statement_timeout_s);
-            Some(postgis::connect(url, Some(timeout)).await?)
+            let timeout = Some(std::time::Duration::from_secs(config.limits.statement_timeout_s));
+            (Some(postgis::connect(url, timeout, 16).await?), Some(postgis::connect(url, timeout, 3).await?))
         }
-        None => None,
+        None => (None, None),
     };
     let defs = load::catalog(&config, pool.as_ref()).await?;
     let keyring = server::keys::keyring(&config, pool.as_ref()).await?;
@@ -390,7 +391,7 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },
         layers = defs.len(), "listening"
     );
-    if let Some(pool) = pool.clone() {
+    if let Some(pool) = follower_pool {
         tokio::spawn(server::live::follow(
             state.clone(),
             pool,

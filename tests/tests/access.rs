@@ -97,9 +97,14 @@ fn each_role_sees_exactly_the_layers_of_its_level_everywhere() {
         let styles: Value = client.get("/styles").json().unwrap();
         assert_eq!(styles["styles"].as_array().unwrap().len(), expected.len() + 1, "{key:?}: /styles");
         let api: Value = client.get("/api").json().unwrap();
+        let metrics = client.get("/metrics").text().unwrap();
+        for visible in &expected {
+            assert!(metrics.contains(&format!("bando_layer_features{{layer=\"{visible}\"}}")), "{key:?}: {visible}");
+        }
         for hidden in ["land_parcels", "resource_zones", "warehouses"].iter().filter(|h| !expected.contains(h)) {
             assert!(api["paths"].get(format!("/collections/{hidden}/items")).is_none(), "{hidden} in /api");
             assert!(!api.to_string().contains(hidden), "{hidden} named in /api");
+            assert!(!metrics.contains(hidden), "{hidden} named in /metrics");
             for page in ["/collections?f=html", "/viewer", "/styles", "/styles/province.json", "/styles/roads.json"] {
                 let text = client.get(page).text().unwrap();
                 assert!(!text.contains(hidden), "{hidden} named in {page}");
@@ -252,4 +257,30 @@ fn rate_and_size_limits_answer_with_problems() {
     let long = server.get(&format!("/collections?x={}", "a".repeat(20_000)));
     assert_eq!(long.status(), 414);
     assert_eq!(long.headers()["content-type"], "application/problem+json");
+}
+
+#[test]
+fn a_revocation_the_server_could_not_read_at_first_takes_effect_once_it_can() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new();
+    run_ok(&mut db.bando(&["migrate"]));
+    let key = run_ok(&mut db.bando(&["keys", "create", "--role", "agency"])).trim().to_owned();
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let server = Server::start(db.bando(&[]));
+    let status = || server.get_as("/collections/warehouses", Some(&key), &[]).status();
+    assert_eq!(status(), 200);
+    // The revocation commits with a change that leaves the keys unreadable for now; no further
+    // notification comes when they are readable again.
+    db.sql(&format!(
+        "UPDATE bando.api_keys SET revoked_at = now() WHERE id = '{id}';
+         ALTER TABLE bando.api_keys RENAME COLUMN hash TO hash_away;"
+    ));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(status(), 200, "the keys could not be re-read: the previous ones stay in force meanwhile");
+    db.sql("ALTER TABLE bando.api_keys RENAME COLUMN hash_away TO hash");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status() != 401 {
+        assert!(Instant::now() < deadline, "the revoked key still works 5 s after the keys became readable");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

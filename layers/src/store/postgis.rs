@@ -81,14 +81,15 @@ pub async fn ping(pool: &PgPool, within: Duration) -> bool {
     matches!(tokio::time::timeout(within, ping).await, Ok(Ok(_)))
 }
 
-/// Opens a connection pool; statements running longer than `statement_timeout` are cancelled.
-pub async fn connect(url: &str, statement_timeout: Option<Duration>) -> Result<PgPool> {
+/// Opens a pool of at most `connections`; statements running longer than `statement_timeout`
+/// are cancelled.
+pub async fn connect(url: &str, statement_timeout: Option<Duration>, connections: u32) -> Result<PgPool> {
     let mut options: sqlx::postgres::PgConnectOptions = url.parse().map_err(Error::db("reading the database URL"))?;
     if let Some(t) = statement_timeout {
         options = options.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
     }
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await

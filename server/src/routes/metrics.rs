@@ -1,11 +1,12 @@
-//! `/metrics` in the Prometheus text format.
+//! `/metrics` in the Prometheus text format. Per-layer series name only the layers the caller
+//! may read, so that the metrics do not tell who else is there; the global counters name none.
 
 use std::{fmt::Write as _, sync::atomic::Ordering};
 
 use axum::{extract::State, http::header, response::IntoResponse};
 
 use super::Endpoint;
-use crate::{openapi::Operation, state::AppState};
+use crate::{auth::Caller, openapi::Operation, state::AppState};
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -15,7 +16,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     )]
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, caller: Caller) -> impl IntoResponse {
     let stats = &state.tiles().stats;
     let (entries, bytes) = state.tiles().usage();
     let mut out = String::new();
@@ -43,8 +44,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
              # TYPE bando_change_log_lag_seconds gauge\nbando_change_log_lag_seconds {lag:.3}"
         );
     }
+    let readable = state.access(&caller).all();
     let _ = writeln!(out, "# HELP bando_layer_features Features per layer.\n# TYPE bando_layer_features gauge");
-    for layer in state.layers().values() {
+    for layer in &readable {
         let _ = writeln!(out, "bando_layer_features{{layer=\"{}\"}} {}", layer.def.id, layer.index.len());
     }
     let _ = writeln!(
@@ -52,7 +54,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "# HELP bando_layer_pending_changes Changed features held beside the layer's packed index until it is compacted.\n\
          # TYPE bando_layer_pending_changes gauge"
     );
-    for layer in state.layers().values() {
+    for layer in &readable {
         let _ = writeln!(out, "bando_layer_pending_changes{{layer=\"{}\"}} {}", layer.def.id, layer.index.pending());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
