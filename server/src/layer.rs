@@ -36,10 +36,11 @@ impl Layer {
         }
     }
 
-    /// This layer with changes applied: `index` is its new index, `changed` the features that
-    /// changed or came. The version stays, so untouched cached tiles stay valid.
-    pub fn changed<'a>(&'a self, index: LayerIndex, changed: impl Iterator<Item = &'a Feature>) -> Self {
-        let time_range = time_range(&self.def, self.time_range.iter().flatten(), changed);
+    /// This layer with changes applied: `index` is its new index, `changed` the ids of the
+    /// features that changed or came. The version stays, so untouched cached tiles stay valid.
+    pub fn changed(&self, index: LayerIndex, changed: &[i64]) -> Self {
+        let now = changed.iter().filter_map(|&id| index.get(id));
+        let time_range = time_range(&self.def, self.time_range.iter().flatten(), now);
         Self { def: self.def.clone(), index, version: self.version, time_range, superseded: AtomicBool::new(false) }
     }
 

@@ -6,7 +6,7 @@
 //! the layer catalog loads the layers imports added and reloads those whose definition changed.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -254,38 +254,38 @@ async fn apply_to_layer(
     let fetched = changes::fetch(pool, &layer.def, table, &ids).await?;
     let present: HashSet<i64> = fetched.iter().map(|f| f.id).collect();
     let deleted: Vec<i64> = ids.iter().copied().filter(|id| !present.contains(id)).collect();
-    let old = Arc::clone(layer);
-    let fresh = tokio::task::spawn_blocking(move || {
-        let index = old.index.apply(fetched.clone(), &deleted);
-        old.changed(index, fetched.iter())
-    })
-    .await
-    .map_err(|e| {
-        layers::Error::db(format!("applying changes to layer {}", layer.def.id))(sqlx::Error::Protocol(e.to_string()))
-    })?;
+    let (old, changed) = (Arc::clone(layer), ids.clone());
+    let fresh = tokio::task::spawn_blocking(move || old.changed(old.index.apply(fetched, &deleted), &changed))
+        .await
+        .map_err(|e| {
+            layers::Error::db(format!("applying changes to layer {}", layer.def.id))(sqlx::Error::Protocol(
+                e.to_string(),
+            ))
+        })?;
     let fresh = Arc::new(fresh);
-    let boxes = |l: &Layer, id: i64| l.index.get(id).map(|f| (f.mercator.bounding_rect(), f.geometry.bounding_rect()));
+    // Per id, once: the old and new Web Mercator envelopes (the tiles to drop) and the lon/lat
+    // box around both (what the change streams say).
+    let corners = |r: geo_types::Rect| [r.min().x, r.min().y, r.max().x, r.max().y];
     let mut envelopes = Vec::new();
-    let mut events = Vec::with_capacity(changes.changes.len());
+    let mut bboxes = HashMap::new();
     for &id in &ids {
-        for (m, _) in [boxes(layer, id), boxes(&fresh, id)].into_iter().flatten() {
-            envelopes.extend(m.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]));
+        let versions = [layer.index.get(id), fresh.index.get(id)];
+        envelopes.extend(versions.iter().flatten().filter_map(|f| f.mercator.bounding_rect()).map(corners));
+        let lonlat = versions.iter().flatten().filter_map(|f| f.geometry.bounding_rect());
+        if let Some(r) = lonlat.reduce(layers::index::union) {
+            bboxes.insert(id, corners(r));
         }
     }
-    for c in &changes.changes {
-        let Some(id) = c.feature else { continue };
-        let lonlat = [boxes(layer, id), boxes(&fresh, id)].into_iter().flatten().filter_map(|(_, ll)| ll);
-        let bbox = lonlat.reduce(layers::index::union).map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
-        let feature = fresh.index.get(id).cloned();
-        events.push(Applied {
-            layer: layer.def.id.clone(),
-            position: c.position,
-            op: c.op,
-            id: Some(id),
-            bbox,
-            feature,
-        });
-    }
+    let events: Vec<Applied> = changes
+        .changes
+        .iter()
+        .filter_map(|c| {
+            let id = c.feature?;
+            let feature = fresh.index.get(id).cloned();
+            let bbox = bboxes.get(&id).copied();
+            Some(Applied { layer: layer.def.id.clone(), position: c.position, op: c.op, id: Some(id), bbox, feature })
+        })
+        .collect();
     state.put_shared_layer(Arc::clone(&fresh));
     layer.supersede();
     state.tiles().forget_area(layer, envelopes).await;

@@ -10,7 +10,6 @@
 
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
@@ -93,8 +92,6 @@ pub struct Change {
     pub feature: Option<i64>,
     /// What happened.
     pub op: Op,
-    /// When its transaction started.
-    pub at: DateTime<Utc>,
     /// No row can come before it any more (see the module's comment).
     pub last: bool,
 }
@@ -127,7 +124,7 @@ async fn read_where(pool: &PgPool, table: Option<&str>, after: Position, limit: 
     // The horizon is read first: every transaction before it had finished when the rows were read.
     let horizon = horizon(pool).await?;
     let rows = sqlx::query(
-        "SELECT tx, seq, layer_table, feature_id, op, at FROM bando.changes
+        "SELECT tx, seq, layer_table, feature_id, op FROM bando.changes
          WHERE (tx, seq) > ($1, $2) AND ($4::text IS NULL OR layer_table = $4) ORDER BY tx, seq LIMIT $3",
     )
     .bind(after.tx)
@@ -146,7 +143,6 @@ async fn read_where(pool: &PgPool, table: Option<&str>, after: Position, limit: 
                 table: r.get(2),
                 feature: r.get(3),
                 op: Op::parse(r.get(4)),
-                at: r.get(5),
                 last: tx < horizon,
             }
         })
@@ -210,8 +206,7 @@ pub async fn prune(pool: &PgPool, keep: Retention) -> Result<u64> {
 
 /// The current rows of these features (those still there), decoded as a load decodes them.
 pub async fn fetch(pool: &PgPool, def: &LayerDef, table: &TableRef, ids: &[i64]) -> Result<Vec<Feature>> {
-    let srid = postgis::srid(pool, def, table).await?;
-    let sql = format!("{} AND {} = ANY($1)", postgis::select_sql(def, table, srid), quote_ident(&def.source.id_column));
+    let sql = format!("{} AND {} = ANY($1)", postgis::select_sql(def, table, None), quote_ident(&def.source.id_column));
     let ctx = || format!("reading changed features of layer {}", def.id);
     let mut rows = sqlx::query(AssertSqlSafe(sql)).bind(ids).fetch(pool);
     let mut features = Vec::with_capacity(ids.len());

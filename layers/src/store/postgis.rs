@@ -356,9 +356,17 @@ pub fn access_name(a: AccessLevel) -> &'static str {
 
 /// The SELECT that streams a layer out: id, 2D WKB in lon/lat, then the properties cast to the
 /// types Bando decodes. Identifiers come from the catalog and are quoted.
-pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: i32) -> String {
+/// With `srid` `None` the SRID is read from each row, which spares a few changed rows the
+/// column's description.
+pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: Option<i32>) -> String {
     let geom = quote_ident(&def.source.geometry_column);
-    let lonlat = if srid == 4326 { geom } else { format!("bando.to_wgs84({geom}, ST_SRID({geom}))") };
+    let lonlat = match srid {
+        Some(4326) => geom,
+        Some(_) => format!("bando.to_wgs84({geom}, ST_SRID({geom}))"),
+        None => {
+            format!("CASE WHEN ST_SRID({geom}) = 4326 THEN {geom} ELSE bando.to_wgs84({geom}, ST_SRID({geom})) END")
+        }
+    };
     let mut sql = format!("SELECT {}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
     for p in &def.properties {
         sql.push_str(&format!(", {}::{}", quote_ident(&p.name), column_type(p.kind)));
@@ -381,7 +389,7 @@ pub(crate) async fn srid(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Res
 /// memory as text).
 pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<LayerIndex> {
     let started = Instant::now();
-    let sql = select_sql(def, table, srid(pool, def, table).await?);
+    let sql = select_sql(def, table, Some(srid(pool, def, table).await?));
     let ctx = || format!("loading layer {} from {table}", def.id);
     let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
     let mut features = Vec::new();
@@ -445,9 +453,9 @@ mod tests {
             AccessLevel::Public,
         );
         assert_eq!(
-            select_sql(&def, &info.table, 4326),
+            select_sql(&def, &info.table, Some(4326)),
             r#"SELECT "id"::bigint, ST_AsBinary(ST_Force2D("geom")), "name"::text, "lanes"::bigint FROM "transport"."roads" WHERE "geom" IS NOT NULL"#
         );
-        assert!(select_sql(&def, &info.table, 9210).contains(r#"bando.to_wgs84("geom", ST_SRID("geom"))"#));
+        assert!(select_sql(&def, &info.table, Some(9210)).contains(r#"bando.to_wgs84("geom", ST_SRID("geom"))"#));
     }
 }

@@ -121,8 +121,11 @@ fn follow(
     live: broadcast::Receiver<Arc<Applied>>,
     sent: HashSet<Position>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
+    let sent = Arc::new(sent);
     stream::unfold(Some(live), move |live| {
-        let (state, caller, layer, sent) = (state.clone(), caller.clone(), layer.clone(), sent.clone());
+        // The loop's state is the receiver alone (`None` once a last event ended the stream);
+        // each step gets its own handles to the rest, the replayed positions shared, not copied.
+        let (state, caller, layer, sent) = (state.clone(), caller.clone(), layer.clone(), Arc::clone(&sent));
         async move {
             let mut live = live?;
             loop {
@@ -162,11 +165,7 @@ fn event(applied: &Applied, view: &LayerView) -> Event {
         let columns = view.columns();
         geojson::feature(&columns.view(f), Crs::Crs84, &serde_json::json!([])).ok()
     });
-    let event = Event::default().data(data(applied, feature.as_deref()));
-    if applied.op == Op::Reload && applied.position == Position::default() {
-        return event;
-    }
-    event.id(applied.position.to_string())
+    Event::default().data(data(applied, feature.as_deref())).id(applied.position.to_string())
 }
 
 /// `{"op", "id", "sequence", "bbox", "feature"}`; `feature` is GeoJSON already written.
