@@ -329,6 +329,11 @@ impl LayerDef {
         }
         if let Some(t) = &self.temporal {
             match self.property(t) {
+                // `datetime` and the collection's temporal extent would reveal a private
+                // property's values to every caller.
+                Some(p) if p.private => {
+                    return fail("temporal", format!("property `{t}` is private; a temporal property must not be"));
+                }
                 Some(p) if matches!(p.kind, PropertyType::Date | PropertyType::Datetime) => {}
                 Some(p) => return fail("temporal", format!("property `{t}` is {:?}, not a date or datetime", p.kind)),
                 None => return fail("temporal", format!("`{t}` is not one of the layer's properties")),
@@ -389,6 +394,15 @@ mod tests {
         assert!(def.validate().is_ok());
         def.temporal = Some("missing".into());
         assert!(def.validate().is_err());
+    }
+
+    #[test]
+    fn a_private_property_cannot_be_the_temporal_one() {
+        let mut def = layer(ROADS);
+        def.temporal = Some("opened_on".into());
+        def.properties.iter_mut().filter(|p| p.name == "opened_on").for_each(|p| p.private = true);
+        let msg = def.validate().map(|()| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(msg.contains("`opened_on` is private"), "{msg}");
     }
 
     #[test]

@@ -28,7 +28,16 @@ pub fn is_vn2000(srid: i32) -> bool {
 /// ```
 pub fn parse_srid(s: &str) -> Result<i32, String> {
     let code = s.get(..5).filter(|p| p.eq_ignore_ascii_case("EPSG:")).map_or(s, |_| &s[5..]);
-    code.parse::<i32>().ok().filter(|c| *c > 0).ok_or_else(|| format!("{s:?} is not a CRS: write EPSG:<code>"))
+    code.parse::<i32>().ok().filter(|c| *c > 0).ok_or_else(|| format!("{} is not a CRS: write EPSG:<code>", quoted(s)))
+}
+
+/// A CRS as given, quoted for a message: its first 40 characters, so that an answer never
+/// echoes a whole PROJ string or whatever else was sent.
+fn quoted(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((end, _)) => format!("{:?}…", &s[..end]),
+        None => format!("{s:?}"),
+    }
 }
 
 /// The EPSG code of a GDAL spatial reference, identifying it when the file only has a WKT
@@ -100,8 +109,9 @@ impl Crs {
                 .or_else(|| s.strip_prefix("EPSG:"));
             code.and_then(|c| c.parse::<i32>().ok()).map(Crs::Epsg)
         };
-        crs.filter(|c| Crs::supported().any(|s| s == *c))
-            .ok_or_else(|| format!("unsupported CRS {s:?}; the collection's `crs` list names the supported ones"))
+        crs.filter(|c| Crs::supported().any(|s| s == *c)).ok_or_else(|| {
+            format!("unsupported CRS {}; the collection's `crs` list names the supported ones", quoted(s))
+        })
     }
 
     /// The OGC URI of this CRS.
@@ -208,6 +218,15 @@ fn transform(ct: &CoordTransform, g: &Geometry) -> Result<Geometry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_crs_is_echoed_shortened() {
+        let proj = "+proj=longlat +datum=WGS84 ".repeat(20);
+        let message = Crs::from_uri(&proj).err().unwrap_or_default();
+        assert!(message.len() < 140 && message.contains("…"), "{message}");
+        assert!(parse_srid(&proj).err().is_some_and(|m| m.len() < 100));
+        assert!(Crs::from_uri("EPSG:1").err().is_some_and(|m| m.contains("\"EPSG:1\";")));
+    }
 
     #[test]
     fn vn2000_tm3_goes_through_epsg_6960() -> gdal::errors::Result<()> {

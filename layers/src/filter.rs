@@ -13,7 +13,7 @@ use std::{borrow::Cow, cmp::Ordering, num::NonZeroUsize, sync::Once};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
-use geo::{BoundingRect, Intersects, MapCoords, Relate};
+use geo::{BoundingRect, Intersects, MapCoords, Relate, Validation, winding_order::Winding};
 use geo_types::{Coord, Geometry, Rect};
 use like::Like;
 
@@ -87,7 +87,9 @@ enum Node {
     Between(Operand, Operand, Operand),
     In(Operand, Vec<Operand>),
     IsNull(Operand),
-    Spatial(SpatialOp, Box<Geometry>),
+    /// The literal, and its box: a feature outside the box is decided without the costly
+    /// relate.
+    Spatial(SpatialOp, Box<Geometry>, Option<Rect>),
     Temporal(TemporalOp, Time, Time),
 }
 
@@ -192,7 +194,7 @@ impl Filter {
     pub fn search_box(&self) -> Option<Rect> {
         fn of(n: &Node) -> Option<Rect> {
             match n {
-                Node::Spatial(op, g) if *op != SpatialOp::Disjoint => g.bounding_rect(),
+                Node::Spatial(op, _, bounds) if *op != SpatialOp::Disjoint => *bounds,
                 Node::And(parts) => parts.iter().find_map(of),
                 _ => None,
             }
@@ -443,7 +445,8 @@ impl Compiler<'_> {
         let g = g
             .try_map_coords(to_lonlat)
             .map_err(|e| Compile { message: format!("filter geometry: {e}"), culprit: None })?;
-        Ok(Node::Spatial(op, Box::new(g)))
+        let bounds = g.bounding_rect();
+        Ok(Node::Spatial(op, Box::new(g), bounds))
     }
 
     fn temporal(&mut self, op: &str, args: &[Box<Expr>]) -> Result<Node, Compile> {
@@ -532,7 +535,29 @@ fn literal_geometry(literal: &Expr) -> Result<Geometry, Compile> {
     }
     let json = serde_json::to_value(literal).map_err(|e| invalid(e.to_string()))?;
     check_positions(&json).map_err(invalid)?;
-    Geometry::try_from(literal.clone()).map_err(|e| invalid(e.to_string()))
+    let g = Geometry::try_from(literal.clone()).map_err(|e| invalid(e.to_string()))?;
+    // A ring that crosses itself or has no area, a line of one repeated position: the
+    // predicates' results are undefined on them (and the geometry library warns on every
+    // feature it compares them with).
+    g.check_validation().map_err(|e| invalid(e.to_string()))?;
+    if !every_ring_has_area(&g) {
+        return Err(invalid("a polygon ring has no area: its positions lie on one line".into()));
+    }
+    Ok(g)
+}
+
+/// Whether every ring of every polygon in `g` encloses an area (has a winding order), which
+/// the validity check above lets pass.
+fn every_ring_has_area(g: &Geometry) -> bool {
+    let polygon = |p: &geo_types::Polygon| {
+        std::iter::once(p.exterior()).chain(p.interiors()).all(|r| r.winding_order().is_some())
+    };
+    match g {
+        Geometry::Polygon(p) => polygon(p),
+        Geometry::MultiPolygon(m) => m.iter().all(polygon),
+        Geometry::GeometryCollection(c) => c.iter().all(every_ring_has_area),
+        _ => true,
+    }
 }
 
 /// Simple Features' structural rules on a GeoJSON geometry: a line has two positions or more,
@@ -672,7 +697,7 @@ impl Ctx<'_> {
                 Some(list.iter().any(|o| compare(&v, &self.value(o)) == Some(Ordering::Equal)))
             }
             Node::IsNull(a) => Some(matches!(self.value(a).as_ref(), Value::Null)),
-            Node::Spatial(op, g) => Some(self.spatial(*op, g)),
+            Node::Spatial(op, g, bounds) => Some(self.spatial(*op, g, *bounds)),
             Node::Temporal(op, a, b) => Some(temporal(*op, self.time(a)?, self.time(b)?)),
         }
     }
@@ -706,8 +731,17 @@ impl Ctx<'_> {
         }
     }
 
-    fn spatial(&self, op: SpatialOp, other: &Geometry) -> bool {
+    fn spatial(&self, op: SpatialOp, other: &Geometry, bounds: Option<Rect>) -> bool {
         let g = &self.f.geometry;
+        // Every predicate but DISJOINT needs the two to meet, and they cannot meet when their
+        // boxes do not.
+        let apart = match (bounds, g.bounding_rect()) {
+            (Some(a), Some(b)) => !a.intersects(&b),
+            _ => true,
+        };
+        if apart {
+            return op == SpatialOp::Disjoint;
+        }
         match op {
             SpatialOp::Intersects => g.intersects(other),
             SpatialOp::Disjoint => !g.intersects(other),
@@ -840,6 +874,20 @@ mod tests {
         assert_eq!(text("CASEI(name) = casei('đình tân phước')"), vec![1]);
         assert_eq!(text("ACCENTI(name) = accenti('Dinh Tan Phuoc')"), vec![1]);
         assert_eq!(text("CASEI(ACCENTI(name)) LIKE casei(accenti('%DEN THO%'))"), vec![3]);
+    }
+
+    #[test]
+    fn degenerate_geometry_literals_are_refused() {
+        for literal in [
+            "POLYGON((105 9,106 10,106 9,105 10,105 9))",
+            "POLYGON((105 9,106 9,107 9,105 9))",
+            "POLYGON((105 9,105 9,105 9,105 9))",
+            "LINESTRING(105 9,105 9)",
+        ] {
+            let e = ids(&format!("S_TOUCHES(geometry, {literal})"), FilterLang::Text).err();
+            assert!(e.is_some_and(|e| e.message.contains("invalid geometry")), "{literal}");
+        }
+        assert_eq!(text("S_INTERSECTS(geometry, POLYGON((105 9,105.25 9,105.25 11,105 11,105 9)))"), vec![1, 2]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! filter, free-text search, sorting and paging.
 //! The server parses requests into a [`FeatureQuery`]; this module never sees raw strings.
 
-use std::cmp::Ordering;
+use std::{cell::Cell, cmp::Ordering, time::Instant};
 
 use chrono::{DateTime, Utc};
 use geo::Intersects;
@@ -87,7 +87,14 @@ pub struct FeatureQuery {
     pub offset: usize,
     /// Features to return at most.
     pub limit: usize,
+    /// When to give up: past it, [`run`] stops testing features and answers [`Expired`].
+    pub deadline: Option<std::time::Instant>,
 }
+
+/// The query ran past its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the query ran past its deadline")]
+pub struct Expired;
 
 /// One page of results.
 pub struct Page<'a> {
@@ -99,11 +106,22 @@ pub struct Page<'a> {
 
 /// Runs a query: candidates from the R-tree when there is a box (else every feature), exact
 /// tests, the order asked for (relevance, properties, else id), then the page.
-pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<'a> {
+pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Result<Page<'a>, Expired> {
     let temporal = def.temporal.as_ref().and_then(|t| def.properties.iter().position(|p| &p.name == t));
     let boxes = q.bbox.map(Bbox::parts);
+    // One feature's spatial test can take milliseconds, so the clock is read every few.
+    let (tested, expired) = (Cell::new(0u32), Cell::new(false));
+    let in_time = || {
+        let n = tested.get().wrapping_add(1);
+        tested.set(n);
+        if n.is_multiple_of(8) && q.deadline.is_some_and(|d| Instant::now() > d) {
+            expired.set(true);
+        }
+        !expired.get()
+    };
     let keep = |f: &Feature| {
-        boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.geometry, b)))
+        in_time()
+            && boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.geometry, b)))
             // Without a temporal property every feature matches (OGC 17-069r4,
             // /req/core/fc-time-response C).
             && q.datetime
@@ -124,6 +142,9 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
         }
         None => index.features().filter(|f| keep(f)).collect(),
     };
+    if expired.get() {
+        return Err(Expired);
+    }
     if let Some((search, fields)) = &q.search {
         let mut scored: Vec<(u32, &Feature)> =
             matching.into_iter().filter_map(|f| search.score(f, fields).map(|s| (s, f))).collect();
@@ -141,7 +162,7 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Page<
     }
     let matched = matching.len();
     let features = matching.into_iter().skip(q.offset).take(q.limit).collect();
-    Page { matched, features }
+    Ok(Page { matched, features })
 }
 
 /// A total order for sorting: values by [`crate::filter::compare`], nulls last either way.
@@ -185,9 +206,8 @@ mod tests {
         assert!(Bbox::new([0.0, -91.0, 1.0, 0.0]).is_err());
     }
 
-    #[test]
-    fn paging_is_in_id_order_and_counts_every_match() {
-        let features: Vec<Feature> = (1..=25)
+    fn points(n: i64) -> (LayerIndex, LayerDef) {
+        let features: Vec<Feature> = (1..=n)
             .rev()
             .map(|i| {
                 Feature::new(i, Geometry::Point(point! { x: 105.0 + f64::from(i as i32) * 0.01, y: 10.0 }), vec![])
@@ -197,12 +217,28 @@ mod tests {
         let def: LayerDef =
             serde_json::from_str(r#"{"title": "t", "geometry": "Point", "access": "public", "source": {"file": "x"}}"#)
                 .unwrap_or_else(|e| panic!("{e}"));
+        (index, def)
+    }
+
+    #[test]
+    fn paging_is_in_id_order_and_counts_every_match() {
+        let (index, def) = points(25);
         let q = FeatureQuery { offset: 10, limit: 10, ..FeatureQuery::default() };
-        let page = run(&index, &def, &q);
+        let page = run(&index, &def, &q).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.matched, 25);
         assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), (11..=20).collect::<Vec<_>>());
         let boxed = FeatureQuery { bbox: Bbox::new([105.005, 9.0, 105.055, 11.0]).ok(), limit: 100, ..q };
-        let page = run(&index, &def, &FeatureQuery { offset: 0, ..boxed });
+        let page = run(&index, &def, &FeatureQuery { offset: 0, ..boxed }).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_query_past_its_deadline_stops_and_says_so() {
+        let (index, def) = points(100);
+        let past = FeatureQuery { limit: 10, deadline: Some(Instant::now()), ..FeatureQuery::default() };
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(run(&index, &def, &past).err(), Some(Expired));
+        let future = FeatureQuery { deadline: Some(Instant::now() + std::time::Duration::from_secs(60)), ..past };
+        assert_eq!(run(&index, &def, &future).map(|p| p.matched), Ok(100));
     }
 }

@@ -1,14 +1,15 @@
 //! What one caller may read: the readable layers, each as a [`LayerView`] that knows which
 //! properties this caller may see and filter on. Computed once per request, so that no later
-//! step decides it again; reads of restricted layers are audited here, in one place.
+//! step decides it again; every layer opened is noted here, in one place, on the caller's
+//! [`Reads`](crate::auth::Reads), for the audit and for caching.
 //!
 //! A layer the caller may not read is answered exactly as one that does not exist.
 
 use std::{collections::BTreeMap, ops::Deref, sync::Arc};
 
-use layers::{AccessLevel, LayerId, PropertyDef, PropertyType};
+use layers::{LayerId, PropertyDef, PropertyType};
 
-use crate::{audit::Audit, auth::Caller, error::ApiError, feature_view::Columns, layer::Layer};
+use crate::{auth::Caller, error::ApiError, feature_view::Columns, layer::Layer};
 
 /// At most this many layers in one request (a multi-layer tile or TileJSON).
 pub const MAX_LAYERS: usize = 32;
@@ -81,35 +82,36 @@ impl LayerView {
 pub struct Access<'a> {
     layers: Arc<BTreeMap<LayerId, Arc<Layer>>>,
     caller: &'a Caller,
-    audit: &'a Audit,
 }
 
 impl<'a> Access<'a> {
-    /// `caller`'s access to `layers`; restricted reads go to `audit`.
-    pub fn new(layers: Arc<BTreeMap<LayerId, Arc<Layer>>>, caller: &'a Caller, audit: &'a Audit) -> Self {
-        Self { layers, caller, audit }
+    /// `caller`'s access to `layers`.
+    pub fn new(layers: Arc<BTreeMap<LayerId, Arc<Layer>>>, caller: &'a Caller) -> Self {
+        Self { layers, caller }
     }
 
     /// Every layer the caller may read, in id order. Listing is not reading: nothing is audited.
     pub fn all(&self) -> Vec<LayerView> {
         let readable = self.layers.values().filter(|l| self.caller.may_read(l.def.access));
-        readable.map(|l| LayerView::new(Arc::clone(l), self.caller)).collect()
+        let views: Vec<LayerView> = readable.map(|l| LayerView::new(Arc::clone(l), self.caller)).collect();
+        for v in &views {
+            self.caller.reads.note(&v.def.id, v.def.access, false);
+        }
+        views
     }
 
-    /// The layers named in `a,b,c`, each once: 404 for one that does not exist or that the
-    /// caller may not read, 400 for more than [`MAX_LAYERS`].
+    /// The layers named in `a,b,c`: 400 for a layer named twice or for more than
+    /// [`MAX_LAYERS`] (before any is opened), 404 for one that does not exist or that the
+    /// caller may not read.
     pub fn list(&self, spec: &str) -> Result<Vec<LayerView>, ApiError> {
-        let mut views: Vec<LayerView> = Vec::new();
-        for name in spec.split(',') {
-            let view = self.read(name)?;
-            if !views.iter().any(|v| v.def.id == view.def.id) {
-                views.push(view);
-            }
-        }
-        if views.len() > MAX_LAYERS {
+        let names: Vec<&str> = spec.split(',').collect();
+        if names.len() > MAX_LAYERS {
             return Err(ApiError::BadRequest(format!("at most {MAX_LAYERS} layers per tile")));
         }
-        Ok(views)
+        if let Some(twice) = names.iter().enumerate().find_map(|(i, n)| names[..i].contains(n).then_some(n)) {
+            return Err(ApiError::BadRequest(format!("layer {twice:?} is named twice")));
+        }
+        names.into_iter().map(|name| self.read(name)).collect()
     }
 
     /// The one layer a collection path names: 404 for a list, an unknown layer or one the
@@ -126,9 +128,7 @@ impl<'a> Access<'a> {
         let layer = layer
             .filter(|l| self.caller.may_read(l.def.access))
             .ok_or_else(|| ApiError::NotFound(format!("no layer {name:?}")))?;
-        if layer.def.access == AccessLevel::Restricted {
-            self.audit.record(self.caller, "read", layer.def.id.as_str());
-        }
+        self.caller.reads.note(&layer.def.id, layer.def.access, true);
         Ok(LayerView::new(Arc::clone(layer), self.caller))
     }
 }

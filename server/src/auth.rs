@@ -5,10 +5,13 @@
 //! random bytes, so a fast hash is enough: there is no password to guess, and a slow
 //! key-derivation function would cost every request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use axum::http::{HeaderMap, header};
-use layers::AccessLevel;
+use layers::{AccessLevel, LayerId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -47,7 +50,7 @@ pub struct KeyRecord {
 }
 
 /// The caller of one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Caller {
     /// The key's id, `None` for an anonymous caller.
     pub key: Option<String>,
@@ -57,12 +60,52 @@ pub struct Caller {
     pub clearance: Role,
     /// The client's address, when the connection has one.
     pub address: Option<std::net::IpAddr>,
+    /// What the request has read so far (shared by the clones of one request's caller).
+    pub reads: Reads,
+}
+
+/// What one request has read, noted as layers are opened for it: the restricted ones, audited
+/// once the answer succeeds, and whether any was not public, which keeps shared caches from
+/// storing the answer.
+#[derive(Clone, Debug, Default)]
+pub struct Reads(Arc<Mutex<ReadsSoFar>>);
+
+/// The reads of one request, as [`Reads::take`] hands them over.
+#[derive(Debug, Default)]
+pub struct ReadsSoFar {
+    /// Restricted layers read, each once, in the order read.
+    pub restricted: Vec<LayerId>,
+    /// Whether the answer shows a layer that is not public (read or listed).
+    pub non_public: bool,
+}
+
+impl Reads {
+    /// Notes that the answer shows the layer `id` of this level (`read`: its content, not just
+    /// its name in a list).
+    pub fn note(&self, id: &LayerId, level: AccessLevel, read: bool) {
+        let mut so_far = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        so_far.non_public |= level != AccessLevel::Public;
+        if read && level == AccessLevel::Restricted && !so_far.restricted.contains(id) {
+            so_far.restricted.push(id.clone());
+        }
+    }
+
+    /// Everything noted so far.
+    pub fn take(&self) -> ReadsSoFar {
+        std::mem::take(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Caller {
     /// A caller without a key: public layers, no personal data.
     pub fn anonymous() -> Self {
-        Self { key: None, role: None, clearance: Role { access: AccessLevel::Public, private: false }, address: None }
+        Self {
+            key: None,
+            role: None,
+            clearance: Role { access: AccessLevel::Public, private: false },
+            address: None,
+            reads: Reads::default(),
+        }
     }
 
     /// Whether the caller may know that a layer of this level exists.
@@ -132,29 +175,39 @@ impl Keyring {
     }
 
     /// The caller a request's `X-API-Key` or `Authorization: Bearer` header names; no header is
-    /// the anonymous caller, and a key that is malformed, unknown or revoked is a 401.
+    /// the anonymous caller. A key that is malformed, unknown or revoked is a 401, and so are
+    /// credentials that disagree (two different keys, or one header repeated): picking one of
+    /// them would let a garbage token ride on a valid key, or a caller choose between roles.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .map(|v| {
-                v.to_str()
-                    .ok()
-                    .and_then(|s| s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")))
-                    .ok_or_else(|| ApiError::Unauthorized("Authorization must be `Bearer <key>`".into()))
-            })
-            .transpose()?;
-        let given = match (headers.get("x-api-key"), bearer) {
-            (None, None) => return Ok(Caller::anonymous()),
-            (Some(v), _) => v.to_str().map_err(|_| ApiError::Unauthorized("the API key is not valid".into()))?,
-            (None, Some(b)) => b,
+        let not_valid = || ApiError::Unauthorized("the API key is not valid".into());
+        let keys = headers.get_all("x-api-key").iter().map(|v| v.to_str().map(str::trim).map_err(|_| not_valid()));
+        let mut given: Vec<&str> = keys.collect::<Result<_, _>>()?;
+        for v in headers.get_all(header::AUTHORIZATION) {
+            given.push(bearer(v)?);
+        }
+        let key = match given.as_slice() {
+            [] => return Ok(Caller::anonymous()),
+            [key] => *key,
+            [a, b] if a == b => *a,
+            _ => {
+                return Err(ApiError::Unauthorized("the request carries conflicting credentials: send one key".into()));
+            }
         };
-        let record = self
-            .by_hash
-            .get(&hash(given.trim()))
-            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
+        let record = self.by_hash.get(&hash(key)).ok_or_else(not_valid)?;
         let clearance = self.roles.get(&record.role).copied().unwrap_or(Caller::anonymous().clearance);
-        Ok(Caller { key: Some(record.id.clone()), role: Some(record.role.clone()), clearance, address: None })
+        Ok(Caller { key: Some(record.id.clone()), role: Some(record.role.clone()), clearance, ..Caller::anonymous() })
     }
+}
+
+/// The key of an `Authorization: Bearer <key>` value; the scheme is case-insensitive (RFC 9110,
+/// 11.1), any other scheme is a 401.
+fn bearer(value: &header::HeaderValue) -> Result<&str, ApiError> {
+    let refused = || ApiError::Unauthorized("Authorization must be `Bearer <key>`".into());
+    let (scheme, key) = value.to_str().ok().and_then(|s| s.split_once(' ')).ok_or_else(refused)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+        return Err(refused());
+    }
+    Ok(key.trim())
 }
 
 /// `sha256:<hex>` of a key.
@@ -197,11 +250,46 @@ mod tests {
     #[test]
     fn keys_identify_their_role_by_either_header() {
         let (ring, key) = ring();
-        let by_header = ring.identify(&headers("x-api-key", &key)).ok();
-        let by_bearer = ring.identify(&headers("authorization", &format!("Bearer {key}"))).ok();
+        let by_header = ring.identify(&headers("x-api-key", &key)).ok().map(|c| (c.key, c.role));
+        let by_bearer =
+            ring.identify(&headers("authorization", &format!("Bearer {key}"))).ok().map(|c| (c.key, c.role));
         assert_eq!(by_header, by_bearer);
-        assert_eq!(by_header.and_then(|c| c.role), Some("agency".into()));
-        assert_eq!(ring.identify(&HeaderMap::new()).ok(), Some(Caller::anonymous()));
+        assert_eq!(by_header.and_then(|c| c.1), Some("agency".into()));
+        assert_eq!(ring.identify(&HeaderMap::new()).ok().map(|c| c.key), Some(None));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let (ring, key) = ring();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let caller = ring.identify(&headers("authorization", &format!("{scheme} {key}"))).ok();
+            assert_eq!(caller.and_then(|c| c.role), Some("agency".into()), "{scheme}");
+        }
+    }
+
+    #[test]
+    fn conflicting_credentials_are_refused() {
+        let ((one, key), (two, other)) = (ring(), ring());
+        let keys = one.by_hash.values().chain(two.by_hash.values()).cloned();
+        let both = Keyring::new(keys, default_roles()).unwrap_or_else(|e| panic!("{e}"));
+        let mut h = headers("x-api-key", &key);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer garbage"));
+        assert!(both.identify(&h).is_err(), "a valid key with a garbage token");
+        let mut h = headers("x-api-key", &key);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {other}")).unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(both.identify(&h).is_err(), "two valid keys");
+        let mut h = headers("x-api-key", &key);
+        h.append("x-api-key", HeaderValue::from_str(&other).unwrap_or_else(|e| panic!("{e}")));
+        assert!(both.identify(&h).is_err(), "the header twice");
+        let mut h = headers("x-api-key", &key);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {key}")).unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(both.identify(&h).is_ok(), "the same key in both headers");
     }
 
     #[test]

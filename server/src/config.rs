@@ -9,6 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use axum::http::HeaderValue;
 use figment::{
     Figment,
     providers::{Env, Format, Toml},
@@ -31,6 +32,14 @@ pub enum ConfigError {
     /// A key names a role that is not configured.
     #[error("{file}: keys: {message}")]
     Keys {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `[server]` value is not usable.
+    #[error("{file}: server: {message}")]
+    Server {
         /// The configuration file.
         file: String,
         /// What is wrong.
@@ -99,11 +108,46 @@ pub struct ServerConfig {
     /// Listening address.
     #[serde(default = "default_addr")]
     pub addr: SocketAddr,
+    /// The URL clients reach the service at (`https://gis.example.vn`), which links carry;
+    /// without it they carry the request's `Host`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Proxies in front of the service whose `X-Forwarded-Proto` and `X-Forwarded-Host` are
+    /// believed; from anyone else those headers are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `Cache-Control` of answers that show a layer which is not public: `private` keeps them
+    /// out of shared caches, `no-store` out of every cache.
+    #[serde(default = "default_private_cache_control")]
+    pub private_cache_control: String,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { addr: default_addr() }
+        Self {
+            addr: default_addr(),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            private_cache_control: default_private_cache_control(),
+        }
+    }
+}
+
+fn default_private_cache_control() -> String {
+    "private, no-cache".into()
+}
+
+impl ServerConfig {
+    /// The scheme and host of `public_url`: `http` or `https` and a plain host, nothing after.
+    fn public_origin(&self) -> Result<Option<(HeaderValue, HeaderValue)>, String> {
+        let Some(url) = &self.public_url else { return Ok(None) };
+        let bad = || format!("public_url {url:?} must be http:// or https:// and a host, with nothing after it");
+        let (scheme, host) = url.trim_end_matches('/').split_once("://").ok_or_else(bad)?;
+        let plain = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !matches!(scheme, "http" | "https") || !plain {
+            return Err(bad());
+        }
+        Ok(Some((HeaderValue::from_str(scheme).map_err(|_| bad())?, HeaderValue::from_str(host).map_err(|_| bad())?)))
     }
 }
 
@@ -232,6 +276,16 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_s),
             max_url_bytes: self.limits.max_url_bytes,
             max_body_bytes: self.limits.max_body_bytes,
+            max_headers: self.limits.max_headers,
+            max_header_bytes: self.limits.max_header_bytes,
+            header_timeout: std::time::Duration::from_secs(self.limits.header_timeout_s),
+            max_connections: self.limits.max_connections,
+            failed_auth_per_minute: self.limits.failed_auth_per_minute,
+            compute_threads: self.limits.compute_threads,
+            private_cache_control: self.server.private_cache_control.clone(),
+            // Checked when the configuration was loaded.
+            public_origin: self.server.public_origin().ok().flatten(),
+            trusted_proxies: self.server.trusted_proxies.clone(),
         }
     }
 }
@@ -250,6 +304,20 @@ pub struct LimitsConfig {
     pub max_url_bytes: usize,
     /// Largest request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Most headers in one request (431 above).
+    pub max_headers: usize,
+    /// Largest sum of header names and values in bytes (431 above).
+    pub max_header_bytes: usize,
+    /// Seconds a connection may take to send a request's head, or stay idle between requests,
+    /// before it is closed.
+    pub header_timeout_s: u64,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// Failed authentications an address may make in a minute; it is then refused (429) for
+    /// the rest of the minute.
+    pub failed_auth_per_minute: u32,
+    /// Threads for requests' CPU work (tiles, filters); 0 is one per core.
+    pub compute_threads: usize,
     /// Seconds a database statement of `bando serve` may run (loading a layer is one).
     pub statement_timeout_s: u64,
 }
@@ -262,6 +330,12 @@ impl Default for LimitsConfig {
             request_timeout_s: 30,
             max_url_bytes: 8192,
             max_body_bytes: 65_536,
+            max_headers: 100,
+            max_header_bytes: 16_384,
+            header_timeout_s: 10,
+            max_connections: 4096,
+            failed_auth_per_minute: 20,
+            compute_threads: 0,
             statement_timeout_s: 120,
         }
     }
@@ -335,6 +409,14 @@ impl Config {
         }
         for path in config.web.fonts.values_mut().filter(|p| p.is_relative()) {
             *path = base.join(&*path);
+        }
+        config
+            .server
+            .public_origin()
+            .map_err(|message| ConfigError::Server { file: config.origin.clone(), message })?;
+        if HeaderValue::from_str(&config.server.private_cache_control).is_err() {
+            let message = "private_cache_control is not a valid header value".into();
+            return Err(ConfigError::Server { file: config.origin.clone(), message });
         }
         // Each source goes into a Content-Security-Policy header as it is: a `;` would end the
         // directive and start another.
@@ -446,6 +528,24 @@ source = { table = "transport.roads" }
         let msg = error_of(&format!("[web]\nframe_ancestors = [\"'self'; script-src *\"]\n{LAYER}"));
         assert!(msg.contains("web: frame_ancestors") && msg.contains("script-src"), "{msg}");
         assert_eq!(error_of(&format!("[web]\nframe_ancestors = [\"https://a.vn\", \"'none'\"]\n{LAYER}")), "no error");
+    }
+
+    #[test]
+    fn a_private_temporal_property_is_refused_at_start() {
+        let props =
+            "temporal = \"opened_on\"\nproperties = [{ name = \"opened_on\", type = \"date\", private = true }]\n";
+        let msg = error_of(&format!("{LAYER}{props}"));
+        assert!(msg.contains("layer `roads`: field `temporal`") && msg.contains("private"), "{msg}");
+        assert_eq!(error_of(&format!("{LAYER}{}", props.replace("true", "false"))), "no error");
+    }
+
+    #[test]
+    fn the_public_url_is_a_scheme_and_a_host() {
+        for bad in ["javascript:alert(1)", "ftp://a.vn", "https://a.vn/x<y", "https://"] {
+            let msg = error_of(&format!("[server]\npublic_url = \"{bad}\"\n{LAYER}"));
+            assert!(msg.contains("server: public_url"), "{bad}: {msg}");
+        }
+        assert_eq!(error_of(&format!("[server]\npublic_url = \"https://gis.cantho.gov.vn/\"\n{LAYER}")), "no error");
     }
 
     #[test]

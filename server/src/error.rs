@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The body is larger than `[limits] max_body_bytes`.
     #[error("{0}")]
     TooLarge(String),
+    /// The headers are more or larger than `[limits]` allows.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// The caller's rate is used up.
     #[error("{0}")]
     TooManyRequests(String),
@@ -48,6 +51,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

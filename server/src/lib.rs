@@ -5,8 +5,9 @@
 //! - `media`, `error`, `settings`, `layer`, `assets`, `glyphs`: the media types; the one status
 //!   table; the serving settings; the served layer and its extents; the map pages' files; label
 //!   glyphs.
-//! - `auth`, `request`, `feature_view`, `limits`, `audit`, `html`: keys and callers; typed
-//!   request values; a feature as answers show it; the rate limiter; the audit trail; page layout.
+//! - `auth`, `request`, `feature_view`, `limits`, `compute`, `audit`, `html`: keys and callers;
+//!   typed request values; a feature as answers show it; the rate limiters; the bounded pool for
+//!   CPU work; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
 //! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`: the service core
 //!   (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas, feature
@@ -14,13 +15,15 @@
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
 //! - `respond`, `hub`, `state`: how answers are written; what the change-log follower shares
 //!   with handlers; the shared state that composes the core.
-//! - `middleware`, `load`, `live`, `routes`: what runs before handlers, loading, the change
-//!   feed, and the handlers (extract → core → encode; no route module imports another).
+//! - `middleware`, `load`, `live`, `routes`, `listener`: what runs around handlers, loading, the
+//!   change feed, the handlers (extract → core → encode; no route module imports another), and
+//!   the connections they are served on.
 
 pub mod access;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod compute;
 pub mod config;
 pub mod error;
 pub mod feature_view;
@@ -32,6 +35,7 @@ pub mod hub;
 pub mod keys;
 pub mod layer;
 pub mod limits;
+pub mod listener;
 pub mod live;
 pub mod load;
 pub mod media;
@@ -83,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .layer(Extension(operations))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::throttle))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_size))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(limits::panic_response))
         // GeoJSON and pages shrink five- to tenfold; tiles carry their own gzip, which this

@@ -1,7 +1,13 @@
-//! The request rate per API key (or per address without one), and the answer to a handler that
-//! panicked. The middleware applies them.
+//! The request rate per API key (or per address without one), the failed authentications per
+//! address, and the answer to a handler that panicked. The middleware applies them.
 
-use std::{num::NonZeroU32, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
@@ -40,6 +46,48 @@ impl Throttle {
     }
 }
 
+/// How long failed authentications are counted for.
+const STRIKE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed authentications per client address. A client that keeps sending bad keys is refused
+/// (429) for the rest of the minute, whatever key it sends next: otherwise a success would still
+/// stand out among the refusals, and guessing would only be slower. Hand-written because the
+/// rate limiter above cannot look at a bucket without taking from it.
+pub struct Strikes {
+    per_minute: u32,
+    by_address: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Strikes {
+    /// At most `per_minute` failures per address in a minute.
+    pub fn new(per_minute: u32) -> Self {
+        Self { per_minute: per_minute.max(1), by_address: Mutex::default() }
+    }
+
+    /// The whole seconds `address` must still wait, when it has failed too often.
+    pub fn locked_out(&self, address: IpAddr) -> Option<u64> {
+        let map = self.by_address.lock().unwrap_or_else(PoisonError::into_inner);
+        let &(count, since) = map.get(&address)?;
+        let left = STRIKE_WINDOW.checked_sub(since.elapsed())?;
+        (count >= self.per_minute).then(|| left.as_secs() + 1)
+    }
+
+    /// Counts one failed authentication from `address`.
+    pub fn strike(&self, address: IpAddr) {
+        let mut map = self.by_address.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget old windows now and then, so that a scan from many addresses does not grow
+        // the map for ever.
+        if map.len() > 10_000 {
+            map.retain(|_, (_, since)| since.elapsed() < STRIKE_WINDOW);
+        }
+        let entry = map.entry(address).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= STRIKE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
 /// A panic in a handler: logged, and a 500 for that request only.
 pub fn panic_response(detail: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = detail
@@ -48,4 +96,22 @@ pub fn panic_response(detail: Box<dyn std::any::Any + Send + 'static>) -> Respon
         .or_else(|| detail.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     ApiError::Internal(format!("handler panicked: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_locked_out_after_its_failures_and_others_are_not() {
+        let strikes = Strikes::new(3);
+        let (bad, other) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        for _ in 0..2 {
+            strikes.strike(bad);
+        }
+        assert_eq!(strikes.locked_out(bad), None);
+        strikes.strike(bad);
+        assert!(strikes.locked_out(bad).is_some_and(|s| (1..=60).contains(&s)));
+        assert_eq!(strikes.locked_out(other), None);
+    }
 }

@@ -145,7 +145,8 @@ const BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=error".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=error,geo=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -401,13 +402,16 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         ));
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
-    let app = server::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = server::app(state.clone());
+    let closing = state.clone();
     let shutdown = async move {
         shutdown_signal().await;
         // Change streams never end by themselves: end them so that the shutdown can finish.
-        state.hub().close();
+        closing.hub().close();
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    server::listener::serve(listener, app, state.settings(), shutdown).await;
+    state.audit().drain(std::time::Duration::from_secs(10)).await;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM so that in-flight requests finish before exit.

@@ -1,16 +1,19 @@
-//! What runs before every handler: sizes first (414, 413), then who the caller is (401 for a
-//! bad key), then the caller's rate (429) and the time limit (503).
+//! What runs around every handler: sizes first (414, 413, 431), the request's public origin,
+//! then who the caller is (401 for bad credentials, 429 for an address that keeps sending
+//! them), then the caller's rate (429) and the time limit (503). On the way out, what the
+//! answer read is audited and decides how shared caches may keep it.
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::header,
+    http::{HeaderMap, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
 use crate::{auth::Caller, error::ApiError, state::AppState};
 
-/// Refuses over-long URLs (414) and over-large bodies (413) before the request is looked at.
+/// Refuses over-long URLs (414), over-large bodies (413) and over-large or too many headers
+/// (431) before the request is looked at.
 pub async fn check_size(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let settings = state.settings();
     let url = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
@@ -20,8 +23,17 @@ pub async fn check_size(State(state): State<AppState>, request: Request, next: N
             settings.max_url_bytes
         )));
     }
-    let body = request
-        .headers()
+    let headers = request.headers();
+    let header_bytes: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    if headers.len() > settings.max_headers || header_bytes > settings.max_header_bytes {
+        return Err(ApiError::HeadersTooLarge(format!(
+            "the request has {} headers of {header_bytes} bytes; at most {} headers of {} bytes are accepted",
+            headers.len(),
+            settings.max_headers,
+            settings.max_header_bytes
+        )));
+    }
+    let body = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
@@ -35,17 +47,95 @@ pub async fn check_size(State(state): State<AppState>, request: Request, next: N
     Ok(next.run(request).await)
 }
 
-/// Identifies the caller of every request (401 for a bad key) and records it on the request
-/// for the handlers.
+/// Makes `Host` and `X-Forwarded-Proto`, which links are built from, say what the configured
+/// public URL says, or else what the client said if it is a plain host and `http`/`https`:
+/// forwarding headers count only from a configured proxy, so that no client can put
+/// `javascript:` or another site into the links of a page.
+pub async fn origin(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let settings = state.settings();
+    let proxied = peer.is_some_and(|p| settings.trusted_proxies.contains(&p));
+    let headers = request.headers_mut();
+    let (scheme, host) = match &settings.public_origin {
+        Some((scheme, host)) => (scheme.clone(), host.clone()),
+        None => {
+            let forwarded = |name: &str| proxied.then(|| headers.get(name)).flatten().cloned();
+            let host = forwarded("x-forwarded-host").or_else(|| headers.get(header::HOST).cloned());
+            let host = host.filter(|h| h.to_str().is_ok_and(is_authority));
+            let scheme = forwarded("x-forwarded-proto").filter(|p| p == "http" || p == "https");
+            (scheme.unwrap_or(HeaderValue::from_static("http")), host.unwrap_or(HeaderValue::from_static("127.0.0.1")))
+        }
+    };
+    headers.insert(header::HOST, host);
+    headers.insert("x-forwarded-proto", scheme);
+    headers.remove("x-forwarded-host");
+    next.run(request).await
+}
+
+/// A host and optional port as a link may carry them: letters, digits, `.-:[]` only.
+fn is_authority(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
+/// Identifies the caller of every request (401 for bad credentials; 429 for an address that
+/// has sent too many), records it on the request for the handlers, and settles what the
+/// answer read once it is made.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let mut caller = state.keyring().identify(request.headers())?;
-    caller.address = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
+    let address = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let credentials = has_credentials(request.headers());
+    if let Some(wait) = address.filter(|_| credentials).and_then(|a| state.strikes().locked_out(a)) {
+        return Ok(too_many(format!("too many failed authentications; try again in {wait} s"), wait));
+    }
+    let mut caller = match state.keyring().identify(request.headers()) {
+        Ok(caller) => caller,
+        Err(e) => {
+            if let Some(a) = address {
+                state.strikes().strike(a);
+            }
+            return Err(e);
+        }
+    };
+    caller.address = address;
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    Ok(settle(&state, &caller, response))
+}
+
+fn has_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-api-key") || headers.contains_key(header::AUTHORIZATION)
+}
+
+/// The answer as it may leave: restricted layers it read are audited, only when it succeeded
+/// (a refused request read nothing), and refused with 503 when the audit cannot take them
+/// (never served unaudited). An answer showing a layer that is not public is kept from shared
+/// caches; every answer about layers varies with the credentials.
+fn settle(state: &AppState, caller: &Caller, mut response: Response) -> Response {
+    let reads = caller.reads.take();
+    let status = response.status();
+    if (status.is_success() || status.is_redirection()) && !reads.restricted.is_empty() {
+        let targets: Vec<&str> = reads.restricted.iter().map(|l| l.as_str()).collect();
+        if state.audit().record(caller, "read", &targets).is_err() {
+            return ApiError::Unavailable("the audit trail is busy; try again shortly".into()).into_response();
+        }
+    }
+    if reads.non_public {
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&state.settings().private_cache_control) {
+            headers.insert(header::CACHE_CONTROL, v);
+        }
+        headers.append(header::VARY, HeaderValue::from_static("x-api-key, authorization"));
+    }
+    response
+}
+
+fn too_many(message: String, wait: u64) -> Response {
+    let mut response = ApiError::TooManyRequests(message).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, wait.into());
+    response
 }
 
 /// Applies the caller's rate (429 with `Retry-After`) and the time limit (503). Health probes
@@ -53,16 +143,26 @@ pub async fn authenticate(
 pub async fn throttle(State(state): State<AppState>, caller: Caller, request: Request, next: Next) -> Response {
     let probe = matches!(request.uri().path(), "/health" | "/ready" | "/metrics");
     if let Err(wait) = if probe { Ok(()) } else { state.throttle().admit(&caller) } {
-        let mut response =
-            ApiError::TooManyRequests(format!("too many requests; try again in {wait} s")).into_response();
-        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
+        return too_many(format!("too many requests; try again in {wait} s"), wait);
     }
     let limit = state.settings().request_timeout;
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable(format!("the request took longer than {} s", limit.as_secs())).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_hosts_reach_links() {
+        for ok in ["gis.example.vn", "127.0.0.1:8080", "[::1]:80", "a-b.vn"] {
+            assert!(is_authority(ok), "{ok}");
+        }
+        for bad in ["", "evil.vn/path", "a\"><script>", "javascript:alert(1)//", "x y", "a@b"] {
+            assert!(!is_authority(bad), "{bad}");
+        }
     }
 }

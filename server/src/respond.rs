@@ -14,16 +14,18 @@ pub fn json(media_type: &'static str, body: impl Into<axum::body::Body>) -> Resp
 }
 
 /// The representation `format` asks for: `json` builds the JSON answer, `page` the HTML one;
-/// only the one asked for is built.
+/// only the one asked for is built. The answer varies with `Accept`, and says so to caches.
 pub fn negotiated(
     format: Format,
     json: impl FnOnce() -> Result<Response, ApiError>,
     page: impl FnOnce() -> Result<Page, ApiError>,
 ) -> Result<Response, ApiError> {
-    match format {
-        Format::Json => json(),
-        Format::Html => page().map(IntoResponse::into_response),
-    }
+    let mut response = match format {
+        Format::Json => json()?,
+        Format::Html => page()?.into_response(),
+    };
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("accept"));
+    Ok(response)
 }
 
 /// `response` with a `Link` header (RFC 8288) mirroring the `self`, `alternate`, `next` and

@@ -1,5 +1,5 @@
-//! The serving settings: what the configuration's `[tiles]`, `[features]` and `[limits]`
-//! sections set for every request, read by the core without the configuration itself.
+//! The serving settings: what the configuration's `[server]`, `[tiles]`, `[features]` and
+//! `[limits]` sections set for every request, read by the core without the configuration itself.
 
 /// Serving settings taken from the configuration.
 #[derive(Clone, Debug)]
@@ -22,4 +22,22 @@ pub struct Settings {
     pub max_url_bytes: usize,
     /// Largest body in bytes.
     pub max_body_bytes: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Largest sum of header names and values in bytes.
+    pub max_header_bytes: usize,
+    /// How long a connection may take to send a request's head, and stay idle between requests.
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Failed authentications an address may make per minute (429 above).
+    pub failed_auth_per_minute: u32,
+    /// Threads for requests' CPU work; 0 is one per core.
+    pub compute_threads: usize,
+    /// `Cache-Control` of answers that show a layer which is not public.
+    pub private_cache_control: String,
+    /// The scheme and host links carry, when the configuration sets a public URL.
+    pub public_origin: Option<(axum::http::HeaderValue, axum::http::HeaderValue)>,
+    /// Proxies whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }

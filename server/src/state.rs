@@ -18,9 +18,10 @@ use crate::{
     access::Access,
     audit::Audit,
     auth::{Caller, Keyring},
+    compute::Compute,
     hub::Hub,
     layer::Layer,
-    limits::Throttle,
+    limits::{Strikes, Throttle},
     settings::Settings,
     tiles::TileCache,
     web::Web,
@@ -36,6 +37,8 @@ struct Inner {
     layers: ArcSwap<BTreeMap<LayerId, Arc<Layer>>>,
     keyring: ArcSwap<Keyring>,
     throttle: Arc<Throttle>,
+    strikes: Strikes,
+    compute: Compute,
     pool: Option<PgPool>,
     audit: Audit,
     tiles: TileCache,
@@ -49,14 +52,17 @@ struct Inner {
 impl AppState {
     /// Empty and not ready; `pool` is PostGIS when it backs the layers.
     pub fn new(settings: Settings, keyring: Keyring, pool: Option<PgPool>, web: Web) -> Self {
+        let compute = Compute::new(settings.compute_threads);
         Self {
             inner: Arc::new(Inner {
                 layers: ArcSwap::default(),
                 keyring: ArcSwap::from_pointee(keyring),
                 throttle: Throttle::new(settings.requests_per_second, settings.burst),
+                strikes: Strikes::new(settings.failed_auth_per_minute),
+                compute: compute.clone(),
                 audit: Audit::new(pool.clone()),
                 pool,
-                tiles: TileCache::new(settings.tile_cache_bytes),
+                tiles: TileCache::new(settings.tile_cache_bytes, compute),
                 settings,
                 ready: AtomicBool::new(false),
                 failed: Mutex::default(),
@@ -68,7 +74,7 @@ impl AppState {
 
     /// What `caller` may read, for one request.
     pub fn access<'a>(&'a self, caller: &'a Caller) -> Access<'a> {
-        Access::new(self.layers(), caller, &self.inner.audit)
+        Access::new(self.layers(), caller)
     }
 
     /// What the map pages need.
@@ -114,6 +120,21 @@ impl AppState {
     /// The rate limiter.
     pub fn throttle(&self) -> &Throttle {
         &self.inner.throttle
+    }
+
+    /// Failed authentications per address.
+    pub fn strikes(&self) -> &Strikes {
+        &self.inner.strikes
+    }
+
+    /// The pool for requests' CPU work.
+    pub fn compute(&self) -> &Compute {
+        &self.inner.compute
+    }
+
+    /// The audit trail.
+    pub fn audit(&self) -> &Audit {
+        &self.inner.audit
     }
 
     /// The keys in force.

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use layers::{GeometryType, Value};
 use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::EncodeError};
 
-use crate::{error::ApiError, feature_view::Columns, layer::Layer};
+use crate::{compute::Compute, error::ApiError, feature_view::Columns, layer::Layer};
 
 /// The only tiling scheme served.
 pub const TMS_ID: &str = "WebMercatorQuad";
@@ -71,13 +71,15 @@ pub struct CacheStats {
 /// Renders tiles, through the cache when one is configured.
 pub struct TileCache {
     cache: Option<moka::future::Cache<TileKey, Arc<Rendered>>>,
+    compute: Compute,
     /// Counters.
     pub stats: CacheStats,
 }
 
 impl TileCache {
-    /// A cache of at most `max_bytes` of compressed tiles; 0 turns caching off.
-    pub fn new(max_bytes: u64) -> Self {
+    /// A cache of at most `max_bytes` of compressed tiles (0 turns caching off), rendering on
+    /// `compute`.
+    pub fn new(max_bytes: u64, compute: Compute) -> Self {
         let cache = (max_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(max_bytes)
@@ -87,7 +89,7 @@ impl TileCache {
                 })
                 .build()
         });
-        Self { cache, stats: CacheStats::default() }
+        Self { cache, compute, stats: CacheStats::default() }
     }
 
     /// The tile of these layers, from the cache or freshly rendered: 404 when the tile's zoom is
@@ -104,7 +106,7 @@ impl TileCache {
         }
         let Some(cache) = &self.cache else {
             self.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return render_compressed(layers, tile).await.map(Arc::new);
+            return render_compressed(&self.compute, layers, tile).await.map(Arc::new);
         };
         let key = TileKey { layers: layers.iter().map(|l| (l.def.id.to_string(), l.version)).collect(), tile };
         // A tile rendered from a layer that a change superseded meanwhile is answered but not
@@ -113,7 +115,7 @@ impl TileCache {
         let entry = cache
             .entry(key)
             .or_optionally_insert_with(async {
-                let rendered = render_compressed(layers.clone(), tile).await.map(Arc::new);
+                let rendered = render_compressed(&self.compute, layers.clone(), tile).await.map(Arc::new);
                 let cached = rendered.as_ref().ok().filter(|_| !layers.iter().any(|l| l.is_superseded())).cloned();
                 rendered_here = Some(rendered);
                 cached
@@ -125,7 +127,7 @@ impl TileCache {
             (Some(entry), _) => Ok(entry.into_value()),
             (None, Some(rendered)) => rendered,
             // Another request's render was not cached: render this one apart.
-            (None, None) => render_compressed(layers, tile).await.map(Arc::new),
+            (None, None) => render_compressed(&self.compute, layers, tile).await.map(Arc::new),
         }
     }
 
@@ -180,22 +182,22 @@ impl TileCache {
     }
 }
 
-/// Renders and compresses off the async threads: both are CPU work.
-async fn render_compressed(layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Rendered, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let mvt = render(&layers, tile).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
-        let mut hasher = std::hash::DefaultHasher::new();
-        mvt.hash(&mut hasher);
-        let etag = format!("\"{:016x}\"", hasher.finish());
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::fast());
-        gz.write_all(&mvt)
-            .and_then(|()| gz.finish())
-            .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
-            .map_err(|e| ApiError::Internal(format!("compressing tile {tile}: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("rendering tile {tile}: {e}")))?
+/// Renders and compresses on the compute pool: both are CPU work.
+async fn render_compressed(compute: &Compute, layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Rendered, ApiError> {
+    compute
+        .run(move || {
+            let mvt = render(&layers, tile).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
+            let mut hasher = std::hash::DefaultHasher::new();
+            mvt.hash(&mut hasher);
+            let etag = format!("\"{:016x}\"", hasher.finish());
+            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::fast());
+            gz.write_all(&mvt)
+                .and_then(|()| gz.finish())
+                .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
+                .map_err(|e| ApiError::Internal(format!("compressing tile {tile}: {e}")))
+        })
+        .await?
 }
 
 /// The MVT bytes of `tile` with one MVT layer per given layer (those whose zoom range includes

@@ -146,13 +146,22 @@ pub struct Server {
 
 impl Server {
     /// Starts `bando serve` on a free loopback port and waits until `/ready` answers 200.
-    pub fn start(mut cmd: Command) -> Self {
+    pub fn start(cmd: Command) -> Self {
+        Self::start_with_stderr(cmd, Stdio::inherit())
+    }
+
+    /// [`Server::start`], its log (standard error) going to `log`.
+    pub fn start_logging_to(cmd: Command, log: &Path) -> Self {
+        Self::start_with_stderr(cmd, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn start_with_stderr(mut cmd: Command, stderr: Stdio) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
         let child = cmd
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut server = Self { base, child, key: None };

@@ -53,13 +53,14 @@ fn layer_paths(id: &str) -> Vec<String> {
         "/collections/{id}/tiles/WebMercatorQuad/12/1933/3251",
         "/tiles/{id}/12/3251/1933.mvt",
         "/tiles/{id}.json",
-        "/tiles/roads,{id}.json",
+        "/tiles/{other},{id}.json",
         "/collections/{id}/items?f=html",
         "/styles/{id}.json",
         "/embed/{id}",
     ]
     .iter()
-    .map(|p| p.replace("{id}", id))
+    // A list naming a layer twice is refused: pair the layer with another public one.
+    .map(|p| p.replace("{id}", id).replace("{other}", if id == "roads" { "rivers" } else { "roads" }))
     .collect()
 }
 
@@ -283,4 +284,184 @@ fn a_revocation_the_server_could_not_read_at_first_takes_effect_once_it_can() {
         assert!(Instant::now() < deadline, "the revoked key still works 5 s after the keys became readable");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn restricted_reads_are_audited_once_per_successful_request_and_layer() {
+    let db = TestDb::new();
+    let file = samples().join("resource_zones.geojson");
+    run_ok(&mut db.bando(&["import", file.to_str().unwrap(), "--layer", "resource_zones"]));
+    let key = run_ok(&mut db.bando(&["keys", "create", "--role", "editor"])).trim().to_owned();
+    let server = Server::start(db.bando(&[]));
+    let reads = || db.sql("SELECT count(*) FROM bando.audit WHERE action = 'read'").trim().parse::<u64>().unwrap();
+    let client = Client { server: &server, key: Some(&key) };
+    // A list naming the layer twice (or 540 times) is refused before anything is read.
+    for times in [2, 540] {
+        let list = vec!["resource_zones"; times].join(",");
+        assert_eq!(client.get(&format!("/tiles/{list}.json")).status(), 400, "{times}");
+    }
+    // 160 answered requests and 80 refused ones, 8 at a time.
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, key) = (server.base.clone(), key.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let get = |p: &str| http.get(format!("{base}{p}")).header("x-api-key", &key).send().unwrap().status();
+                for _ in 0..20 {
+                    assert_eq!(get("/tiles/resource_zones.json"), 200);
+                    assert_eq!(get("/tiles/resource_zones/30/0/0.mvt"), 400);
+                    assert_eq!(get("/collections/resource_zones/items?limit=x"), 400);
+                }
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    assert_eq!(server.get("/ready").status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reads() < 160 {
+        assert!(std::time::Instant::now() < deadline, "{} of 160 reads audited", reads());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(reads(), 160, "one row per answered request, none for refused ones");
+}
+
+#[test]
+fn answers_showing_non_public_layers_stay_out_of_shared_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agency, a) = new_key("agency");
+    let config = config_with(dir.path(), &[a], "");
+    let server = Server::start(bando(&["--config", config.to_str().unwrap()]));
+    let tile = "/tiles/{id}/12/3251/1933.mvt";
+    for path in [tile, "/tiles/{id}.json", "/styles/{id}.json", "/collections/{id}/items?limit=1", "/collections"] {
+        let hidden = server.get_as(&path.replace("{id}", "warehouses"), Some(&agency), &[]);
+        assert!(hidden.status().is_success(), "{path}");
+        assert_eq!(hidden.headers()["cache-control"], "private, no-cache", "{path}");
+        let vary: Vec<&str> = hidden.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(vary.iter().any(|v| v.contains("x-api-key") && v.contains("authorization")), "{path}: {vary:?}");
+        let public = server.get_as(&path.replace("{id}", "roads"), None, &[]);
+        let control = public.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+        assert!(control.as_deref().is_none_or(|c| !c.contains("private")), "{path}: {control:?}");
+    }
+    let public_tile = server.get_as(&tile.replace("{id}", "roads"), None, &[]);
+    assert!(public_tile.headers()["cache-control"].to_str().unwrap().starts_with("public"));
+}
+
+#[test]
+fn conflicting_credentials_are_refused_and_bad_ones_are_slowed_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agency, a) = new_key("agency");
+    let (editor, e) = new_key("editor");
+    let config = config_with(dir.path(), &[a, e], "");
+    let mut cmd = bando(&["--config", config.to_str().unwrap()]);
+    cmd.env("BANDO_LIMITS__FAILED_AUTH_PER_MINUTE", "5");
+    let server = Server::start(cmd);
+    let status = |headers: &[(&str, &str)]| server.get_as("/collections/warehouses", None, headers).status().as_u16();
+    let (garbage, two) = ("Bearer garbage".to_owned(), format!("Bearer {editor}"));
+    assert_eq!(status(&[("authorization", &format!("BEARER {agency}"))]), 200, "the scheme is case-insensitive");
+    assert_eq!(status(&[("x-api-key", &agency), ("authorization", &format!("Bearer {agency}"))]), 200);
+    assert_eq!(status(&[("x-api-key", &agency), ("authorization", &garbage)]), 401);
+    assert_eq!(status(&[("x-api-key", &agency), ("authorization", &two)]), 401);
+    // Two failures so far; three more and the address must wait, whatever it sends next.
+    for _ in 0..3 {
+        assert_eq!(status(&[("x-api-key", "bando_nothing")]), 401);
+    }
+    let locked = server.get_as("/collections/warehouses", Some(&agency), &[]);
+    assert_eq!(locked.status(), 429);
+    assert!(locked.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(status(&[]), 404, "anonymous requests are still served");
+}
+
+#[test]
+fn readiness_names_failed_layers_only_to_cleared_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (editor, e) = new_key("editor");
+    let config = config_with(dir.path(), &[e], "");
+    let text = std::fs::read_to_string(&config).unwrap().replace("resource_zones.geojson", "gone.geojson");
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = bando(&["--config", config.to_str().unwrap()]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = cmd
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/ready");
+    let http = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let anonymous = loop {
+        if let Ok(r) = http.get(&url).send()
+            && r.text().unwrap().contains("failed")
+        {
+            break http.get(&url).send().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no failure reported");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(anonymous.status(), 503);
+    let detail = anonymous.text().unwrap();
+    assert!(!detail.contains("resource_zones") && !detail.contains("gone.geojson"), "{detail}");
+    let cleared = http.get(&url).header("x-api-key", &editor).send().unwrap().text().unwrap();
+    assert!(cleared.contains("resource_zones") && cleared.contains("gone.geojson"), "{cleared}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_key_revoked_during_a_burst_of_audited_reads_stops_working_within_seconds() {
+    use std::{
+        sync::atomic::{AtomicBool, Ordering},
+        time::{Duration, Instant},
+    };
+    let db = TestDb::new();
+    let file = samples().join("resource_zones.geojson");
+    run_ok(&mut db.bando(&["import", file.to_str().unwrap(), "--layer", "resource_zones"]));
+    let key = run_ok(&mut db.bando(&["keys", "create", "--role", "editor"])).trim().to_owned();
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let busy = run_ok(&mut db.bando(&["keys", "create", "--role", "editor"])).trim().to_owned();
+    let server = Server::start(db.bando(&[]));
+    // Sixteen clients reading the restricted layer as fast as they can with another key, every
+    // read audited, for at most 20 s.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..16)
+        .map(|_| {
+            let (base, key, stop) = (server.base.clone(), busy.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let end = Instant::now() + Duration::from_secs(20);
+                let mut answered = 0u64;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                    let r = http.get(format!("{base}/tiles/resource_zones.json")).header("x-api-key", &key).send();
+                    answered += u64::from(r.is_ok_and(|r| r.status() == 200));
+                }
+                answered
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.get_as("/tiles/resource_zones.json", Some(&key), &[]).status(), 200);
+    run_ok(&mut db.bando(&["keys", "revoke", &id]));
+    let revoked = Instant::now();
+    let mut seen = std::collections::BTreeMap::new();
+    loop {
+        let status = server.get_as("/collections", Some(&key), &[]).status().as_u16();
+        if status == 401 {
+            break;
+        }
+        *seen.entry(status).or_insert(0) += 1;
+        assert!(revoked.elapsed() < Duration::from_secs(5), "the revoked key still works under load: {seen:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("revocation took effect after {:?} under load", revoked.elapsed());
+    stop.store(true, Ordering::Relaxed);
+    let answered: u64 = load.into_iter().map(|t| t.join().unwrap()).sum::<u64>() + 1;
+    assert_eq!(server.get("/ready").status(), 200);
+    // Every answered read is in the trail, and nothing else.
+    let reads = || db.sql("SELECT count(*) FROM bando.audit WHERE action = 'read'").trim().parse::<u64>().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reads() < answered && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("{answered} restricted reads answered, {} audited", reads());
+    assert_eq!(reads(), answered);
 }

@@ -81,18 +81,22 @@ pub async fn revoke_key(pool: &PgPool, id: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Appends an entry to the audit trail.
-pub async fn audit(pool: &PgPool, e: &AuditEntry) -> Result<()> {
-    sqlx::query("INSERT INTO bando.audit (at, who, role, action, target, client) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(e.at)
-        .bind(&e.who)
-        .bind(&e.role)
-        .bind(&e.action)
-        .bind(&e.target)
-        .bind(&e.client)
-        .execute(pool)
-        .await
-        .map_err(Error::db("writing the audit trail"))?;
+/// Appends entries to the audit trail, all in one statement.
+pub async fn audit(pool: &PgPool, entries: &[AuditEntry]) -> Result<()> {
+    let column = |f: fn(&AuditEntry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO bando.audit (at, who, role, action, target, client) \
+         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
+    )
+    .bind(entries.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(column(|e| Some(e.who.clone())))
+    .bind(column(|e| e.role.clone()))
+    .bind(column(|e| Some(e.action.clone())))
+    .bind(column(|e| Some(e.target.clone())))
+    .bind(column(|e| e.client.clone()))
+    .execute(pool)
+    .await
+    .map_err(Error::db("writing the audit trail"))?;
     Ok(())
 }
 

@@ -33,21 +33,22 @@ pub struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
-    /// The page of `request` on `view`.
-    pub fn find(view: &'a LayerView, request: &ItemsRequest) -> Self {
+    /// The page of `request` on `view`: 503 when the query runs past the request's deadline.
+    pub fn find(view: &'a LayerView, request: &ItemsRequest) -> Result<Self, ApiError> {
         let query = &request.query;
-        let found = layers::query::run(&view.index, &view.def, query);
+        let found = layers::query::run(&view.index, &view.def, query)
+            .map_err(|_| ApiError::Unavailable("the query took longer than the request may; narrow it".into()))?;
         let only = request.properties.as_deref();
         let columns =
             Columns::new(&view.def, view.visible().map(|(i, _)| i).filter(|i| only.is_none_or(|o| o.contains(i))));
-        Self {
+        Ok(Self {
             features: found.features,
             matched: found.matched,
             offset: query.offset,
             limit: query.limit,
             crs: request.crs,
             columns,
-        }
+        })
     }
 
     /// The features as the answer shows them.

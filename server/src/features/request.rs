@@ -50,7 +50,8 @@ impl ItemsRequest {
     /// The typed request of `params` on `view`; every error names the parameter.
     pub fn parse(view: &LayerView, params: &Params, settings: &Settings) -> Result<Self, ApiError> {
         let bad = |m: String| ApiError::BadRequest(m);
-        let mut q = FeatureQuery { limit: settings.default_limit, ..FeatureQuery::default() };
+        let deadline = Some(std::time::Instant::now() + settings.request_timeout);
+        let mut q = FeatureQuery { limit: settings.default_limit, deadline, ..FeatureQuery::default() };
         let mut seen = std::collections::HashSet::new();
         for (key, value) in &params.0 {
             if !seen.insert(key.as_str()) {

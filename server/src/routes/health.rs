@@ -7,7 +7,9 @@ use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
 use super::Endpoint;
-use crate::{error::ApiError, media::JSON, openapi::Operation, state::AppState};
+use layers::AccessLevel;
+
+use crate::{auth::Caller, error::ApiError, media::JSON, openapi::Operation, state::AppState};
 
 /// How long `/ready` waits for the database.
 const PING: Duration = Duration::from_secs(2);
@@ -24,10 +26,15 @@ async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn ready(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let failed = state.failed_layers();
-    if !failed.is_empty() {
+    // Which layers, and why, names hidden layers and file paths: that is for the log (where
+    // each failure was written) and for callers cleared for every layer.
+    if !failed.is_empty() && caller.may_read(AccessLevel::Restricted) {
         return Err(ApiError::Unavailable(format!("layers failed to load: {}", failed.join("; "))));
+    }
+    if !failed.is_empty() {
+        return Err(ApiError::Unavailable(format!("{} layers failed to load; the log says which", failed.len())));
     }
     if !state.is_ready() {
         return Err(ApiError::Unavailable("layers are still loading".into()));

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Endpoint, base_url};
 use crate::{
+    access::LayerView,
     auth::Caller,
     error::ApiError,
     features::{self, ITEMS_PARAMETERS, ItemsRequest, Page},
@@ -19,6 +20,7 @@ use crate::{
     openapi::{Operation, Status},
     request::{Format, Params, Segments},
     respond,
+    settings::Settings,
     state::AppState,
 };
 
@@ -56,19 +58,33 @@ async fn items(
 ) -> Result<Response, ApiError> {
     let view = state.access(&caller).one(&id)?;
     let format = Format::negotiate(&params, &headers)?;
-    let request = ItemsRequest::parse(&view, &params, state.settings())?;
-    let page = Page::find(&view, &request);
     let base = format!("{}/collections/{id}/items", base_url(&headers));
-    let links = Links { base: &base, params: &params, limit: page.limit, format }.of(&page);
+    // Parsing a filter, testing features against it and encoding the page are CPU work.
+    let settings = state.settings().clone();
+    state.compute().run(move || items_page(&view, &params, &settings, format, &id, &base)).await?
+}
+
+/// The `/items` answer, computed.
+fn items_page(
+    view: &LayerView,
+    params: &Params,
+    settings: &Settings,
+    format: Format,
+    id: &str,
+    base: &str,
+) -> Result<Response, ApiError> {
+    let request = ItemsRequest::parse(view, params, settings)?;
+    let page = Page::find(view, &request)?;
+    let links = Links { base, params, limit: page.limit, format }.of(&page);
     let response = respond::negotiated(
         format,
         || Ok(geojson_response(geojson::collection(&page, &links)?, page.crs)),
         || {
             Ok(html::Page::new(
                 &view.def.title,
-                html::Trail::Collection(&id),
+                html::Trail::Collection(id),
                 &format!("{base}?f=json"),
-                items_html(&id, &page, &links),
+                items_html(id, &page, &links),
             ))
         },
     )?;
