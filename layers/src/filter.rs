@@ -526,6 +526,9 @@ fn literal_geometry(literal: &Expr) -> Result<Geometry, Compile> {
         if s > n {
             return Err(invalid(format!("BBOX's south edge {s} is north of its north edge {n}")));
         }
+        if s == n || w == e {
+            return Err(invalid(format!("BBOX({w}, {s}, {e}, {n}) has no area")));
+        }
         let mut parts: Vec<_> =
             crate::query::antimeridian_parts([w, s, e, n]).into_iter().map(Rect::to_polygon).collect();
         return Ok(match parts.len() {

@@ -79,6 +79,10 @@ impl Audit {
         while self.unwritten.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let left = self.unwritten.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::error!(target: "audit", entries = left, "audit entries not written before the shutdown");
+        }
     }
 }
 

@@ -282,7 +282,9 @@ impl Config {
             max_connections: self.limits.max_connections,
             failed_auth_per_minute: self.limits.failed_auth_per_minute,
             compute_threads: self.limits.compute_threads,
-            private_cache_control: self.server.private_cache_control.clone(),
+            // Checked when the configuration was loaded.
+            private_cache_control: HeaderValue::from_str(&self.server.private_cache_control)
+                .unwrap_or(HeaderValue::from_static("private, no-cache")),
             // Checked when the configuration was loaded.
             public_origin: self.server.public_origin().ok().flatten(),
             trusted_proxies: self.server.trusted_proxies.clone(),
@@ -314,7 +316,7 @@ pub struct LimitsConfig {
     /// Connections served at once; further ones wait to be accepted.
     pub max_connections: usize,
     /// Failed authentications an address may make in a minute; it is then refused (429) for
-    /// the rest of the minute.
+    /// the rest of the minute. 0 turns the lock-out off.
     pub failed_auth_per_minute: u32,
     /// Threads for requests' CPU work (tiles, filters); 0 is one per core.
     pub compute_threads: usize,
@@ -416,6 +418,10 @@ impl Config {
             .map_err(|message| ConfigError::Server { file: config.origin.clone(), message })?;
         if HeaderValue::from_str(&config.server.private_cache_control).is_err() {
             let message = "private_cache_control is not a valid header value".into();
+            return Err(ConfigError::Server { file: config.origin.clone(), message });
+        }
+        if config.limits.header_timeout_s == 0 || config.limits.max_connections == 0 {
+            let message = "header_timeout_s and max_connections must be at least 1".into();
             return Err(ConfigError::Server { file: config.origin.clone(), message });
         }
         // Each source goes into a Content-Security-Policy header as it is: a `;` would end the

@@ -58,29 +58,50 @@ pub struct Strikes {
     by_address: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
+/// Addresses tracked at most: past it the oldest windows are forgotten first.
+const STRIKE_ADDRESSES: usize = 10_000;
+
+/// The address failures are counted for: an IPv6 client has a whole /64 to rotate through.
+fn counted(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
 impl Strikes {
-    /// At most `per_minute` failures per address in a minute.
+    /// At most `per_minute` failures per address in a minute; 0 counts nothing.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute: per_minute.max(1), by_address: Mutex::default() }
+        Self { per_minute, by_address: Mutex::default() }
     }
 
     /// The whole seconds `address` must still wait, when it has failed too often.
     pub fn locked_out(&self, address: IpAddr) -> Option<u64> {
+        if self.per_minute == 0 {
+            return None;
+        }
         let map = self.by_address.lock().unwrap_or_else(PoisonError::into_inner);
-        let &(count, since) = map.get(&address)?;
+        let &(count, since) = map.get(&counted(address))?;
         let left = STRIKE_WINDOW.checked_sub(since.elapsed())?;
         (count >= self.per_minute).then(|| left.as_secs() + 1)
     }
 
     /// Counts one failed authentication from `address`.
     pub fn strike(&self, address: IpAddr) {
+        if self.per_minute == 0 {
+            return;
+        }
         let mut map = self.by_address.lock().unwrap_or_else(PoisonError::into_inner);
-        // Forget old windows now and then, so that a scan from many addresses does not grow
-        // the map for ever.
-        if map.len() > 10_000 {
+        // Bounded: expired windows go first, then, under a flood of addresses, the oldest.
+        if map.len() >= STRIKE_ADDRESSES {
             map.retain(|_, (_, since)| since.elapsed() < STRIKE_WINDOW);
         }
-        let entry = map.entry(address).or_insert((0, Instant::now()));
+        if map.len() >= STRIKE_ADDRESSES
+            && let Some(oldest) = map.iter().min_by_key(|(_, (_, since))| *since).map(|(a, _)| *a)
+        {
+            map.remove(&oldest);
+        }
+        let entry = map.entry(counted(address)).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= STRIKE_WINDOW {
             *entry = (0, Instant::now());
         }
@@ -113,5 +134,13 @@ mod tests {
         strikes.strike(bad);
         assert!(strikes.locked_out(bad).is_some_and(|s| (1..=60).contains(&s)));
         assert_eq!(strikes.locked_out(other), None);
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        for last in 1..=3 {
+            strikes.strike(v6(&format!("2001:db8:1:2::{last}")));
+        }
+        assert!(strikes.locked_out(v6("2001:db8:1:2::99")).is_some(), "one /64 is one client");
+        let off = Strikes::new(0);
+        (0..10).for_each(|_| off.strike(bad));
+        assert_eq!(off.locked_out(bad), None);
     }
 }

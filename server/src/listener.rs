@@ -74,8 +74,14 @@ pub async fn serve(listener: TcpListener, app: Router, settings: &Settings, shut
             drop(slot);
         });
     }
-    graceful.shutdown().await;
+    // A client that stops reading must not hold the shutdown for ever.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open {} s after the shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
+    }
 }
+
+/// How long open requests may take to finish at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A connection whose answers hyper writes itself, for a request it cannot parse (a URL over
 /// 64 KiB, a head over its buffer), carry a problem+json body like every other error. hyper
@@ -92,8 +98,12 @@ impl ProblemIo {
         Self { inner, replacing: None }
     }
 
-    /// The problem answer standing in for hyper's empty `status` answer, when `head` is one.
+    /// The problem answer standing in for hyper's empty `status` answer, when `head` is one:
+    /// the whole of a short head, ending the answer, that hyper alone writes that way.
     fn replacement(head: &[u8]) -> Option<Vec<u8>> {
+        if head.len() > 256 || !head.ends_with(b"\r\n\r\n") {
+            return None;
+        }
         let (status, detail) = [
             ("414 URI Too Long", "the URL is too long"),
             ("431 Request Header Fields Too Large", "the request's headers are too large or too many"),

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{auth::Caller, error::ApiError, state::AppState};
+use crate::{auth::Caller, compute::Deadline, error::ApiError, state::AppState};
 
 /// Refuses over-long URLs (414), over-large bodies (413) and over-large or too many headers
 /// (431) before the request is looked at.
@@ -50,26 +50,47 @@ pub async fn check_size(State(state): State<AppState>, request: Request, next: N
 /// Makes `Host` and `X-Forwarded-Proto`, which links are built from, say what the configured
 /// public URL says, or else what the client said if it is a plain host and `http`/`https`:
 /// forwarding headers count only from a configured proxy, so that no client can put
-/// `javascript:` or another site into the links of a page.
+/// `javascript:` or another site into the links of a page. Behind such a proxy the client's
+/// address (for rates, lock-outs and the audit) is the last one `X-Forwarded-For` names that is
+/// not a proxy's.
 pub async fn origin(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let settings = state.settings();
-    let proxied = peer.is_some_and(|p| settings.trusted_proxies.contains(&p));
+    let peer = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let trusted = |ip: std::net::IpAddr| settings.trusted_proxies.contains(&ip.to_canonical());
+    let proxied = peer.is_some_and(|p| trusted(p.ip()));
     let headers = request.headers_mut();
     let (scheme, host) = match &settings.public_origin {
         Some((scheme, host)) => (scheme.clone(), host.clone()),
         None => {
-            let forwarded = |name: &str| proxied.then(|| headers.get(name)).flatten().cloned();
-            let host = forwarded("x-forwarded-host").or_else(|| headers.get(header::HOST).cloned());
-            let host = host.filter(|h| h.to_str().is_ok_and(is_authority));
+            let plain = |v: &HeaderValue| v.to_str().is_ok_and(is_authority);
+            let forwarded = |name: &str| proxied.then(|| headers.get(name)).flatten().filter(|v| plain(v)).cloned();
+            let host =
+                forwarded("x-forwarded-host").or_else(|| headers.get(header::HOST).filter(|v| plain(v)).cloned());
             let scheme = forwarded("x-forwarded-proto").filter(|p| p == "http" || p == "https");
             (scheme.unwrap_or(HeaderValue::from_static("http")), host.unwrap_or(HeaderValue::from_static("127.0.0.1")))
         }
     };
+    let client = proxied.then(|| forwarded_client(headers, &trusted)).flatten();
     headers.insert(header::HOST, host);
     headers.insert("x-forwarded-proto", scheme);
     headers.remove("x-forwarded-host");
+    if let Some(ip) = client {
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::new(ip, 0)));
+    }
     next.run(request).await
+}
+
+/// The client a chain of proxies names in `X-Forwarded-For`: the last address that is not one
+/// of them (addresses before it could be made up by the client).
+fn forwarded_client(headers: &HeaderMap, trusted: &dyn Fn(std::net::IpAddr) -> bool) -> Option<std::net::IpAddr> {
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|ip| !trusted(*ip))
 }
 
 /// A host and optional port as a link may carry them: letters, digits, `.-:[]` only.
@@ -112,7 +133,7 @@ fn has_credentials(headers: &HeaderMap) -> bool {
 /// The answer as it may leave: restricted layers it read are audited, only when it succeeded
 /// (a refused request read nothing), and refused with 503 when the audit cannot take them
 /// (never served unaudited). An answer showing a layer that is not public is kept from shared
-/// caches; every answer about layers varies with the credentials.
+/// caches; every answer varies with the credentials.
 fn settle(state: &AppState, caller: &Caller, mut response: Response) -> Response {
     let reads = caller.reads.take();
     let status = response.status();
@@ -122,13 +143,14 @@ fn settle(state: &AppState, caller: &Caller, mut response: Response) -> Response
             return ApiError::Unavailable("the audit trail is busy; try again shortly".into()).into_response();
         }
     }
-    if reads.non_public {
-        let headers = response.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&state.settings().private_cache_control) {
-            headers.insert(header::CACHE_CONTROL, v);
-        }
-        headers.append(header::VARY, HeaderValue::from_static("x-api-key, authorization"));
+    let headers = response.headers_mut();
+    let no_store = headers.get(header::CACHE_CONTROL).is_some_and(|v| v.as_bytes().starts_with(b"no-store"));
+    if reads.non_public && !no_store {
+        headers.insert(header::CACHE_CONTROL, state.settings().private_cache_control.clone());
     }
+    // Whatever it shows, the answer depends on the credentials (a 404 for a hidden layer, a
+    // shorter list for an anonymous caller): no cache may hand it to another caller.
+    headers.append(header::VARY, HeaderValue::from_static("x-api-key, authorization"));
     response
 }
 
@@ -140,12 +162,13 @@ fn too_many(message: String, wait: u64) -> Response {
 
 /// Applies the caller's rate (429 with `Retry-After`) and the time limit (503). Health probes
 /// are not counted: a monitor must never be locked out.
-pub async fn throttle(State(state): State<AppState>, caller: Caller, request: Request, next: Next) -> Response {
+pub async fn throttle(State(state): State<AppState>, caller: Caller, mut request: Request, next: Next) -> Response {
     let probe = matches!(request.uri().path(), "/health" | "/ready" | "/metrics");
     if let Err(wait) = if probe { Ok(()) } else { state.throttle().admit(&caller) } {
         return too_many(format!("too many requests; try again in {wait} s"), wait);
     }
     let limit = state.settings().request_timeout;
+    request.extensions_mut().insert(Deadline::after(limit));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable(format!("the request took longer than {} s", limit.as_secs())).into_response(),
@@ -155,6 +178,15 @@ pub async fn throttle(State(state): State<AppState>, caller: Caller, request: Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_proxies_is_the_last_address_no_proxy_has() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        let proxies = |ip: std::net::IpAddr| ip.to_string().starts_with("10.");
+        assert_eq!(forwarded_client(&headers, &proxies), "203.0.113.7".parse().ok());
+    }
 
     #[test]
     fn only_plain_hosts_reach_links() {

@@ -35,7 +35,7 @@ pub struct Settings {
     /// Threads for requests' CPU work; 0 is one per core.
     pub compute_threads: usize,
     /// `Cache-Control` of answers that show a layer which is not public.
-    pub private_cache_control: String,
+    pub private_cache_control: axum::http::HeaderValue,
     /// The scheme and host links carry, when the configuration sets a public URL.
     pub public_origin: Option<(axum::http::HeaderValue, axum::http::HeaderValue)>,
     /// Proxies whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed.

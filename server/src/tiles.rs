@@ -23,7 +23,12 @@ use bytes::Bytes;
 use layers::{GeometryType, Value};
 use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::EncodeError};
 
-use crate::{compute::Compute, error::ApiError, feature_view::Columns, layer::Layer};
+use crate::{
+    compute::{Compute, Deadline},
+    error::ApiError,
+    feature_view::Columns,
+    layer::Layer,
+};
 
 /// The only tiling scheme served.
 pub const TMS_ID: &str = "WebMercatorQuad";
@@ -94,7 +99,12 @@ impl TileCache {
 
     /// The tile of these layers, from the cache or freshly rendered: 404 when the tile's zoom is
     /// outside every layer's zoom range.
-    pub async fn tile(&self, layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Arc<Rendered>, ApiError> {
+    pub async fn tile(
+        &self,
+        layers: Vec<Arc<Layer>>,
+        tile: TileCoord,
+        deadline: Deadline,
+    ) -> Result<Arc<Rendered>, ApiError> {
         if !layers.iter().any(|l| l.serves_zoom(tile.z())) {
             let ranges: Vec<String> =
                 layers.iter().map(|l| format!("{} {}-{}", l.def.id, l.def.minzoom, l.def.maxzoom)).collect();
@@ -106,7 +116,7 @@ impl TileCache {
         }
         let Some(cache) = &self.cache else {
             self.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return render_compressed(&self.compute, layers, tile).await.map(Arc::new);
+            return render_compressed(&self.compute, layers, tile, deadline).await.map(Arc::new);
         };
         let key = TileKey { layers: layers.iter().map(|l| (l.def.id.to_string(), l.version)).collect(), tile };
         // A tile rendered from a layer that a change superseded meanwhile is answered but not
@@ -115,7 +125,7 @@ impl TileCache {
         let entry = cache
             .entry(key)
             .or_optionally_insert_with(async {
-                let rendered = render_compressed(&self.compute, layers.clone(), tile).await.map(Arc::new);
+                let rendered = render_compressed(&self.compute, layers.clone(), tile, deadline).await.map(Arc::new);
                 let cached = rendered.as_ref().ok().filter(|_| !layers.iter().any(|l| l.is_superseded())).cloned();
                 rendered_here = Some(rendered);
                 cached
@@ -127,7 +137,7 @@ impl TileCache {
             (Some(entry), _) => Ok(entry.into_value()),
             (None, Some(rendered)) => rendered,
             // Another request's render was not cached: render this one apart.
-            (None, None) => render_compressed(&self.compute, layers, tile).await.map(Arc::new),
+            (None, None) => render_compressed(&self.compute, layers, tile, deadline).await.map(Arc::new),
         }
     }
 
@@ -183,9 +193,14 @@ impl TileCache {
 }
 
 /// Renders and compresses on the compute pool: both are CPU work.
-async fn render_compressed(compute: &Compute, layers: Vec<Arc<Layer>>, tile: TileCoord) -> Result<Rendered, ApiError> {
+async fn render_compressed(
+    compute: &Compute,
+    layers: Vec<Arc<Layer>>,
+    tile: TileCoord,
+    deadline: Deadline,
+) -> Result<Rendered, ApiError> {
     compute
-        .run(move || {
+        .run(deadline, move || {
             let mvt = render(&layers, tile).map_err(|e| ApiError::Internal(e.to_string()))?;
             let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
             let mut hasher = std::hash::DefaultHasher::new();
@@ -197,7 +212,7 @@ async fn render_compressed(compute: &Compute, layers: Vec<Arc<Layer>>, tile: Til
                 .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
                 .map_err(|e| ApiError::Internal(format!("compressing tile {tile}: {e}")))
         })
-        .await?
+        .await
 }
 
 /// The MVT bytes of `tile` with one MVT layer per given layer (those whose zoom range includes

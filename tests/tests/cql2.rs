@@ -327,6 +327,9 @@ fn invalid_geometry_literals_are_refused_with_the_reason() {
         ("S_INTERSECTS(geom,POLYGON((0 0, 1 0, 1 1, 0 1)))", "end where it starts"),
         ("S_INTERSECTS(geom,LINESTRING(0 0))", "2 positions"),
         ("S_INTERSECTS(geom,BBOX(0,10,1,5))", "south edge"),
+        ("S_INTERSECTS(geom,BBOX(0,5,0,10))", "no area"),
+        ("S_INTERSECTS(geom,POLYGON((0 0, 1 1, 2 2, 0 0)))", "no area"),
+        ("S_INTERSECTS(geom,POLYGON((0 0, 2 2, 2 0, 0 2, 0 0)))", "invalid geometry"),
     ] {
         let r = server.get(&format!("/collections/ne_110m_admin_0_countries/items?filter={}", enc(filter)));
         assert_eq!(r.status(), 400, "{filter}");

@@ -36,8 +36,7 @@ impl<'a> Page<'a> {
     /// The page of `request` on `view`: 503 when the query runs past the request's deadline.
     pub fn find(view: &'a LayerView, request: &ItemsRequest) -> Result<Self, ApiError> {
         let query = &request.query;
-        let found = layers::query::run(&view.index, &view.def, query)
-            .map_err(|_| ApiError::Unavailable("the query took longer than the request may; narrow it".into()))?;
+        let found = layers::query::run(&view.index, &view.def, query).map_err(|_| crate::compute::too_late())?;
         let only = request.properties.as_deref();
         let columns =
             Columns::new(&view.def, view.visible().map(|(i, _)| i).filter(|i| only.is_none_or(|o| o.contains(i))));

@@ -14,6 +14,7 @@ use layers::{
 
 use crate::{
     access::LayerView,
+    compute::Deadline,
     error::ApiError,
     request::{Params, parse_bbox, parse_interval},
     settings::Settings,
@@ -48,10 +49,11 @@ pub struct ItemsRequest {
 
 impl ItemsRequest {
     /// The typed request of `params` on `view`; every error names the parameter.
-    pub fn parse(view: &LayerView, params: &Params, settings: &Settings) -> Result<Self, ApiError> {
+    /// The query gives up at `deadline`.
+    pub fn parse(view: &LayerView, params: &Params, settings: &Settings, deadline: Deadline) -> Result<Self, ApiError> {
         let bad = |m: String| ApiError::BadRequest(m);
-        let deadline = Some(std::time::Instant::now() + settings.request_timeout);
-        let mut q = FeatureQuery { limit: settings.default_limit, deadline, ..FeatureQuery::default() };
+        let mut q =
+            FeatureQuery { limit: settings.default_limit, deadline: Some(deadline.0), ..FeatureQuery::default() };
         let mut seen = std::collections::HashSet::new();
         for (key, value) in &params.0 {
             if !seen.insert(key.as_str()) {

@@ -13,6 +13,7 @@ use super::{Endpoint, base_url};
 use crate::{
     access::LayerView,
     auth::Caller,
+    compute::Deadline,
     error::ApiError,
     features::{self, ITEMS_PARAMETERS, ItemsRequest, Page},
     geojson, html,
@@ -52,6 +53,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn items(
     State(state): State<AppState>,
     caller: Caller,
+    deadline: Deadline,
     Segments(id): Segments<String>,
     params: Params,
     headers: HeaderMap,
@@ -61,7 +63,7 @@ async fn items(
     let base = format!("{}/collections/{id}/items", base_url(&headers));
     // Parsing a filter, testing features against it and encoding the page are CPU work.
     let settings = state.settings().clone();
-    state.compute().run(move || items_page(&view, &params, &settings, format, &id, &base)).await?
+    state.compute().run(deadline, move || items_page(&view, &params, &settings, deadline, format, &id, &base)).await
 }
 
 /// The `/items` answer, computed.
@@ -69,11 +71,12 @@ fn items_page(
     view: &LayerView,
     params: &Params,
     settings: &Settings,
+    deadline: Deadline,
     format: Format,
     id: &str,
     base: &str,
 ) -> Result<Response, ApiError> {
-    let request = ItemsRequest::parse(view, params, settings)?;
+    let request = ItemsRequest::parse(view, params, settings, deadline)?;
     let page = Page::find(view, &request)?;
     let links = Links { base, params, limit: page.limit, format }.of(&page);
     let response = respond::negotiated(

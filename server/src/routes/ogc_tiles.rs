@@ -11,6 +11,7 @@ use tiler::{
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
+    compute::Deadline,
     error::ApiError,
     layer::Layer,
     media::{JSON, MVT, TILEJSON},
@@ -219,6 +220,7 @@ fn within_limits(layer: &Layer, t: TileCoord) -> bool {
 async fn tile(
     State(state): State<AppState>,
     caller: Caller,
+    deadline: Deadline,
     Segments((id, tms, z, row, col)): Segments<(String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -231,6 +233,6 @@ async fn tile(
             "tile {z}/{row}/{col} lies outside the tileset's tileMatrixSetLimits (see /collections/{id}/tiles/{TMS_ID})"
         )));
     }
-    let rendered = state.tiles().tile(vec![layer.layer().clone()], tile).await?;
+    let rendered = state.tiles().tile(vec![layer.layer().clone()], tile, deadline).await?;
     respond::tile(&rendered, &headers, &state.settings().tile_cache_control)
 }

@@ -6,6 +6,7 @@ use axum::{extract::State, http::HeaderMap, response::Response};
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
+    compute::Deadline,
     error::ApiError,
     media::{MVT, TILEJSON},
     openapi::{Operation, Status},
@@ -42,13 +43,14 @@ pub fn endpoints() -> Vec<Endpoint> {
 async fn xyz_tile(
     State(state): State<AppState>,
     caller: Caller,
+    deadline: Deadline,
     Segments((spec, z, x, file)): Segments<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let views = state.access(&caller).list(&spec)?;
     let y = file.strip_suffix(".mvt").ok_or_else(|| ApiError::NotFound(format!("{file}: tiles end in .mvt")))?;
     let tile = parse_tile(&z, &x, y)?;
-    let rendered = state.tiles().tile(views.iter().map(|v| v.layer().clone()).collect(), tile).await?;
+    let rendered = state.tiles().tile(views.iter().map(|v| v.layer().clone()).collect(), tile, deadline).await?;
     respond::tile(&rendered, &headers, &state.settings().tile_cache_control)
 }
 
