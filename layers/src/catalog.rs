@@ -136,6 +136,12 @@ pub struct PropertyDef {
     /// Human-readable title.
     #[serde(default)]
     pub title: Option<String>,
+    /// Whether the table refuses a missing value (`NOT NULL`); found in the database at load.
+    #[serde(skip)]
+    pub required: bool,
+    /// The only values the table accepts (a `CHECK (p IN (...))`); found in the database at load.
+    #[serde(skip)]
+    pub choices: Option<Vec<String>>,
 }
 
 /// A PostGIS table, as `schema.table`.
@@ -269,6 +275,10 @@ pub struct LayerDef {
     /// knows MapLibre, checks them.
     #[serde(default)]
     pub style: Option<Vec<serde_json::Value>>,
+    /// The roles that may create, replace, update and delete its features through the API
+    /// (with a database; none: the layer is read-only).
+    #[serde(default)]
+    pub editable_by: Vec<String>,
 }
 
 /// What kind of thing a layer holds. The map styles draw each kind in its own way (the server's

@@ -134,6 +134,14 @@ impl Error {
         )
     }
 
+    /// What the database said when it refused a value or a row (a constraint, a type, a range:
+    /// SQLSTATE classes 22 and 23), the caller's fault rather than the system's.
+    pub fn refused_by_table(&self) -> Option<String> {
+        let Self::Db { source: sqlx::Error::Database(e), .. } = self else { return None };
+        let code = e.code()?;
+        (code.starts_with("22") || code.starts_with("23")).then(|| e.message().to_owned())
+    }
+
     /// Wraps a database error with what was being done.
     pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
         let context = context.into();

@@ -13,11 +13,11 @@ use std::{borrow::Cow, cmp::Ordering, num::NonZeroUsize, sync::Once};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
-use geo::{BoundingRect, Intersects, MapCoords, Relate, Validation, winding_order::Winding};
+use geo::{BoundingRect, Intersects, MapCoords, Relate};
 use geo_types::{Coord, Geometry, Rect};
 use like::Like;
 
-use crate::{Feature, LayerDef, PropertyType, Value, text};
+use crate::{Feature, LayerDef, PropertyType, Value, text, validity};
 
 /// The names a filter may use for the layer's geometry.
 pub const GEOMETRY_NAMES: [&str; 2] = ["geometry", "geom"];
@@ -537,65 +537,12 @@ fn literal_geometry(literal: &Expr) -> Result<Geometry, Compile> {
         });
     }
     let json = serde_json::to_value(literal).map_err(|e| invalid(e.to_string()))?;
-    check_positions(&json).map_err(invalid)?;
+    validity::check_structure(&json).map_err(invalid)?;
     let g = Geometry::try_from(literal.clone()).map_err(|e| invalid(e.to_string()))?;
-    // A ring that crosses itself or has no area, a line of one repeated position: the
-    // predicates' results are undefined on them (and the geometry library warns on every
-    // feature it compares them with).
-    g.check_validation().map_err(|e| invalid(e.to_string()))?;
-    if !every_ring_has_area(&g) {
-        return Err(invalid("a polygon ring has no area: its positions lie on one line".into()));
-    }
+    // The predicates' results are undefined on an invalid geometry (and the geometry library
+    // warns on every feature it compares one with).
+    validity::check_valid(&g).map_err(invalid)?;
     Ok(g)
-}
-
-/// Whether every ring of every polygon in `g` encloses an area (has a winding order), which
-/// the validity check above lets pass.
-fn every_ring_has_area(g: &Geometry) -> bool {
-    let polygon = |p: &geo_types::Polygon| {
-        std::iter::once(p.exterior()).chain(p.interiors()).all(|r| r.winding_order().is_some())
-    };
-    match g {
-        Geometry::Polygon(p) => polygon(p),
-        Geometry::MultiPolygon(m) => m.iter().all(polygon),
-        Geometry::GeometryCollection(c) => c.iter().all(every_ring_has_area),
-        _ => true,
-    }
-}
-
-/// Simple Features' structural rules on a GeoJSON geometry: a line has two positions or more,
-/// a ring four or more, its last the same as its first.
-fn check_positions(g: &serde_json::Value) -> Result<(), String> {
-    let kind = g["type"].as_str().unwrap_or_default();
-    if kind == "GeometryCollection" {
-        return g["geometries"].as_array().into_iter().flatten().try_for_each(check_positions);
-    }
-    let c = &g["coordinates"];
-    fn list(v: &serde_json::Value) -> &[serde_json::Value] {
-        v.as_array().map_or(&[], Vec::as_slice)
-    }
-    let line = |l: &serde_json::Value| match list(l).len() {
-        n if n < 2 => Err(format!("a line needs 2 positions or more, this one has {n}")),
-        _ => Ok(()),
-    };
-    let ring = |r: &serde_json::Value| {
-        let r = list(r);
-        if r.len() < 4 {
-            Err(format!("a polygon ring needs 4 positions or more, this one has {}", r.len()))
-        } else if r.first() != r.last() {
-            Err("a polygon ring must end where it starts".into())
-        } else {
-            Ok(())
-        }
-    };
-    let polygon = |p: &serde_json::Value| list(p).iter().try_for_each(ring);
-    match kind {
-        "LineString" => line(c),
-        "MultiLineString" => list(c).iter().try_for_each(line),
-        "Polygon" => polygon(c),
-        "MultiPolygon" => list(c).iter().try_for_each(polygon),
-        _ => Ok(()),
-    }
 }
 
 fn describe(e: &Expr) -> String {

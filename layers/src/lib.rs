@@ -17,6 +17,7 @@ pub mod search;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod validity;
 
 pub use catalog::{AccessLevel, GeometryType, LayerDef, LayerId, PropertyDef, PropertyType, Theme};
 pub use error::{Error, Result};

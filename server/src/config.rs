@@ -276,6 +276,9 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_s),
             max_url_bytes: self.limits.max_url_bytes,
             max_body_bytes: self.limits.max_body_bytes,
+            max_write_bytes: self.limits.max_write_bytes,
+            max_batch_features: self.limits.max_batch_features,
+            max_vertices: self.limits.max_vertices,
             max_headers: self.limits.max_headers,
             max_header_bytes: self.limits.max_header_bytes,
             header_timeout: std::time::Duration::from_secs(self.limits.header_timeout_s),
@@ -306,6 +309,12 @@ pub struct LimitsConfig {
     pub max_url_bytes: usize,
     /// Largest request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Largest body of a write, `POST`, `PUT` or `PATCH` of features, in bytes (413 above).
+    pub max_write_bytes: usize,
+    /// Features one batch `POST` may hold (413 above).
+    pub max_batch_features: usize,
+    /// Positions one written geometry may have (400 above).
+    pub max_vertices: usize,
     /// Most headers in one request (431 above).
     pub max_headers: usize,
     /// Largest sum of header names and values in bytes (431 above).
@@ -332,6 +341,9 @@ impl Default for LimitsConfig {
             request_timeout_s: 30,
             max_url_bytes: 8192,
             max_body_bytes: 65_536,
+            max_write_bytes: 16 << 20,
+            max_batch_features: 1000,
+            max_vertices: 100_000,
             max_headers: 100,
             max_header_bytes: 16_384,
             header_timeout_s: 10,
@@ -445,6 +457,10 @@ impl Config {
                 *file = base.join(&*file);
             }
             def.validate().map_err(|e| ConfigError::Layer { file: config.origin.clone(), source: Box::new(e) })?;
+            if let Some(role) = def.editable_by.iter().find(|r| !config.roles.contains_key(*r)) {
+                let message = format!("role {role:?} is not one of [roles]");
+                return Err(config_layer_error(&config.origin, key, "editable_by", message));
+            }
             crate::style::check_custom(def)
                 .map_err(|message| config_layer_error(&config.origin, key, "style", message))?;
         }

@@ -12,9 +12,37 @@ pub enum ApiError {
     /// The request is malformed or asks for something impossible.
     #[error("{0}")]
     BadRequest(String),
+    /// A member of a request body breaks the layer's schema: `pointer` (RFC 6901) says which.
+    #[error("{detail}")]
+    Invalid {
+        /// The JSON pointer to the offending member.
+        pointer: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A key was given and is not valid.
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller may read the layer, not write it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The body's media type is not one this path takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// `If-Match` names a state the feature is no longer in.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A change of a feature came without `If-Match`.
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// The layer takes no writes: only the methods in `allow`.
+    #[error("{detail}")]
+    ReadOnly {
+        /// The `Allow` header.
+        allow: &'static str,
+        /// Why.
+        detail: String,
+    },
     /// The URL is longer than `[limits] max_url_bytes`.
     #[error("{0}")]
     UriTooLong(String),
@@ -45,8 +73,13 @@ impl ApiError {
     /// The HTTP status of each error: the only such table.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::ReadOnly { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -69,14 +102,20 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": detail,
         });
+        if let Self::Invalid { pointer, .. } = &self {
+            body["pointer"] = pointer.as_str().into();
+        }
         let mut response =
             (status, [(header::CONTENT_TYPE, crate::media::PROBLEM_JSON)], body.to_string()).into_response();
+        if let Self::ReadOnly { allow, .. } = &self {
+            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }

@@ -9,6 +9,12 @@ use layers::{Value, crs::Crs};
 
 use crate::{error::ApiError, feature_view::FeatureView, features::Page};
 
+/// A GeoJSON geometry object as a geometry (its structure is checked first by the caller).
+pub fn parse_geometry(json: &serde_json::Value) -> Result<Geometry, String> {
+    let g = ::geojson::Geometry::from_json_value(json.clone()).map_err(|e| e.to_string())?;
+    Geometry::try_from(g).map_err(|e| e.to_string())
+}
+
 /// A page of features as a FeatureCollection with its paging `links`.
 pub fn collection(page: &Page, links: &serde_json::Value) -> Result<Vec<u8>, ApiError> {
     let mut out = format!(

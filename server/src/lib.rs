@@ -9,9 +9,10 @@
 //!   typed request values; a feature as answers show it; the rate limiters; the bounded pool for
 //!   CPU work; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
-//! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`: the service core
-//!   (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON Schemas, feature
-//!   pages, the OpenAPI document) and the GeoJSON encoder.
+//! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`: the
+//!   service core (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON
+//!   Schemas, feature pages, the OpenAPI document), the GeoJSON encoder, and writes as clients
+//!   send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
 //! - `respond`, `hub`, `state`: how answers are written; what the change-log follower shares
 //!   with handlers; the shared state that composes the core.
@@ -25,6 +26,7 @@ pub mod audit;
 pub mod auth;
 pub mod compute;
 pub mod config;
+pub mod edits;
 pub mod error;
 pub mod feature_view;
 pub mod features;
@@ -73,13 +75,28 @@ const _: () = assert!(layers::catalog::MAX_ZOOM == tiler::tile::MAX_ZOOM);
 pub fn app(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers(Any)
-        .expose_headers([header::ETAG, header::CONTENT_ENCODING]);
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_ENCODING,
+            header::LOCATION,
+            header::HeaderName::from_static("content-crs"),
+        ]);
     let endpoints = routes::all();
     let operations: Operations = endpoints.iter().map(|e| e.operation).collect();
     let router = endpoints.into_iter().fold(Router::new(), |r, e| r.route(e.operation.route, e.handler));
-    router
+    // The write methods join the GET routes of the same paths.
+    let router = routes::writes::routes().into_iter().fold(router, |r, (path, methods)| r.route(path, methods));
+    let routes = router
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed here; see the Allow header"))
@@ -93,9 +110,19 @@ pub fn app(state: AppState) -> Router {
         // GeoJSON and pages shrink five- to tenfold; tiles carry their own gzip, which this
         // leaves alone.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
-        .layer(cors)
+        .with_state(state);
+    // tower-http answers every OPTIONS as a CORS preflight; a plain one (without
+    // Access-Control-Request-Method) goes to the routes, which say what this caller may do.
+    let with_cors = routes.clone().layer(cors);
+    let dispatch = tower::service_fn(move |request: axum::extract::Request| {
+        let plain_options = request.method() == Method::OPTIONS
+            && !request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let target = if plain_options { routes.clone() } else { with_cors.clone() };
+        tower::ServiceExt::oneshot(target, request)
+    });
+    Router::new()
+        .fallback_service(dispatch)
         // 5xx answers are logged once, where they are made (ApiError); 503 from /ready while
         // loading is expected and stays at debug level here.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
-        .with_state(state)
 }

@@ -326,12 +326,16 @@ async fn reload_catalog(state: &AppState, pool: &PgPool, configured: &[LayerDef]
         Err(e) => return tracing::error!("re-reading the layer catalog failed, serving the layers as they were: {e}"),
     };
     let served = state.layers();
-    for def in defs {
+    for mut def in defs {
+        let Some(table) = def.source.table.clone() else { continue };
+        // As a load found them, so that an unchanged layer compares equal.
+        if let Err(e) = postgis::constraints(pool, &mut def, &table).await {
+            tracing::warn!(layer = %def.id, "reading the table's constraints failed: {e}");
+        }
         let previous = served.get(&def.id);
         if previous.is_some_and(|l| l.def == def) {
             continue;
         }
-        let Some(table) = def.source.table.clone() else { continue };
         match postgis::load(pool, &def, &table).await {
             Ok(index) => {
                 tracing::info!(layer = %def.id, access = ?def.access, "catalog change applied");

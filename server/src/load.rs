@@ -51,7 +51,8 @@ pub async fn load_all(state: AppState, defs: Vec<LayerDef>, pool: Option<PgPool>
             (_, None, None) => continue,
         };
         tasks.spawn(async move {
-            let index = load_one(&def, origin).await;
+            let mut def = def;
+            let index = load_one(&mut def, origin).await;
             (def, index)
         });
     }
@@ -69,10 +70,12 @@ pub async fn load_all(state: AppState, defs: Vec<LayerDef>, pool: Option<PgPool>
     tracing::info!(layers = state.layers().len(), "ready");
 }
 
-async fn load_one(def: &LayerDef, origin: Origin) -> layers::Result<LayerIndex> {
+/// A table layer's definition learns the table's constraints as it loads.
+async fn load_one(def: &mut LayerDef, origin: Origin) -> layers::Result<LayerIndex> {
     match origin {
         Origin::Table(table, pool) => {
             postgis::register(&pool, def, &table).await?;
+            postgis::constraints(&pool, def, &table).await?;
             postgis::load(&pool, def, &table).await
         }
         Origin::File(file) => {

@@ -75,11 +75,18 @@ enum Command {
     /// Prune the change log to its retention now (`[database] change_log_days` and
     /// `change_log_rows`); running servers also do it every minute.
     PruneChanges,
-    /// Print the latest audit entries (reads of restricted layers, every write).
+    /// Print the latest audit entries (reads of restricted layers, every write), or with
+    /// `--layer` and `--feature` one feature's history with its state before and after each write.
     Audit {
         /// How many entries.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// The layer of `--feature`.
+        #[arg(long, requires = "feature")]
+        layer: Option<String>,
+        /// A feature whose history to print.
+        #[arg(long, requires = "layer")]
+        feature: Option<i64>,
     },
 }
 
@@ -191,7 +198,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{gone} changes pruned");
             Ok(())
         }
-        Command::Audit { limit } => {
+        Command::Audit { layer: Some(layer), feature: Some(feature), .. } => {
+            let history = layers::store::security::feature_history(&connect(&config).await?, &layer, feature).await?;
+            for (e, before, after) in history {
+                let state = |s: Option<serde_json::Value>| s.map_or_else(|| "-".to_owned(), |v| v.to_string());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\tbefore {}\tafter {}",
+                    e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.who,
+                    e.role.unwrap_or_default(),
+                    e.action,
+                    e.client.unwrap_or_default(),
+                    state(before),
+                    state(after)
+                );
+            }
+            Ok(())
+        }
+        Command::Audit { limit, .. } => {
             for e in layers::store::security::recent_audit(&connect(&config).await?, limit).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",

@@ -5,7 +5,7 @@
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -38,11 +38,10 @@ pub async fn check_size(State(state): State<AppState>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
-    if body > settings.max_body_bytes {
-        return Err(ApiError::TooLarge(format!(
-            "the body is {body} bytes; at most {} are accepted",
-            settings.max_body_bytes
-        )));
+    let writes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
+    let most = if writes { settings.max_write_bytes } else { settings.max_body_bytes };
+    if body > most {
+        return Err(ApiError::TooLarge(format!("the body is {body} bytes; at most {most} are accepted")));
     }
     Ok(next.run(request).await)
 }

@@ -197,6 +197,8 @@ pub struct Context<'a> {
     pub default_limit: usize,
     /// The largest page.
     pub max_limit: usize,
+    /// The collections that take writes (with a database, made editable by the configuration).
+    pub editable: Vec<String>,
 }
 
 /// The whole document.
@@ -213,6 +215,9 @@ pub fn document(operations: &[Operation], cx: &Context) -> Value {
             paths.insert(op.path.to_owned(), op.item(op.summary, Vec::new()));
         }
     }
+    for id in &cx.editable {
+        add_writes(&mut paths, id);
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -224,6 +229,77 @@ pub fn document(operations: &[Operation], cx: &Context) -> Value {
         "paths": paths,
         "components": { "parameters": parameters(cx), "responses": responses() },
     })
+}
+
+/// The write operations of an editable collection (OGC API - Features Part 4): `POST` on its
+/// items path, and on its own feature path, beside `GET`, `PUT`, `PATCH` and `DELETE`.
+fn add_writes(paths: &mut Map<String, Value>, id: &str) {
+    let problem = |description: &str| json!({ "description": description, "content": { "application/problem+json": { "schema": { "type": "object" } } } });
+    let responses = |ok: (&str, &str), extra: &[(&str, &str)]| {
+        let mut r = Map::new();
+        r.insert(ok.0.into(), json!({ "description": ok.1 }));
+        for (code, description) in extra.iter().chain(&[
+            ("400", "The body breaks the collection's schema (`pointer` names the member)"),
+            ("403", "The caller may read the collection but not change it"),
+            ("404", "No such collection or feature"),
+        ]) {
+            r.insert((*code).into(), problem(description));
+        }
+        for s in EVERY_PATH {
+            r.insert(s.code().to_string(), s.response());
+        }
+        Value::Object(r)
+    };
+    let body = |types: &[&str]| {
+        let content: Map<String, Value> =
+            types.iter().map(|t| ((*t).to_owned(), json!({ "schema": { "type": "object" } }))).collect();
+        json!({ "required": true, "content": content })
+    };
+    let crs = json!({ "name": "Content-Crs", "in": "header", "required": false, "schema": { "type": "string" },
+        "description": "The CRS of the body's coordinates, as `<uri>`; CRS84 without it." });
+    let if_match = json!({ "name": "If-Match", "in": "header", "required": true, "schema": { "type": "string" },
+        "description": "The feature's ETag, as its GET answered it." });
+    let fid = json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } });
+    let geojson = ["application/geo+json", "application/json"];
+    let items = format!("/collections/{id}/items");
+    if let Some(item) = paths.get_mut(&items).and_then(Value::as_object_mut) {
+        item.insert(
+            "post".into(),
+            json!({
+                "summary": format!("Add features to {id}: a Feature, or a FeatureCollection in one transaction"),
+                "parameters": [crs],
+                "requestBody": body(&geojson),
+                "responses": responses(("201", "Added: `Location` and `ETag` name the new feature"),
+                    &[("415", "The body is not GeoJSON")]),
+            }),
+        );
+    }
+    let generic = paths.get("/collections/{collectionId}/items/{featureId}").cloned();
+    let mut get = generic.map(|g| g["get"].clone()).unwrap_or(Value::Null);
+    if let Some(parameters) = get["parameters"].as_array_mut() {
+        parameters.retain(|p| p["$ref"] != "#/components/parameters/collectionId");
+    }
+    let change = |summary: String, types: Option<&[&str]>, ok: (&str, &str)| {
+        let mut op = json!({
+            "summary": summary,
+            "parameters": [fid, if_match, crs],
+            "responses": responses(ok, &[
+                ("412", "The feature changed since the ETag given"),
+                ("415", "The body's media type is not one this operation takes"),
+                ("428", "If-Match is missing"),
+            ]),
+        });
+        if let Some(types) = types {
+            op["requestBody"] = body(types);
+        }
+        op
+    };
+    paths.insert(format!("{items}/{{featureId}}"), json!({
+        "get": get,
+        "put": change(format!("Replace a feature of {id}"), Some(&geojson), ("200", "Replaced: the stored feature and its ETag")),
+        "patch": change(format!("Change members of a feature of {id} (JSON Merge Patch)"), Some(&["application/merge-patch+json", "application/json"]), ("200", "Changed: the stored feature and its ETag")),
+        "delete": change(format!("Delete a feature of {id}"), None, ("204", "Deleted")),
+    }));
 }
 
 /// Each queryable property of a layer as a parameter of its items path.

@@ -22,6 +22,12 @@ pub struct Settings {
     pub max_url_bytes: usize,
     /// Largest body in bytes.
     pub max_body_bytes: usize,
+    /// Largest body of a write (`POST`, `PUT`, `PATCH`) in bytes.
+    pub max_write_bytes: usize,
+    /// Features in one batch `POST` at most.
+    pub max_batch_features: usize,
+    /// Positions in one written geometry at most.
+    pub max_vertices: usize,
     /// Most headers in one request.
     pub max_headers: usize,
     /// Largest sum of header names and values in bytes.

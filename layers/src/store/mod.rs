@@ -3,6 +3,7 @@
 //! PostGIS, [`feed`] tells which tables changed and [`changes`] which features.
 
 pub mod changes;
+pub mod edit;
 pub mod feed;
 pub mod files;
 pub mod postgis;

@@ -213,6 +213,8 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
                 queryable: true,
                 private: false,
                 title: None,
+                required: false,
+                choices: None,
             })
             .collect(),
         temporal: info
@@ -227,6 +229,7 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
         access,
         theme: None,
         style: None,
+        editable_by: Vec::new(),
     }
 }
 
@@ -375,8 +378,73 @@ pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: Option<i32>) ->
     sql
 }
 
+/// Marks the layer's properties the table refuses to leave empty (`NOT NULL`) and those it
+/// limits to a list (`CHECK (p IN ('a', 'b'))`, which PostgreSQL keeps as `p = ANY (ARRAY[...])`),
+/// for the layer's schema and the validation of writes.
+pub async fn constraints(pool: &PgPool, def: &mut LayerDef, table: &TableRef) -> Result<()> {
+    let ctx = || format!("reading the constraints of {table}");
+    let not_null: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = $2 AND is_nullable = 'NO'",
+    )
+    .bind(&table.schema)
+    .bind(&table.table)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db(ctx()))?;
+    let checks: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'c'",
+    )
+    .bind(table.quoted())
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db(ctx()))?;
+    for p in &mut def.properties {
+        p.required = not_null.contains(&p.name);
+        p.choices = checks.iter().find_map(|c| check_list(c, &p.name));
+    }
+    Ok(())
+}
+
+/// The values of a `CHECK ((name = ANY (ARRAY['a'::text, 'b'::text])))` on `name`, as
+/// `pg_get_constraintdef` writes it; `None` for any other check.
+fn check_list(check: &str, name: &str) -> Option<Vec<String>> {
+    let column = if name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        name.to_owned()
+    } else {
+        quote_ident(name)
+    };
+    let body = check.strip_prefix("CHECK ((")?.strip_suffix("))")?;
+    let list = body.strip_prefix(&format!("{column} = ANY (ARRAY["))?.strip_suffix("])")?;
+    let mut values = Vec::new();
+    let mut rest = list;
+    loop {
+        // One literal: 'text'::type, with '' standing for a quote inside.
+        let inner = rest.strip_prefix('\'')?;
+        let mut value = String::new();
+        let mut chars = inner.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (i, '\'') if inner[i + 1..].starts_with('\'') => {
+                    value.push('\'');
+                    chars.next();
+                }
+                (i, '\'') => break i + 1,
+                (_, c) => value.push(c),
+            }
+        };
+        values.push(value);
+        let after = &inner[end..];
+        let after = after.find([',']).map_or("", |i| &after[i + 1..]).trim_start();
+        if after.is_empty() {
+            return Some(values);
+        }
+        rest = after;
+    }
+}
+
 /// The SRID of the layer's geometry column.
-pub(crate) async fn srid(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<i32> {
+pub async fn srid(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<i32> {
     describe_table(&mut *acquire(pool).await?, table, Some(&def.source.geometry_column))
         .await?
         .map(|t| t.srid)
@@ -435,6 +503,16 @@ pub(crate) fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_lists_are_read_from_the_constraint_text() {
+        let check = "CHECK ((kind = ANY (ARRAY['đình'::text, 'chùa'::text, 'nhà ''cổ'''::text])))";
+        assert_eq!(check_list(check, "kind"), Some(vec!["đình".into(), "chùa".into(), "nhà 'cổ'".into()]));
+        assert_eq!(check_list(check, "rank"), None);
+        assert_eq!(check_list("CHECK ((lanes > 0))", "lanes"), None);
+        let quoted = r#"CHECK (("Kind" = ANY (ARRAY['a'::character varying, 'b'::character varying]::text[])))"#;
+        assert_eq!(check_list(quoted, "Kind"), Some(vec!["a".into(), "b".into()]), "varchar lists too");
+    }
 
     #[test]
     fn select_quotes_identifiers_and_casts_properties() {

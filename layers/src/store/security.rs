@@ -100,6 +100,72 @@ pub async fn audit(pool: &PgPool, entries: &[AuditEntry]) -> Result<()> {
     Ok(())
 }
 
+/// A write to one feature, for the audit: the entry, the feature, and its state before and
+/// after (GeoJSON; `None` before a create and after a delete).
+pub struct FeatureWrite<'a> {
+    /// Who, what, when, from where; `target` is the layer.
+    pub entry: &'a AuditEntry,
+    /// The feature written.
+    pub feature: i64,
+    /// The stored feature before the write.
+    pub before: Option<serde_json::Value>,
+    /// The stored feature after it.
+    pub after: Option<serde_json::Value>,
+}
+
+/// Appends a feature write to the audit trail inside the write's own transaction, so that the
+/// two commit together or not at all.
+pub async fn audit_write(tx: &mut sqlx::PgConnection, w: &FeatureWrite<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO bando.audit (at, who, role, action, target, client, feature_id, before, after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(w.entry.at)
+    .bind(&w.entry.who)
+    .bind(&w.entry.role)
+    .bind(&w.entry.action)
+    .bind(&w.entry.target)
+    .bind(&w.entry.client)
+    .bind(w.feature)
+    .bind(&w.before)
+    .bind(&w.after)
+    .execute(tx)
+    .await
+    .map_err(Error::db("writing the audit trail"))?;
+    Ok(())
+}
+
+/// One feature's history, oldest first: each entry with the feature's state before and after.
+pub async fn feature_history(
+    pool: &PgPool,
+    layer: &str,
+    feature: i64,
+) -> Result<Vec<(AuditEntry, Option<serde_json::Value>, Option<serde_json::Value>)>> {
+    let rows = sqlx::query(
+        "SELECT at, who, role, action, target, client, before, after FROM bando.audit
+         WHERE target = $1 AND feature_id = $2 ORDER BY id",
+    )
+    .bind(layer)
+    .bind(feature)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db("reading the audit trail"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let entry = AuditEntry {
+                at: r.get("at"),
+                who: r.get("who"),
+                role: r.get("role"),
+                action: r.get("action"),
+                target: r.get("target"),
+                client: r.get("client"),
+            };
+            (entry, r.get("before"), r.get("after"))
+        })
+        .collect())
+}
+
 /// The latest `limit` audit entries, newest first.
 pub async fn recent_audit(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>> {
     let rows = sqlx::query("SELECT at, who, role, action, target, client FROM bando.audit ORDER BY id DESC LIMIT $1")

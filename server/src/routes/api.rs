@@ -82,6 +82,11 @@ fn document(state: &AppState, operations: &[Operation], caller: &Caller, headers
         assets: web.assets.names().map(str::to_owned).collect(),
         default_limit: state.settings().default_limit,
         max_limit: state.settings().max_limit,
+        editable: views
+            .iter()
+            .filter(|v| state.pool().is_some() && v.def.source.table.is_some() && !v.def.editable_by.is_empty())
+            .map(|v| v.def.id.to_string())
+            .collect(),
     };
     openapi::document(operations, &cx)
 }

@@ -22,6 +22,10 @@ use crate::{
 
 /// Link relation from a collection to its queryables.
 pub const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// Link relation from a collection to its features' schema (OGC API - Features Part 5).
+pub const REL_SCHEMA: &str = "http://www.opengis.net/def/rel/ogc/1.0/schema";
+/// Link relation from a collection to its sortables.
+pub const REL_SORTABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/sortables";
 /// Link relation from a collection to its vector tilesets.
 pub const REL_TILESETS_VECTOR: &str = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector";
 
@@ -124,6 +128,8 @@ fn collection(base: &str, view: &LayerView) -> Value {
         json!({ "href": format!("{here}/items?f=json"), "rel": "items", "type": GEOJSON, "title": "Features" }),
         json!({ "href": format!("{here}/items?f=html"), "rel": "items", "type": "text/html", "title": "Features as HTML" }),
         json!({ "href": format!("{here}/queryables"), "rel": REL_QUERYABLES, "type": SCHEMA_JSON, "title": "Queryable properties" }),
+        json!({ "href": format!("{here}/schema"), "rel": REL_SCHEMA, "type": SCHEMA_JSON, "title": "Schema of the features" }),
+        json!({ "href": format!("{here}/sortables"), "rel": REL_SORTABLES, "type": SCHEMA_JSON, "title": "Sortable properties" }),
         json!({ "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": JSON, "title": "Vector tiles" }),
     ];
     links.extend(def.license.as_deref().and_then(license_link));
@@ -181,7 +187,7 @@ fn collection_html(view: &LayerView) -> String {
         ("Licence", def.license.clone().unwrap_or_default()),
     ];
     format!(
-        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p>"#,
+        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/schema">Schema</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p>"#,
         html::escape(&def.description),
         html::svg_map(sample, frame),
         html::table(rows),

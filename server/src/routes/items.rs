@@ -106,7 +106,11 @@ async fn item(
     let format = Format::negotiate(&params, &headers)?;
     let crs = params.get("crs").map(Crs::from_uri).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Crs::Crs84);
     let columns = view.columns();
-    let feature = columns.view(features::one(&view, &fid)?);
+    let stored = features::one(&view, &fid)?;
+    let feature = columns.view(stored);
+    // Strong, and changing whenever the row does: what a write's If-Match names.
+    let etag =
+        HeaderValue::from_str(&crate::edits::etag(&view.def, stored)).map_err(|e| ApiError::Internal(e.to_string()))?;
     let base = format!("{}/collections/{id}", base_url(&headers));
     let (json_href, html_href) = (format!("{base}/items/{fid}?f=json"), format!("{base}/items/{fid}?f=html"));
     let (this, other) = match format {
@@ -134,7 +138,9 @@ async fn item(
             Ok(html::Page::new(&title, html::Trail::Collection(&id), &json_href, body))
         },
     )?;
-    Ok(respond::with_link_header(response, &links))
+    let mut response = respond::with_link_header(response, &links);
+    response.headers_mut().insert(axum::http::header::ETAG, etag);
+    Ok(response)
 }
 
 fn geojson_response(body: Vec<u8>, crs: Crs) -> Response {

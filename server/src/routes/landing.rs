@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use axum::{http::HeaderMap, response::Response};
+use axum::{extract::State, http::HeaderMap, response::Response};
 use serde_json::json;
 
 use super::{Endpoint, base_url};
@@ -13,6 +13,7 @@ use crate::{
     openapi::{Operation, Status},
     request::{Format, Params},
     respond,
+    state::AppState,
 };
 
 /// The conformance classes Bando implements, and only those.
@@ -26,6 +27,11 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    // Part 5 (Schemas), published as OGC API - Common - Part 3.
+    "http://www.opengis.net/spec/ogcapi-common-3/1.0/conf/schemas",
+    "http://www.opengis.net/spec/ogcapi-common-3/1.0/conf/returnables-and-receivables",
+    "http://www.opengis.net/spec/ogcapi-common-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-common-3/1.0/conf/sortables",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
@@ -103,12 +109,25 @@ async fn landing(params: Params, headers: HeaderMap) -> Result<Response, ApiErro
     )
 }
 
-async fn conformance(params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
+/// OGC API - Features Part 4 (1.0.0-draft.2), declared when some layer takes writes: with a
+/// database, and a layer the configuration makes editable. (The draft lists the ETag class
+/// under `/req/`; its other classes, and the pattern of every OGC class, are under `/conf/`.)
+pub const WRITES: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+];
+
+async fn conformance(State(state): State<AppState>, params: Params, headers: HeaderMap) -> Result<Response, ApiError> {
+    let writes = state.pool().is_some()
+        && state.layers().values().any(|l| !l.def.editable_by.is_empty() && l.def.source.table.is_some());
+    let classes: Vec<&str> = CONFORMANCE.iter().chain(WRITES.iter().filter(|_| writes)).copied().collect();
     respond::negotiated(
         Format::negotiate(&params, &headers)?,
-        || Ok(respond::json(JSON, json!({ "conformsTo": CONFORMANCE }).to_string())),
+        || Ok(respond::json(JSON, json!({ "conformsTo": classes }).to_string())),
         || {
-            let items: String = CONFORMANCE.iter().map(|c| format!("<li><code>{c}</code></li>")).collect();
+            let items: String = classes.iter().map(|c| format!("<li><code>{c}</code></li>")).collect();
             Ok(Page::new("Conformance", Trail::Home, "/conformance?f=json", format!("<ul>{items}</ul>")))
         },
     )

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ogc_tiles;
 pub mod queryables;
 pub mod tiles;
+pub mod writes;
 
 use axum::{
     handler::Handler,
@@ -99,6 +100,7 @@ mod tests {
             assets: vec![],
             default_limit: 10,
             max_limit: 100,
+            editable: vec![],
         };
         let doc = document(&operations, &cx);
         for op in &operations {

@@ -1,5 +1,6 @@
-//! `/collections/{id}/queryables`: the properties a filter may name, as JSON Schema
-//! (OGC API - Features Part 3).
+//! The JSON Schemas of a collection: `/collections/{id}/schema` (its features, OGC API -
+//! Features Part 5), `/queryables` (what a filter may name, Part 3) and `/sortables` (what
+//! `sortby` may name).
 
 use axum::{extract::State, http::HeaderMap, response::Response};
 
@@ -17,18 +18,44 @@ use crate::{
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::get(
-        Operation::new(
-            "/collections/{id}/queryables",
-            "/collections/{collectionId}/queryables",
-            "Properties a filter may name (JSON Schema)",
-        )
-        .parameters(&["collectionId", "f"])
-        .ok("The queryables", &[SCHEMA_JSON, "text/html"])
-        .statuses(&[Status::BadRequest, Status::NotFound]),
-        queryables,
-    )]
+    vec![
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/queryables",
+                "/collections/{collectionId}/queryables",
+                "Properties a filter may name (JSON Schema)",
+            )
+            .parameters(&["collectionId", "f"])
+            .ok("The queryables", &[SCHEMA_JSON, "text/html"])
+            .statuses(&[Status::BadRequest, Status::NotFound]),
+            queryables,
+        ),
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/schema",
+                "/collections/{collectionId}/schema",
+                "The features' schema (JSON Schema)",
+            )
+            .parameters(&["collectionId", "f"])
+            .ok("The schema", &[SCHEMA_JSON, "text/html"])
+            .statuses(&[Status::BadRequest, Status::NotFound]),
+            feature_schema,
+        ),
+        Endpoint::get(
+            Operation::new(
+                "/collections/{id}/sortables",
+                "/collections/{collectionId}/sortables",
+                "Properties sortby may name (JSON Schema)",
+            )
+            .parameters(&["collectionId", "f"])
+            .ok("The sortables", &[SCHEMA_JSON, "text/html"])
+            .statuses(&[Status::BadRequest, Status::NotFound]),
+            sortables,
+        ),
+    ]
 }
+
+type Request = (AppState, Caller, String, Params, HeaderMap);
 
 async fn queryables(
     State(state): State<AppState>,
@@ -37,9 +64,39 @@ async fn queryables(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    answer((state, caller, id, params, headers), "queryables", "Queryables", schema::queryables)
+}
+
+async fn feature_schema(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    answer((state, caller, id, params, headers), "schema", "Schema", schema::features)
+}
+
+async fn sortables(
+    State(state): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    answer((state, caller, id, params, headers), "sortables", "Sortables", schema::sortables)
+}
+
+/// One of the schemas, as JSON Schema or as a page listing its properties.
+fn answer(
+    (state, caller, id, params, headers): Request,
+    path: &str,
+    title: &str,
+    make: fn(&str, &crate::access::LayerView) -> serde_json::Value,
+) -> Result<Response, ApiError> {
     let view = state.access(&caller).one(&id)?;
     let format = Format::negotiate(&params, &headers)?;
-    let schema = schema::queryables(&format!("{}/collections/{id}/queryables", base_url(&headers)), &view);
+    let schema = make(&format!("{}/collections/{id}/{path}", base_url(&headers)), &view);
     respond::negotiated(
         format,
         || Ok(respond::json(SCHEMA_JSON, schema.to_string())),
@@ -48,8 +105,8 @@ async fn queryables(
                 .as_object()
                 .map(|p| p.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
                 .unwrap_or_default();
-            let json = format!("/collections/{id}/queryables?f=json");
-            Ok(Page::new("Queryables", Trail::Collection(&id), &json, html::table(rows)))
+            let json = format!("/collections/{id}/{path}?f=json");
+            Ok(Page::new(title, Trail::Collection(&id), &json, html::table(rows)))
         },
     )
 }
