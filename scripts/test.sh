@@ -2,9 +2,9 @@
 # Runs every test. On a fresh Debian 12 machine with only the Rust toolchain it installs what
 # is missing (GDAL, PROJ tools, PostgreSQL 15 + PostGIS 3), starts a throwaway PostGIS cluster
 # (its own data directory and port, stopped at the end) unless TEST_DATABASE_URL points at one,
-# installs the OpenAPI tester (schemathesis, pinned) in a virtualenv under target/, builds and
-# installs bando (under target/installed), runs the unit and black-box tests, then fuzzes the
-# request parsers for a bounded time.
+# installs the OpenAPI tester (schemathesis) and OWSLib, both pinned, in a virtualenv under
+# target/, builds and installs bando (under target/installed), runs the unit and black-box
+# tests, then fuzzes the request parsers for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,11 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
   "$venv/bin/pip" install -q "schemathesis==$schemathesis_version"
 fi
 export SCHEMATHESIS_BIN="$PWD/$venv/bin/schemathesis"
+# OWSLib, the Python client whose OGC API - Features transactions the write tests drive.
+owslib_version=0.35.0
+"$venv/bin/python" -c "import owslib, sys; sys.exit(owslib.__version__ != '$owslib_version')" 2>/dev/null \
+  || "$venv/bin/pip" install -q "OWSLib==$owslib_version"
+export OWSLIB_PYTHON="$PWD/$venv/bin/python"
 
 # The black-box tests run the bando binary; build it first, in the same profile. The one-binary
 # tests run it as `cargo install` installs it (sharing the build's target folder, so that little

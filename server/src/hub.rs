@@ -52,6 +52,8 @@ pub struct Hub {
     events: broadcast::Sender<Arc<Applied>>,
     progress: Mutex<Option<Progress>>,
     closing: watch::Sender<bool>,
+    /// A write of this server committed: read the log now rather than at the next poll.
+    nudge: tokio::sync::Notify,
 }
 
 impl Default for Hub {
@@ -60,6 +62,7 @@ impl Default for Hub {
             events: broadcast::channel(STREAM_BUFFER).0,
             progress: Mutex::default(),
             closing: watch::channel(false).0,
+            nudge: tokio::sync::Notify::new(),
         }
     }
 }
@@ -100,6 +103,17 @@ impl Hub {
     pub fn publish(&self, applied: Applied) {
         // No stream listening is not an error.
         let _ = self.events.send(Arc::new(applied));
+    }
+
+    /// Asks the follower to read the log at once: a write through this server committed, and
+    /// its writer waits to see it.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Resolves at the next [`Hub::nudge`] (or at once for one made meanwhile).
+    pub async fn nudged(&self) {
+        self.nudge.notified().await;
     }
 
     /// Ends the change streams.

@@ -79,6 +79,7 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
                     }
                 }
             }
+            () = state.hub().nudged() => log.catch_up().await,
             _ = poll.tick() => {
                 if keys_stale {
                     keys_stale = !reload_keys(&state, &pool, true).await;

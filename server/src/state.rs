@@ -47,7 +47,11 @@ struct Inner {
     failed: Mutex<Vec<String>>,
     web: Web,
     hub: Hub,
+    write_shapes: WriteShapes,
 }
+
+/// How each editable layer's table stores writes, by layer and version: read once.
+pub type WriteShapes = Mutex<std::collections::HashMap<(LayerId, u64), layers::store::edit::Shape>>;
 
 impl AppState {
     /// Empty and not ready; `pool` is PostGIS when it backs the layers.
@@ -68,6 +72,7 @@ impl AppState {
                 failed: Mutex::default(),
                 web,
                 hub: Hub::default(),
+                write_shapes: Mutex::default(),
             }),
         }
     }
@@ -130,6 +135,11 @@ impl AppState {
     /// The pool for requests' CPU work.
     pub fn compute(&self) -> &Compute {
         &self.inner.compute
+    }
+
+    /// The table shapes writes have needed so far.
+    pub fn write_shapes(&self) -> &WriteShapes {
+        &self.inner.write_shapes
     }
 
     /// The audit trail.

@@ -429,3 +429,20 @@ fn the_schema_says_what_a_write_may_hold_and_the_api_documents_the_writes() {
     assert_eq!(refused.status(), 405);
     assert_eq!(refused.headers()["allow"], "GET, HEAD, OPTIONS");
 }
+
+#[test]
+fn owslib_creates_updates_and_deletes_features() {
+    let (db, key) = setup();
+    let server = serve(&db, &[]);
+    let python = std::env::var("OWSLIB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = e2e::repo().join("tests/scripts/owslib_transactions.py");
+    let out = e2e::output(std::process::Command::new(&python).arg(&script).args([server.base.as_str(), key.as_str()]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{python} {}: {stdout}{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    let fid: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let fid = fid["created_updated_deleted"].as_i64().unwrap();
+    let trail = db.sql(&format!(
+        "SELECT string_agg(action, ',' ORDER BY id) FROM bando.audit WHERE target = 'heritage_sites' AND feature_id = {fid}"
+    ));
+    assert_eq!(trail.trim(), "create,replace,delete");
+}

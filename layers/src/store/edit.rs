@@ -32,6 +32,13 @@ pub struct Target<'a> {
     pub def: &'a LayerDef,
     /// Its table.
     pub table: &'a TableRef,
+    /// How the table stores what is written.
+    pub shape: Shape,
+}
+
+/// What a write needs to know of a table, found once ([`Shape::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
     /// The geometry column's SRID (4326 for imported layers).
     pub srid: i32,
     /// Whether the id column has a default (an identity or a sequence); without one a new id
@@ -39,9 +46,9 @@ pub struct Target<'a> {
     pub assigns_ids: bool,
 }
 
-impl<'a> Target<'a> {
-    /// The target of `def`'s table, as the database describes it.
-    pub async fn open(pool: &PgPool, def: &'a LayerDef, table: &'a TableRef) -> Result<Self> {
+impl Shape {
+    /// The shape of `def`'s table, as the database describes it.
+    pub async fn of(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<Self> {
         let srid = postgis::srid(pool, def, table).await?;
         let assigns_ids: Option<bool> = sqlx::query_scalar(
             "SELECT column_default IS NOT NULL OR is_identity = 'YES' FROM information_schema.columns
@@ -53,9 +60,11 @@ impl<'a> Target<'a> {
         .fetch_optional(pool)
         .await
         .map_err(Error::db(format!("describing the id column of {table}")))?;
-        Ok(Self { def, table, srid, assigns_ids: assigns_ids.unwrap_or(false) })
+        Ok(Self { srid, assigns_ids: assigns_ids.unwrap_or(false) })
     }
+}
 
+impl Target<'_> {
     /// The row `id` as a load would decode it, locked until the transaction ends; `None` when
     /// there is none.
     pub async fn current(&self, tx: &mut PgConnection, id: i64) -> Result<Option<Feature>> {
@@ -75,7 +84,7 @@ impl<'a> Target<'a> {
     /// Adds a row (the table assigns the id) and returns its id.
     pub async fn insert(&self, tx: &mut PgConnection, changes: &Changes) -> Result<i64> {
         let (mut columns, mut values, binds) = self.assignments(changes)?;
-        if !self.assigns_ids {
+        if !self.shape.assigns_ids {
             // Writers of this table take their ids one after another.
             sqlx::query(AssertSqlSafe(format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", self.table.quoted())))
                 .execute(&mut *tx)
@@ -152,7 +161,8 @@ impl<'a> Target<'a> {
             })?;
             binds.wkb = Some(wkb);
             let lonlat = "ST_SetSRID(ST_GeomFromWKB($1), 4326)".to_owned();
-            let stored = if self.srid == 4326 { lonlat } else { format!("ST_Transform({lonlat}, {})", self.srid) };
+            let srid = self.shape.srid;
+            let stored = if srid == 4326 { lonlat } else { format!("ST_Transform({lonlat}, {srid})") };
             let stored = if self.def.geometry.is_multi() { format!("ST_Multi({stored})") } else { stored };
             columns.push(quote_ident(&self.def.source.geometry_column));
             values.push(stored);

@@ -22,7 +22,7 @@ use layers::{
     catalog::TableRef,
     crs::Crs,
     store::{
-        edit::{Changes, Target},
+        edit::{Changes, Shape, Target},
         security::{self, AuditEntry, FeatureWrite},
     },
 };
@@ -130,7 +130,7 @@ async fn create(
     } else {
         vec![writer.changes(&json, "", Whole::Feature, None)?]
     };
-    let target = target(&w).await?;
+    let target = target(&state, &w).await?;
     let mut tx = w.pool.begin().await.map_err(db)?;
     let mut stored = Vec::with_capacity(drafts.len());
     for draft in &drafts {
@@ -197,7 +197,7 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let w = writable(&state, &caller, &id, READ)?;
     let (fid, expected) = (feature_id(&id, &fid)?, if_match(&headers)?);
-    let target = target(&w).await?;
+    let target = target(&state, &w).await?;
     let mut tx = w.pool.begin().await.map_err(db)?;
     let before = locked(&target, &mut tx, &id, fid, &expected).await?;
     target.delete(&mut tx, fid).await.map_err(refused)?;
@@ -220,7 +220,7 @@ async fn change(
     crs: Crs,
     make: impl FnOnce(&LayerView) -> Result<Changes, ApiError>,
 ) -> Result<Response, ApiError> {
-    let target = target(w).await?;
+    let target = target(state, w).await?;
     let mut tx = w.pool.begin().await.map_err(db)?;
     let before = locked(&target, &mut tx, w.view.def.id.as_str(), fid, expected).await?;
     let changes = make(&w.view)?;
@@ -252,8 +252,19 @@ async fn locked(
     Ok(current)
 }
 
-async fn target(w: &Writable) -> Result<Target<'_>, ApiError> {
-    Target::open(&w.pool, &w.view.def, &w.table).await.map_err(|e| internal(e.to_string()))
+/// Where the layer's writes go; the table's shape is read once per layer version.
+async fn target<'a>(state: &AppState, w: &'a Writable) -> Result<Target<'a>, ApiError> {
+    let key = (w.view.def.id.clone(), w.view.version);
+    let known = state.write_shapes().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).copied();
+    let shape = match known {
+        Some(shape) => shape,
+        None => {
+            let shape = Shape::of(&w.pool, &w.view.def, &w.table).await.map_err(|e| internal(e.to_string()))?;
+            state.write_shapes().lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, shape);
+            shape
+        }
+    };
+    Ok(Target { def: &w.view.def, table: &w.table, shape })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -280,8 +291,9 @@ async fn audit(
 }
 
 /// Waits until this server's index shows each feature in the state expected (`None`: gone),
-/// for at most two seconds: the change log brings it within a poll.
+/// for at most two seconds: the follower, nudged, reads the change log at once.
 async fn shown(state: &AppState, layer: &LayerId, expected: &[(i64, Option<String>)]) {
+    state.hub().nudge();
     let until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < until {
         let Some(served) = state.layers().get(layer).cloned() else { return };
@@ -289,7 +301,7 @@ async fn shown(state: &AppState, layer: &LayerId, expected: &[(i64, Option<Strin
         if expected.iter().all(|(fid, etag)| now(*fid) == *etag) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
