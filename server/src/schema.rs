@@ -27,9 +27,7 @@ pub fn queryables(id: &str, view: &LayerView) -> Value {
     let mut properties = Map::new();
     properties.insert("geometry".into(), json!({ "title": "Geometry", "format": geometry_format(view.def.geometry) }));
     for (_, p) in view.queryable() {
-        let mut s = property(p.kind);
-        s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
-        properties.insert(p.name.clone(), s);
+        properties.insert(p.name.clone(), titled(p));
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -54,8 +52,7 @@ pub fn features(id: &str, view: &LayerView) -> Value {
     );
     let mut required = Vec::new();
     for (_, p) in view.visible() {
-        let mut s = property(p.kind);
-        s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
+        let mut s = titled(p);
         if view.def.temporal.as_deref() == Some(p.name.as_str()) {
             s["x-ogc-role"] = json!("primary-instant");
         }
@@ -78,11 +75,16 @@ pub fn features(id: &str, view: &LayerView) -> Value {
 pub fn sortables(id: &str, view: &LayerView) -> Value {
     let mut properties = Map::new();
     for (_, p) in view.visible() {
-        let mut s = property(p.kind);
-        s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
-        properties.insert(p.name.clone(), s);
+        properties.insert(p.name.clone(), titled(p));
     }
     object(id, view, properties)
+}
+
+/// A property's schema with its title (its name when it has none).
+fn titled(p: &layers::PropertyDef) -> Value {
+    let mut s = property(p.kind);
+    s["title"] = json!(p.title.clone().unwrap_or_else(|| p.name.clone()));
+    s
 }
 
 fn object(id: &str, view: &LayerView, properties: Map<String, Value>) -> Value {

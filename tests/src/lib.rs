@@ -261,6 +261,20 @@ pub fn sample_layer_ids() -> Vec<String> {
     ids
 }
 
+/// The feature ids of the vector tile at `path` (`/tiles/...mvt`), decoded by GDAL; none for an
+/// empty tile.
+pub fn tile_ids(server: &Server, path: &str) -> Vec<i64> {
+    let r = server.get(path);
+    if r.status() == 204 {
+        return Vec::new();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.mvt");
+    std::fs::write(&file, r.bytes().unwrap()).unwrap();
+    let text = run_ok(Command::new("ogrinfo").args(["-ro", "-al", "-q", "-oo", "CLIP=NO"]).arg(&file));
+    text.lines().filter_map(|l| l.trim().strip_prefix("mvt_id (Integer64) = ")).map(|v| v.parse().unwrap()).collect()
+}
+
 /// Feature count of a file as GDAL's `ogrinfo` reports it (an independent count).
 pub fn ogr_feature_count(path: &Path) -> u64 {
     let info = run_ok(Command::new("ogrinfo").args(["-ro", "-so", "-al"]).arg(path));

@@ -71,15 +71,7 @@ fn postgis_after_import_serves_the_same_layers_as_the_files() {
 
 /// Feature ids of one layer in a tile, decoded by GDAL's MVT driver.
 fn tile_ids(server: &Server, layer: &str, z: u32, x: u32, y: u32) -> Vec<i64> {
-    let r = server.get(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt"));
-    if r.status() == 204 {
-        return Vec::new();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.mvt");
-    std::fs::write(&path, r.bytes().unwrap()).unwrap();
-    let text = run_ok(std::process::Command::new("ogrinfo").args(["-ro", "-al", "-q", "-oo", "CLIP=NO"]).arg(&path));
-    text.lines().filter_map(|l| l.trim().strip_prefix("mvt_id (Integer64) = ")).map(|v| v.parse().unwrap()).collect()
+    e2e::tile_ids(server, &format!("/tiles/{layer}/{z}/{x}/{y}.mvt"))
 }
 
 #[test]

@@ -150,20 +150,18 @@ pub async fn feature_history(
     .fetch_all(pool)
     .await
     .map_err(Error::db("reading the audit trail"))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let entry = AuditEntry {
-                at: r.get("at"),
-                who: r.get("who"),
-                role: r.get("role"),
-                action: r.get("action"),
-                target: r.get("target"),
-                client: r.get("client"),
-            };
-            (entry, r.get("before"), r.get("after"))
-        })
-        .collect())
+    Ok(rows.iter().map(|r| (entry_of(r), r.get("before"), r.get("after"))).collect())
+}
+
+fn entry_of(r: &sqlx::postgres::PgRow) -> AuditEntry {
+    AuditEntry {
+        at: r.get("at"),
+        who: r.get("who"),
+        role: r.get("role"),
+        action: r.get("action"),
+        target: r.get("target"),
+        client: r.get("client"),
+    }
 }
 
 /// The latest `limit` audit entries, newest first.
@@ -173,15 +171,5 @@ pub async fn recent_audit(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>> 
         .fetch_all(pool)
         .await
         .map_err(Error::db("reading the audit trail"))?;
-    Ok(rows
-        .iter()
-        .map(|r| AuditEntry {
-            at: r.get("at"),
-            who: r.get("who"),
-            role: r.get("role"),
-            action: r.get("action"),
-            target: r.get("target"),
-            client: r.get("client"),
-        })
-        .collect())
+    Ok(rows.iter().map(entry_of).collect())
 }
