@@ -29,14 +29,7 @@ pub fn queryables(id: &str, view: &LayerView) -> Value {
     for (_, p) in view.queryable() {
         properties.insert(p.name.clone(), titled(p));
     }
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": id,
-        "type": "object",
-        "title": view.def.title,
-        "properties": properties,
-        "additionalProperties": false,
-    })
+    object(id, view, properties)
 }
 
 /// The schema of the layer's features as the caller sees them (Part 5, returnables and

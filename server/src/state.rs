@@ -42,7 +42,7 @@ struct Inner {
     pool: Option<PgPool>,
     audit: Audit,
     tiles: TileCache,
-    settings: Settings,
+    settings: Arc<Settings>,
     ready: AtomicBool,
     failed: Mutex<Vec<String>>,
     web: Web,
@@ -67,7 +67,7 @@ impl AppState {
                 audit: Audit::new(pool.clone()),
                 pool,
                 tiles: TileCache::new(settings.tile_cache_bytes, compute),
-                settings,
+                settings: Arc::new(settings),
                 ready: AtomicBool::new(false),
                 failed: Mutex::default(),
                 web,
@@ -92,8 +92,8 @@ impl AppState {
         &self.inner.tiles
     }
 
-    /// Serving settings.
-    pub fn settings(&self) -> &Settings {
+    /// Serving settings (shared, so that work moved to another thread can hold them).
+    pub fn settings(&self) -> &Arc<Settings> {
         &self.inner.settings
     }
 

@@ -62,7 +62,7 @@ async fn items(
     let format = Format::negotiate(&params, &headers)?;
     let base = format!("{}/collections/{id}/items", base_url(&headers));
     // Parsing a filter, testing features against it and encoding the page are CPU work.
-    let settings = state.settings().clone();
+    let settings = std::sync::Arc::clone(state.settings());
     state.compute().run(deadline, move || items_page(&view, &params, &settings, deadline, format, &id, &base)).await
 }
 

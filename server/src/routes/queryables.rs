@@ -19,84 +19,63 @@ use crate::{
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint::get(
+        endpoint(
             Operation::new(
                 "/collections/{id}/queryables",
                 "/collections/{collectionId}/queryables",
                 "Properties a filter may name (JSON Schema)",
             )
-            .parameters(&["collectionId", "f"])
-            .ok("The queryables", &[SCHEMA_JSON, "text/html"])
-            .statuses(&[Status::BadRequest, Status::NotFound]),
-            queryables,
+            .ok("The queryables", &[SCHEMA_JSON, "text/html"]),
+            ("queryables", "Queryables", schema::queryables),
         ),
-        Endpoint::get(
+        endpoint(
             Operation::new(
                 "/collections/{id}/schema",
                 "/collections/{collectionId}/schema",
                 "The features' schema (JSON Schema)",
             )
-            .parameters(&["collectionId", "f"])
-            .ok("The schema", &[SCHEMA_JSON, "text/html"])
-            .statuses(&[Status::BadRequest, Status::NotFound]),
-            feature_schema,
+            .ok("The schema", &[SCHEMA_JSON, "text/html"]),
+            ("schema", "Schema", schema::features),
         ),
-        Endpoint::get(
+        endpoint(
             Operation::new(
                 "/collections/{id}/sortables",
                 "/collections/{collectionId}/sortables",
                 "Properties sortby may name (JSON Schema)",
             )
-            .parameters(&["collectionId", "f"])
-            .ok("The sortables", &[SCHEMA_JSON, "text/html"])
-            .statuses(&[Status::BadRequest, Status::NotFound]),
-            sortables,
+            .ok("The sortables", &[SCHEMA_JSON, "text/html"]),
+            ("sortables", "Sortables", schema::sortables),
         ),
     ]
 }
 
-type Request = (AppState, Caller, String, Params, HeaderMap);
+/// A schema's last path segment, page title and builder.
+type Kind = (&'static str, &'static str, fn(&str, &crate::access::LayerView) -> serde_json::Value);
 
-async fn queryables(
-    State(state): State<AppState>,
-    caller: Caller,
-    Segments(id): Segments<String>,
-    params: Params,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer((state, caller, id, params, headers), "queryables", "Queryables", schema::queryables)
-}
-
-async fn feature_schema(
-    State(state): State<AppState>,
-    caller: Caller,
-    Segments(id): Segments<String>,
-    params: Params,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer((state, caller, id, params, headers), "schema", "Schema", schema::features)
-}
-
-async fn sortables(
-    State(state): State<AppState>,
-    caller: Caller,
-    Segments(id): Segments<String>,
-    params: Params,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer((state, caller, id, params, headers), "sortables", "Sortables", schema::sortables)
+/// The endpoint answering one kind of schema of a collection.
+fn endpoint(operation: Operation, kind: Kind) -> Endpoint {
+    let operation = operation.parameters(&["collectionId", "f"]).statuses(&[Status::BadRequest, Status::NotFound]);
+    let handler =
+        move |State(state): State<AppState>,
+              caller: Caller,
+              Segments(id): Segments<String>,
+              params: Params,
+              headers: HeaderMap| async move { answer(&state, &caller, &id, &params, &headers, kind) };
+    Endpoint::get(operation, handler)
 }
 
 /// One of the schemas, as JSON Schema or as a page listing its properties.
 fn answer(
-    (state, caller, id, params, headers): Request,
-    path: &str,
-    title: &str,
-    make: fn(&str, &crate::access::LayerView) -> serde_json::Value,
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    params: &Params,
+    headers: &HeaderMap,
+    (path, title, make): Kind,
 ) -> Result<Response, ApiError> {
-    let view = state.access(&caller).one(&id)?;
-    let format = Format::negotiate(&params, &headers)?;
-    let schema = make(&format!("{}/collections/{id}/{path}", base_url(&headers)), &view);
+    let view = state.access(caller).one(id)?;
+    let format = Format::negotiate(params, headers)?;
+    let schema = make(&format!("{}/collections/{id}/{path}", base_url(headers)), &view);
     respond::negotiated(
         format,
         || Ok(respond::json(SCHEMA_JSON, schema.to_string())),
@@ -106,7 +85,7 @@ fn answer(
                 .map(|p| p.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect::<Vec<_>>())
                 .unwrap_or_default();
             let json = format!("/collections/{id}/{path}?f=json");
-            Ok(Page::new(title, Trail::Collection(&id), &json, html::table(rows)))
+            Ok(Page::new(title, Trail::Collection(id), &json, html::table(rows)))
         },
     )
 }
