@@ -2,7 +2,8 @@
 # Writes (OGC API - Features Part 4): Bando against pygeoapi with its PostgreSQL provider
 # (`editable: true`), on the same scratch table of the same database, one after the other in one
 # run: single-feature POST, PUT and (Bando only: pygeoapi has none) PATCH at concurrency 1 and
-# 16, 1000-feature batch POSTs, then Bando's time from a POST to the tile that shows it.
+# 16, 1000-feature batch POSTs, Bando's time from a POST to the tile that shows it, and what the
+# database alone does with a POST's statements (pgbench, or $PGBENCH).
 #   bench/writes-vs-pygeoapi.sh DATABASE_URL BANDO PYGEOAPI_VENV WRITES [SECONDS]
 # BANDO and WRITES are release binaries (`cargo build --release --bin bando --bin writes`);
 # PYGEOAPI_VENV has pygeoapi, psycopg2-binary, SQLAlchemy, GeoAlchemy2 and gunicorn.
@@ -30,6 +31,9 @@ key=bando_benchwriter_$(printf '0%.0s' $(seq 1 64))
 cat >"$dir/bando.toml" <<TOML
 [server]
 addr = "127.0.0.1:18181"
+[limits]
+requests_per_second = 1000000
+burst = 1000000
 [database]
 url = "$db"
 [[keys]]
@@ -94,6 +98,25 @@ run bando "$bando_items" batch 1 "$key"
 printf 'bando\tvisible-in-tile\t1\t'
 "$writes" "$bando_items" --mode post --key "$key" --tile "http://127.0.0.1:18181/tiles/sites/{z}/{x}/{y}.mvt"
 kill %1; wait %1 2>/dev/null || true
+
+# The ceiling: the database alone running the statements of one Bando POST (the row with the
+# table's change capture, its audit row) from pgbench, one transaction per feature as a write
+# makes, with nothing above it: no HTTP, no JSON, no index to update.
+cat >"$dir/post.sql" <<'SQL'
+BEGIN;
+INSERT INTO bench_writes.sites (geom, name, kind, rank)
+  VALUES (ST_SetSRID(ST_MakePoint(105.3 + random() * 0.9, 9.3 + random()), 4326), 'site', 'đình', 'provincial')
+  RETURNING id::bigint, ST_AsBinary(ST_Force2D(geom)), name::text, kind::text, rank::text;
+INSERT INTO bando.audit (at, who, role, action, target, client, feature_id, before, after)
+  VALUES (now(), 'benchwriter', 'editor', 'create', 'sites', '127.0.0.1',
+          currval(pg_get_serial_sequence('bench_writes.sites', 'id')), NULL, '{"type": "Feature"}');
+COMMIT;
+SQL
+for c in 1 16; do
+  printf 'database alone\tpost\t%s\t' "$c"
+  "${PGBENCH:-pgbench}" -n -M prepared -c "$c" -j 2 -T "$seconds" -f "$dir/post.sql" "$db" 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\).*/{"features_per_s": \1}/p'
+done
 
 fresh_table
 "$venv/bin/pygeoapi" openapi generate "$dir/pygeoapi.yml" --output-file "$dir/openapi.yml" >/dev/null

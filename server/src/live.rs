@@ -99,7 +99,7 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
 /// transaction still running, and the changes after it already committed (so in those data).
 async fn start(pool: &PgPool) -> layers::Result<(Position, BTreeSet<Position>)> {
     let position = changes::start(pool).await?;
-    let committed = changes::read(pool, position, BATCH).await?;
+    let committed = changes::read(pool, position, BATCH).await?.changes;
     Ok((position, committed.into_iter().map(|c| c.position).collect()))
 }
 
@@ -134,29 +134,21 @@ impl Follower {
     }
 
     async fn try_catch_up(&mut self) -> layers::Result<()> {
-        if changes::pruned(&self.pool).await? > self.position {
-            tracing::warn!(
-                position = %self.position,
-                "the change log no longer reaches back to this server's position: reloading every layer"
-            );
-            let (position, beyond) = start(&self.pool).await?;
-            let served = self.state.layers();
-            for layer in served.values() {
-                reload(&self.state, &self.pool, layer).await?;
-            }
-            (self.position, self.beyond) = (position, beyond);
-            let reloads = served.values().filter(|l| l.def.source.table.is_some()).count() as u64;
-            self.state.hub().update(|p| {
-                p.position = position;
-                p.reloads += reloads;
-            });
+        let mut first = changes::read(&self.pool, self.position, BATCH).await?;
+        if first.pruned > self.position {
+            self.reload_everything().await?;
+            first = changes::read(&self.pool, self.position, BATCH).await?;
         }
         let mut cursor = self.position;
         // The position moves over final changes up to the first that is not: a later batch may
         // find final changes again, but one that was still running before them may be unread.
         let mut advancing = true;
+        let mut read = Some(first);
         loop {
-            let batch = changes::read(&self.pool, cursor, BATCH).await?;
+            let batch = match read.take() {
+                Some(r) => r.changes,
+                None => changes::read(&self.pool, cursor, BATCH).await?.changes,
+            };
             let Some(last) = batch.last() else { break };
             cursor = last.position;
             let full = batch.len() == BATCH as usize;
@@ -190,6 +182,27 @@ impl Follower {
             }
         }
         self.state.hub().update(|p| p.caught_up = Instant::now());
+        Ok(())
+    }
+
+    /// Reloads every table layer and starts again from now: the log no longer reaches back to
+    /// this server's position.
+    async fn reload_everything(&mut self) -> layers::Result<()> {
+        tracing::warn!(
+            position = %self.position,
+            "the change log no longer reaches back to this server's position: reloading every layer"
+        );
+        let (position, beyond) = start(&self.pool).await?;
+        let served = self.state.layers();
+        for layer in served.values() {
+            reload(&self.state, &self.pool, layer).await?;
+        }
+        (self.position, self.beyond) = (position, beyond);
+        let reloads = served.values().filter(|l| l.def.source.table.is_some()).count() as u64;
+        self.state.hub().update(|p| {
+            p.position = position;
+            p.reloads += reloads;
+        });
         Ok(())
     }
 }

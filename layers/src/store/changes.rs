@@ -110,22 +110,38 @@ async fn horizon(pool: &PgPool) -> Result<i64> {
         .map_err(Error::db("reading the oldest running transaction"))
 }
 
+/// What one read of the log found: changes, and how far the log was pruned then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRead {
+    /// The changes, in log order.
+    pub changes: Vec<Change>,
+    /// The position up to which the log was pruned: a reader before it has missed changes.
+    pub pruned: Position,
+}
+
 /// Up to `limit` changes after `after`, in log order.
-pub async fn read(pool: &PgPool, after: Position, limit: i64) -> Result<Vec<Change>> {
+pub async fn read(pool: &PgPool, after: Position, limit: i64) -> Result<LogRead> {
     read_where(pool, None, after, limit).await
 }
 
 /// Up to `limit` changes of one layer table (`schema.table`) after `after`, in log order.
-pub async fn read_table(pool: &PgPool, table: &str, after: Position, limit: i64) -> Result<Vec<Change>> {
+pub async fn read_table(pool: &PgPool, table: &str, after: Position, limit: i64) -> Result<LogRead> {
     read_where(pool, Some(table), after, limit).await
 }
 
-async fn read_where(pool: &PgPool, table: Option<&str>, after: Position, limit: i64) -> Result<Vec<Change>> {
-    // The horizon is read first: every transaction before it had finished when the rows were read.
-    let horizon = horizon(pool).await?;
+/// One statement, so one snapshot, for the changes, the horizon and the pruned position: every
+/// transaction before the horizon had finished when the rows were read, so its changes are all
+/// among them, and what was pruned is known for exactly these rows.
+async fn read_where(pool: &PgPool, table: Option<&str>, after: Position, limit: i64) -> Result<LogRead> {
     let rows = sqlx::query(
-        "SELECT tx, seq, layer_table, feature_id, op FROM bando.changes
-         WHERE (tx, seq) > ($1, $2) AND ($4::text IS NULL OR layer_table = $4) ORDER BY tx, seq LIMIT $3",
+        "SELECT l.pruned_tx, l.pruned_seq, h.horizon, c.tx, c.seq, c.layer_table, c.feature_id, c.op
+         FROM bando.change_log l
+         CROSS JOIN (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h
+         LEFT JOIN LATERAL (
+           SELECT tx, seq, layer_table, feature_id, op FROM bando.changes
+           WHERE (tx, seq) > ($1, $2) AND ($4::text IS NULL OR layer_table = $4) ORDER BY tx, seq LIMIT $3
+         ) c ON true
+         ORDER BY c.tx, c.seq",
     )
     .bind(after.tx)
     .bind(after.seq)
@@ -134,28 +150,22 @@ async fn read_where(pool: &PgPool, table: Option<&str>, after: Position, limit: 
     .fetch_all(pool)
     .await
     .map_err(Error::db("reading the change log"))?;
-    Ok(rows
+    let pruned = rows.first().map(|r| Position { tx: r.get(0), seq: r.get(1) }).unwrap_or_default();
+    let changes = rows
         .iter()
-        .map(|r| {
-            let tx: i64 = r.get(0);
-            Change {
-                position: Position { tx, seq: r.get(1) },
-                table: r.get(2),
-                feature: r.get(3),
-                op: Op::parse(r.get(4)),
-                last: tx < horizon,
-            }
+        .filter_map(|r| {
+            let tx: Option<i64> = r.get(3);
+            let horizon: i64 = r.get(2);
+            Some(Change {
+                position: Position { tx: tx?, seq: r.get(4) },
+                table: r.get(5),
+                feature: r.get(6),
+                op: Op::parse(r.get(7)),
+                last: tx? < horizon,
+            })
         })
-        .collect())
-}
-
-/// The position up to which the log was pruned: a reader before it has missed changes.
-pub async fn pruned(pool: &PgPool) -> Result<Position> {
-    let (tx, seq) = sqlx::query_as("SELECT pruned_tx, pruned_seq FROM bando.change_log")
-        .fetch_one(pool)
-        .await
-        .map_err(Error::db("reading how far the change log was pruned"))?;
-    Ok(Position { tx, seq })
+        .collect();
+    Ok(LogRead { changes, pruned })
 }
 
 /// How long the log keeps changes: rows older than `days` or beyond the newest `rows` go.

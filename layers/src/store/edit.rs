@@ -81,59 +81,108 @@ impl Target<'_> {
         row.map(|r| postgis::decode_row(self.def, &r)).transpose()
     }
 
-    /// Adds a row (the table assigns the id) and returns its id.
-    pub async fn insert(&self, tx: &mut PgConnection, changes: &Changes) -> Result<i64> {
-        let (mut columns, mut values, binds) = self.assignments(changes)?;
-        if !self.shape.assigns_ids {
+    /// Adds a row for each of `drafts` (the table, or else the largest id plus one, gives the
+    /// ids) and returns the stored features in the order of `drafts`. Drafts that set the same
+    /// columns go in one statement: a batch costs a few round trips, not one per feature.
+    pub async fn insert(&self, tx: &mut PgConnection, drafts: &[Changes]) -> Result<Vec<Feature>> {
+        if !self.shape.assigns_ids && !drafts.is_empty() {
             // Writers of this table take their ids one after another.
             sqlx::query(AssertSqlSafe(format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", self.table.quoted())))
                 .execute(&mut *tx)
                 .await
-                .map_err(Error::db(format!("locking {} for a new id", self.table)))?;
+                .map_err(Error::db(format!("locking {} for new ids", self.table)))?;
+        }
+        let mut stored = Vec::with_capacity(drafts.len());
+        for group in drafts.chunk_by(|a, b| a.sets() == b.sets()) {
+            stored.extend(self.insert_alike(tx, group).await?);
+        }
+        Ok(stored)
+    }
+
+    /// Adds rows that all set the same columns, in one `INSERT … SELECT FROM unnest(…)`: rows
+    /// go in (and come back) in the order of the arrays.
+    async fn insert_alike(&self, tx: &mut PgConnection, group: &[Changes]) -> Result<Vec<Feature>> {
+        let Some(first) = group.first() else { return Ok(Vec::new()) };
+        let (mut columns, mut values, mut arrays) = (Vec::new(), Vec::new(), Vec::new());
+        let mut wkbs = Vec::new();
+        if first.geometry.is_some() {
+            wkbs = group.iter().map(|c| c.geometry.as_ref().map(|g| self.wkb(g)).transpose()).collect::<Result<_>>()?;
+            arrays.push("$1::bytea[]".to_owned());
+            columns.push(quote_ident(&self.def.source.geometry_column));
+            values.push(self.stored_geometry("u.c1"));
+        }
+        let mut texts = Vec::new();
+        for (n, (i, _)) in first.values.iter().enumerate() {
+            let p = &self.def.properties[*i];
+            let column: Vec<Option<String>> = group.iter().map(|c| text(&c.values[n].1)).collect();
+            texts.push(column);
+            arrays.push(format!("${}::text[]", arrays.len() + 1));
+            columns.push(quote_ident(&p.name));
+            values.push(format!("u.c{}::{}", arrays.len(), column_type(p.kind)));
+        }
+        if !self.shape.assigns_ids {
             let id = quote_ident(&self.def.source.id_column);
             columns.push(id.clone());
-            values.push(format!("(SELECT COALESCE(max({id}), 0) + 1 FROM {})", self.table.quoted()));
+            values.push(format!("(SELECT COALESCE(max({id}), 0) FROM {}) + u.n", self.table.quoted()));
         }
+        let names: Vec<String> = (1..=arrays.len()).map(|n| format!("c{n}")).collect();
+        let source = if arrays.is_empty() {
+            format!("generate_series(1, {}) AS u(n)", group.len())
+        } else {
+            format!("unnest({}) WITH ORDINALITY AS u({}, n)", arrays.join(", "), names.join(", "))
+        };
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}::bigint",
+            "INSERT INTO {} ({}) SELECT {} FROM {source} ORDER BY u.n RETURNING {}",
             self.table.quoted(),
             columns.join(", "),
             values.join(", "),
-            quote_ident(&self.def.source.id_column)
+            postgis::columns_sql(self.def, Some(self.shape.srid))
         );
-        let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
-        if let Some(wkb) = binds.wkb {
-            query = query.bind(wkb);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if first.geometry.is_some() {
+            query = query.bind(wkbs);
         }
-        let query = binds.texts.into_iter().fold(query, |q, t| q.bind(t));
-        query.fetch_one(&mut *tx).await.map_err(Error::db(format!("adding a feature to layer {}", self.def.id)))
+        let query = texts.into_iter().fold(query, |q, t| q.bind(t));
+        let rows =
+            query.fetch_all(&mut *tx).await.map_err(Error::db(format!("adding features to layer {}", self.def.id)))?;
+        rows.iter().map(|r| postgis::decode_row(self.def, r)).collect()
     }
 
-    /// Sets what `changes` holds on row `id`.
-    pub async fn update(&self, tx: &mut PgConnection, id: i64, changes: &Changes) -> Result<()> {
-        let (columns, values, binds) = self.assignments(changes)?;
-        if columns.is_empty() {
-            return Ok(());
+    /// Sets what `changes` holds on row `id` and returns the stored feature (`None`: there is
+    /// no such row, or it has no geometry).
+    pub async fn update(&self, tx: &mut PgConnection, id: i64, changes: &Changes) -> Result<Option<Feature>> {
+        let (mut set, mut wkb) = (Vec::new(), None);
+        if let Some(g) = &changes.geometry {
+            wkb = Some(self.wkb(g)?);
+            set.push(format!("{} = {}", quote_ident(&self.def.source.geometry_column), self.stored_geometry("$1")));
         }
-        let set: Vec<String> = columns.iter().zip(&values).map(|(c, v)| format!("{c} = {v}")).collect();
+        for (i, _) in &changes.values {
+            let p = &self.def.properties[*i];
+            set.push(format!("{} = ${}::text::{}", quote_ident(&p.name), set.len() + 1, column_type(p.kind)));
+        }
+        if set.is_empty() {
+            return self.current(tx, id).await;
+        }
+        let geom = quote_ident(&self.def.source.geometry_column);
         let sql = format!(
-            "UPDATE {} SET {} WHERE {} = ${}",
+            "UPDATE {} SET {} WHERE {} = ${} AND {geom} IS NOT NULL RETURNING {}",
             self.table.quoted(),
             set.join(", "),
             quote_ident(&self.def.source.id_column),
-            columns.len() + 1
+            set.len() + 1,
+            postgis::columns_sql(self.def, Some(self.shape.srid))
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        if let Some(wkb) = binds.wkb {
+        if let Some(wkb) = wkb {
             query = query.bind(wkb);
         }
-        let query = binds.texts.into_iter().fold(query, |q, t| q.bind(t));
-        query
+        let query = changes.values.iter().fold(query, |q, (_, v)| q.bind(text(v)));
+        let row = query
             .bind(id)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(Error::db(format!("changing feature {id} of {}", self.def.id)))?;
-        Ok(())
+        row.map(|r| postgis::decode_row(self.def, &r)).transpose()
     }
 
     /// Removes row `id`.
@@ -147,38 +196,34 @@ impl Target<'_> {
         Ok(())
     }
 
-    /// The columns a write sets, the SQL of each value and what is bound to it. Values travel
-    /// as text cast to the property's type: exact for every type Bando has (numbers print as
-    /// the shortest text that reads back the same), and one bind type for all.
-    fn assignments(&self, changes: &Changes) -> Result<(Vec<String>, Vec<String>, Binds)> {
-        let (mut columns, mut values) = (Vec::new(), Vec::new());
-        let mut binds = Binds { wkb: None, texts: Vec::new() };
-        if let Some(g) = &changes.geometry {
-            let wkb = g.to_wkb(CoordDimensions::xy()).map_err(|e| Error::Geometry {
-                layer: self.def.id.to_string(),
-                id: 0,
-                reason: e.to_string(),
-            })?;
-            binds.wkb = Some(wkb);
-            let lonlat = "ST_SetSRID(ST_GeomFromWKB($1), 4326)".to_owned();
-            let srid = self.shape.srid;
-            let stored = if srid == 4326 { lonlat } else { format!("ST_Transform({lonlat}, {srid})") };
-            let stored = if self.def.geometry.is_multi() { format!("ST_Multi({stored})") } else { stored };
-            columns.push(quote_ident(&self.def.source.geometry_column));
-            values.push(stored);
-        }
-        for (i, v) in &changes.values {
-            let p = &self.def.properties[*i];
-            binds.texts.push((!matches!(v, Value::Null)).then(|| v.to_string()));
-            columns.push(quote_ident(&p.name));
-            values.push(format!("${}::text::{}", columns.len(), column_type(p.kind)));
-        }
-        Ok((columns, values, binds))
+    /// The geometry as WKB, for the statement to store.
+    fn wkb(&self, g: &Geometry) -> Result<Vec<u8>> {
+        g.to_wkb(CoordDimensions::xy()).map_err(|e| Error::Geometry {
+            layer: self.def.id.to_string(),
+            id: 0,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The SQL that stores the lon/lat WKB in `wkb` as the geometry column holds it.
+    fn stored_geometry(&self, wkb: &str) -> String {
+        let lonlat = format!("ST_SetSRID(ST_GeomFromWKB({wkb}), 4326)");
+        let srid = self.shape.srid;
+        let stored = if srid == 4326 { lonlat } else { format!("ST_Transform({lonlat}, {srid})") };
+        if self.def.geometry.is_multi() { format!("ST_Multi({stored})") } else { stored }
     }
 }
 
-/// What a write's statement binds: the geometry's WKB first, when it sets one, then the values.
-struct Binds {
-    wkb: Option<Vec<u8>>,
-    texts: Vec<Option<String>>,
+impl Changes {
+    /// What a write of these changes sets: the geometry or not, and which properties.
+    fn sets(&self) -> (bool, Vec<usize>) {
+        (self.geometry.is_some(), self.values.iter().map(|(i, _)| *i).collect())
+    }
+}
+
+/// A value as the text a statement casts to the column's type (`NULL` for null). Values travel
+/// as text: exact for every type Bando has (numbers print as the shortest text that reads back
+/// the same), and one bind type for all.
+fn text(v: &Value) -> Option<String> {
+    (!matches!(v, Value::Null)).then(|| v.to_string())
 }

@@ -357,11 +357,17 @@ pub fn access_name(a: AccessLevel) -> &'static str {
     }
 }
 
-/// The SELECT that streams a layer out: id, 2D WKB in lon/lat, then the properties cast to the
-/// types Bando decodes. Identifiers come from the catalog and are quoted.
-/// With `srid` `None` the SRID is read from each row, which spares a few changed rows the
-/// column's description.
+/// The SELECT that streams a layer out: [`columns_sql`] from the table, for rows with a geometry.
+/// Identifiers come from the catalog and are quoted.
 pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: Option<i32>) -> String {
+    let geom = quote_ident(&def.source.geometry_column);
+    format!("SELECT {} FROM {} WHERE {geom} IS NOT NULL", columns_sql(def, srid), table.quoted())
+}
+
+/// The columns a feature is decoded from ([`decode_row`]): id, 2D WKB in lon/lat, then the
+/// properties cast to the types Bando decodes; also what a write returns. With `srid` `None`
+/// the SRID is read from each row, which spares a few changed rows the column's description.
+pub(crate) fn columns_sql(def: &LayerDef, srid: Option<i32>) -> String {
     let geom = quote_ident(&def.source.geometry_column);
     let lonlat = match srid {
         Some(4326) => geom,
@@ -370,11 +376,10 @@ pub(crate) fn select_sql(def: &LayerDef, table: &TableRef, srid: Option<i32>) ->
             format!("CASE WHEN ST_SRID({geom}) = 4326 THEN {geom} ELSE bando.to_wgs84({geom}, ST_SRID({geom})) END")
         }
     };
-    let mut sql = format!("SELECT {}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
+    let mut sql = format!("{}::bigint, ST_AsBinary(ST_Force2D({lonlat}))", quote_ident(&def.source.id_column));
     for p in &def.properties {
         sql.push_str(&format!(", {}::{}", quote_ident(&p.name), column_type(p.kind)));
     }
-    sql.push_str(&format!(" FROM {} WHERE {} IS NOT NULL", table.quoted(), quote_ident(&def.source.geometry_column)));
     sql
 }
 

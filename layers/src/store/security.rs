@@ -113,22 +113,25 @@ pub struct FeatureWrite<'a> {
     pub after: Option<serde_json::Value>,
 }
 
-/// Appends a feature write to the audit trail inside the write's own transaction, so that the
-/// two commit together or not at all.
-pub async fn audit_write(tx: &mut sqlx::PgConnection, w: &FeatureWrite<'_>) -> Result<()> {
+/// Appends feature writes to the audit trail inside the writes' own transaction, so that they
+/// commit together or not at all; a batch's entries go in one statement.
+pub async fn audit_write(tx: &mut sqlx::PgConnection, writes: &[FeatureWrite<'_>]) -> Result<()> {
+    let column = |f: fn(&FeatureWrite) -> Option<String>| writes.iter().map(f).collect::<Vec<_>>();
+    let states = |f: fn(&FeatureWrite) -> Option<serde_json::Value>| writes.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO bando.audit (at, who, role, action, target, client, feature_id, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::bigint[], $8::jsonb[], $9::jsonb[])",
     )
-    .bind(w.entry.at)
-    .bind(&w.entry.who)
-    .bind(&w.entry.role)
-    .bind(&w.entry.action)
-    .bind(&w.entry.target)
-    .bind(&w.entry.client)
-    .bind(w.feature)
-    .bind(&w.before)
-    .bind(&w.after)
+    .bind(writes.iter().map(|w| w.entry.at).collect::<Vec<_>>())
+    .bind(column(|w| Some(w.entry.who.clone())))
+    .bind(column(|w| w.entry.role.clone()))
+    .bind(column(|w| Some(w.entry.action.clone())))
+    .bind(column(|w| Some(w.entry.target.clone())))
+    .bind(column(|w| w.entry.client.clone()))
+    .bind(writes.iter().map(|w| w.feature).collect::<Vec<_>>())
+    .bind(states(|w| w.before.clone()))
+    .bind(states(|w| w.after.clone()))
     .execute(tx)
     .await
     .map_err(Error::db("writing the audit trail"))?;

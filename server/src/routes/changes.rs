@@ -80,8 +80,8 @@ async fn changes(
 async fn replay(pool: &sqlx::PgPool, view: &LayerView, after: Position) -> Result<Vec<Applied>, ApiError> {
     let Some(table) = &view.def.source.table else { return Ok(Vec::new()) };
     let db = |e: layers::Error| ApiError::Unavailable(format!("the change log cannot be read now: {e}"));
-    let pruned = changes::pruned(pool).await.map_err(db)?;
-    let found = changes::read_table(pool, &table.to_string(), after, REPLAY).await.map_err(db)?;
+    let read = changes::read_table(pool, &table.to_string(), after, REPLAY).await.map_err(db)?;
+    let (pruned, found) = (read.pruned, read.changes);
     let lost = pruned > after || found.len() as i64 == REPLAY;
     let mut events: Vec<Applied> = found
         .into_iter()

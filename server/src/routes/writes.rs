@@ -8,7 +8,7 @@
 //! it to the index, the tiles and every replica. The answer waits (briefly) until this server
 //! shows it, so that a client reads its own write.
 
-use std::time::{Duration, Instant};
+use std::{collections::HashMap, time::Duration};
 
 use axum::{
     body::Body,
@@ -28,6 +28,7 @@ use layers::{
 };
 use serde_json::{Value as Json, json};
 use sqlx::PgPool;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::base_url;
 use crate::{
@@ -132,13 +133,10 @@ async fn create(
     };
     let target = target(&state, &w).await?;
     let mut tx = w.pool.begin().await.map_err(db)?;
-    let mut stored = Vec::with_capacity(drafts.len());
-    for draft in &drafts {
-        let fid = target.insert(&mut tx, draft).await.map_err(refused)?;
-        let after = target.current(&mut tx, fid).await.map_err(refused)?.ok_or_else(gone)?;
-        audit(&mut tx, &caller, &w.view, "create", fid, None, Some(&after)).await?;
-        stored.push(after);
-    }
+    let stored = target.insert(&mut tx, &drafts).await.map_err(refused)?;
+    let created: Vec<(i64, Option<&Feature>, Option<&Feature>)> =
+        stored.iter().map(|f| (f.id, None, Some(f))).collect();
+    audit(&mut tx, &caller, &w.view, "create", &created).await?;
     tx.commit().await.map_err(db)?;
     let expected: Vec<(i64, Option<String>)> =
         stored.iter().map(|f| (f.id, Some(edits::etag(&w.view.def, f)))).collect();
@@ -201,7 +199,7 @@ async fn remove(
     let mut tx = w.pool.begin().await.map_err(db)?;
     let before = locked(&target, &mut tx, &id, fid, &expected).await?;
     target.delete(&mut tx, fid).await.map_err(refused)?;
-    audit(&mut tx, &caller, &w.view, "delete", fid, Some(&before), None).await?;
+    audit(&mut tx, &caller, &w.view, "delete", &[(fid, Some(&before), None)]).await?;
     tx.commit().await.map_err(db)?;
     shown(&state, &w.view.def.id, &[(fid, None)]).await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -224,9 +222,8 @@ async fn change(
     let mut tx = w.pool.begin().await.map_err(db)?;
     let before = locked(&target, &mut tx, w.view.def.id.as_str(), fid, expected).await?;
     let changes = make(&w.view)?;
-    target.update(&mut tx, fid, &changes).await.map_err(refused)?;
-    let after = target.current(&mut tx, fid).await.map_err(refused)?.ok_or_else(gone)?;
-    audit(&mut tx, caller, &w.view, action, fid, Some(&before), Some(&after)).await?;
+    let after = target.update(&mut tx, fid, &changes).await.map_err(refused)?.ok_or_else(gone)?;
+    audit(&mut tx, caller, &w.view, action, &[(fid, Some(&before), Some(&after))]).await?;
     tx.commit().await.map_err(db)?;
     shown(state, &w.view.def.id, &[(fid, Some(edits::etag(&w.view.def, &after)))]).await;
     feature_answer(&w.view, &after, crs, StatusCode::OK)
@@ -267,15 +264,13 @@ async fn target<'a>(state: &AppState, w: &'a Writable) -> Result<Target<'a>, Api
     Ok(Target { def: &w.view.def, table: &w.table, shape })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Audits writes to features, each with its state before and after (`None`: there was none).
 async fn audit(
     tx: &mut sqlx::PgConnection,
     caller: &Caller,
     view: &LayerView,
     action: &str,
-    fid: i64,
-    before: Option<&Feature>,
-    after: Option<&Feature>,
+    writes: &[(i64, Option<&Feature>, Option<&Feature>)],
 ) -> Result<(), ApiError> {
     let entry = AuditEntry {
         at: chrono::Utc::now(),
@@ -286,22 +281,47 @@ async fn audit(
         client: caller.address.map(|a| a.to_string()),
     };
     let snapshot = |f: Option<&Feature>| f.map(|f| edits::snapshot(&view.def, f));
-    let write = FeatureWrite { entry: &entry, feature: fid, before: snapshot(before), after: snapshot(after) };
-    security::audit_write(tx, &write).await.map_err(|e| internal(e.to_string()))
+    let writes: Vec<FeatureWrite> = writes
+        .iter()
+        .map(|&(feature, before, after)| FeatureWrite {
+            entry: &entry,
+            feature,
+            before: snapshot(before),
+            after: snapshot(after),
+        })
+        .collect();
+    security::audit_write(tx, &writes).await.map_err(|e| internal(e.to_string()))
 }
 
 /// Waits until this server's index shows each feature in the state expected (`None`: gone),
-/// for at most two seconds: the follower, nudged, reads the change log at once.
+/// for at most two seconds: the follower, nudged, reads the change log at once, and each
+/// change it applies is announced after the new index is in place.
 async fn shown(state: &AppState, layer: &LayerId, expected: &[(i64, Option<String>)]) {
+    let mut applied = state.hub().subscribe();
     state.hub().nudge();
-    let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        let Some(served) = state.layers().get(layer).cloned() else { return };
-        let now = |fid: i64| served.index.get(fid).map(|f| edits::etag(&served.def, f));
-        if expected.iter().all(|(fid, etag)| now(*fid) == *etag) {
-            return;
+    let until = tokio::time::Instant::now() + Duration::from_secs(2);
+    let shows = |fid: i64, etag: &Option<String>| {
+        let served = state.layers().get(layer).cloned();
+        served.is_some_and(|l| l.index.get(fid).map(|f| edits::etag(&l.def, f)) == *etag)
+    };
+    let mut waiting: HashMap<i64, &Option<String>> =
+        expected.iter().filter(|(fid, etag)| !shows(*fid, etag)).map(|(fid, etag)| (*fid, etag)).collect();
+    while !waiting.is_empty() {
+        let event = match tokio::time::timeout_at(until, applied.recv()).await {
+            Err(_) | Ok(Err(RecvError::Closed)) => return,
+            Ok(Err(RecvError::Lagged(_))) => None,
+            Ok(Ok(event)) if event.layer == *layer => Some(event),
+            Ok(Ok(_)) => continue,
+        };
+        // After a reload, or events missed, every feature is looked at again.
+        match event.and_then(|e| e.id) {
+            Some(fid) => {
+                if waiting.get(&fid).is_some_and(|etag| shows(fid, etag)) {
+                    waiting.remove(&fid);
+                }
+            }
+            None => waiting.retain(|fid, etag| !shows(*fid, etag)),
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
