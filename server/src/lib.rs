@@ -16,11 +16,12 @@
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
 //! - `respond`, `hub`, `state`: how answers are written; what the change-log follower shares
 //!   with handlers; the shared state that composes the core.
-//! - `middleware`, `load`, `live`, `routes`, `listener`: what runs around handlers, loading, the
-//!   change feed, the handlers (extract → core → encode; no route module imports another), and
-//!   the connections they are served on.
+//! - `access_log`, `middleware`, `load`, `live`, `routes`, `listener`: the access log and what
+//!   else runs around handlers, loading, the change feed, the handlers (extract → core → encode;
+//!   no route module imports another), and the connections they are served on.
 
 pub mod access;
+pub mod access_log;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -125,4 +126,5 @@ pub fn app(state: AppState) -> Router {
         // 5xx answers are logged once, where they are made (ApiError); 503 from /ready while
         // loading is expected and stays at debug level here.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(axum::middleware::from_fn(access_log::log))
 }

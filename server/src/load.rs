@@ -41,15 +41,7 @@ pub async fn catalog(config: &Config, pool: Option<&PgPool>) -> layers::Result<V
 pub async fn load_all(state: AppState, defs: Vec<LayerDef>, pool: Option<PgPool>) {
     let mut tasks = JoinSet::new();
     for def in defs {
-        let origin = match (&pool, &def.source.table, &def.source.file) {
-            (Some(pool), Some(table), _) => Origin::Table(table.clone(), pool.clone()),
-            (_, _, Some(file)) => Origin::File(file.clone()),
-            (None, Some(table), None) => {
-                tracing::warn!(layer = %def.id, %table, "not served: the layer is a table and no database is configured");
-                continue;
-            }
-            (_, None, None) => continue,
-        };
+        let Some(origin) = origin(&def, pool.as_ref()) else { continue };
         tasks.spawn(async move {
             let mut def = def;
             let index = load_one(&mut def, origin).await;
@@ -68,6 +60,51 @@ pub async fn load_all(state: AppState, defs: Vec<LayerDef>, pool: Option<PgPool>
     }
     state.set_ready();
     tracing::info!(layers = state.layers().len(), "ready");
+}
+
+/// What loading one layer found, for `bando check`: where it comes from, and its feature count
+/// or why it cannot be served.
+pub struct LayerCheck {
+    /// The layer.
+    pub def: LayerDef,
+    /// `table schema.name` or `file path`.
+    pub source: String,
+    /// Features loaded, or the reason there are none.
+    pub outcome: Result<usize, String>,
+}
+
+/// Loads each layer as serving would, one after another, and reports on it; nothing is kept.
+pub async fn check(defs: Vec<LayerDef>, pool: Option<&PgPool>) -> Vec<LayerCheck> {
+    let mut checks = Vec::with_capacity(defs.len());
+    for mut def in defs {
+        let source = match (&def.source.table, &def.source.file) {
+            (Some(t), Some(_)) if pool.is_some() => format!("table {t}"),
+            (_, Some(f)) => format!("file {}", f.display()),
+            (Some(t), None) => format!("table {t}"),
+            (None, None) => "no source".to_owned(),
+        };
+        let outcome = match origin(&def, pool) {
+            Some(origin) => load_one(&mut def, origin).await.map(|index| index.len()).map_err(|e| e.to_string()),
+            None if def.source.table.is_some() => Err("a table layer, and no database is configured".to_owned()),
+            None => Err("the layer names neither a table nor a file".to_owned()),
+        };
+        checks.push(LayerCheck { def, source, outcome });
+    }
+    checks
+}
+
+/// Where a layer loads from: its table when there is a database, else its file; `None` (and a
+/// warning) for a table layer without a database.
+fn origin(def: &LayerDef, pool: Option<&PgPool>) -> Option<Origin> {
+    match (pool, &def.source.table, &def.source.file) {
+        (Some(pool), Some(table), _) => Some(Origin::Table(table.clone(), pool.clone())),
+        (_, _, Some(file)) => Some(Origin::File(file.clone())),
+        (None, Some(table), None) => {
+            tracing::warn!(layer = %def.id, %table, "not served: the layer is a table and no database is configured");
+            None
+        }
+        (_, None, None) => None,
+    }
 }
 
 /// A table layer's definition learns the table's constraints as it loads.

@@ -18,6 +18,10 @@ struct Cli {
     /// Configuration file (default: the bundled sample province).
     #[arg(long, global = true, env = "BANDO_CONFIG")]
     config: Option<PathBuf>,
+    /// How log lines are written: plain text (coloured only on a terminal), or one JSON object
+    /// per line.
+    #[arg(long, global = true, env = "BANDO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +36,9 @@ enum Command {
     },
     /// Apply the database migrations.
     Migrate,
+    /// Check the configuration and the database connection, and load each layer as serving
+    /// would, printing its status; exits 1 when a layer cannot be served. Serves nothing.
+    Check,
     /// Import a file into a layer, or with --all every configured layer's file into its table.
     Import {
         /// Shapefile, GeoPackage, GeoJSON, KML or CSV (lon/lat columns).
@@ -133,6 +140,12 @@ enum LayersAction {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Access {
     Public,
@@ -150,14 +163,8 @@ enum Mode {
 const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=error,geo=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::anyhow!("starting the runtime: {e}")),
@@ -165,6 +172,19 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+/// Logs to stderr: colour codes only when it is a terminal (a log file or journal gets plain
+/// text), or JSON lines.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=error,geo=error".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
     }
 }
 
@@ -186,6 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { addr } => serve(config, addr).await,
+        Command::Check => check(&config).await,
         Command::Migrate => {
             migrated(&config).await?;
             println!("migrations applied");
@@ -325,6 +346,39 @@ async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
             return Err(BadInput("keys in the configuration file are listed and removed by editing it".into()).into());
         }
     }
+    Ok(())
+}
+
+/// `bando check`: the configuration was read and validated on the way here; then the database
+/// (when one is configured) and every layer, one line each.
+async fn check(config: &Config) -> anyhow::Result<()> {
+    println!("configuration {}: valid", config.origin);
+    let pool = match &config.database.url {
+        None => None,
+        Some(_) => {
+            let pool = connect(config).await.context("connecting to the database")?;
+            let version: String = sqlx::query_scalar("SELECT postgis_full_version()")
+                .fetch_one(&pool)
+                .await
+                .context("asking the database for PostGIS")?;
+            println!("database: connected, {}", version.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+            Some(pool)
+        }
+    };
+    let defs = load::catalog(config, pool.as_ref()).await?;
+    let checks = load::check(defs, pool.as_ref()).await;
+    let mut failed = 0;
+    for c in &checks {
+        let outcome = match &c.outcome {
+            Ok(n) => format!("ok\t{n} features"),
+            Err(e) => {
+                failed += 1;
+                format!("FAILED\t{}", e.replace('\n', " "))
+            }
+        };
+        println!("layer {}\t{}\t{}\t{outcome}", c.def.id, postgis::access_name(c.def.access), c.source);
+    }
+    anyhow::ensure!(failed == 0, "{failed} of {} layers cannot be served", checks.len());
     Ok(())
 }
 

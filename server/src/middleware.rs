@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{auth::Caller, compute::Deadline, error::ApiError, state::AppState};
+use crate::{access_log::KeyId, auth::Caller, compute::Deadline, error::ApiError, state::AppState};
 
 /// Refuses over-long URLs (414), over-large bodies (413) and over-large or too many headers
 /// (431) before the request is looked at.
@@ -122,7 +122,11 @@ pub async fn authenticate(
     caller.address = address;
     request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
-    Ok(settle(&state, &caller, response))
+    let mut response = settle(&state, &caller, response);
+    if let Some(key) = &caller.key {
+        response.extensions_mut().insert(KeyId(key.clone()));
+    }
+    Ok(response)
 }
 
 fn has_credentials(headers: &HeaderMap) -> bool {

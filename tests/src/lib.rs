@@ -180,9 +180,18 @@ impl Server {
 
     /// Starts `bando serve` with an admin key added to its configuration (through the
     /// environment); [`Server::get`] then sends it, so every layer and property is visible.
-    pub fn start_admin(mut cmd: Command) -> Self {
+    pub fn start_admin(cmd: Command) -> Self {
+        Self::admin(cmd, Stdio::inherit())
+    }
+
+    /// [`Server::start_admin`], its log (standard error) going to `log`.
+    pub fn start_admin_logging_to(cmd: Command, log: &Path) -> Self {
+        Self::admin(cmd, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn admin(mut cmd: Command, stderr: Stdio) -> Self {
         cmd.env("BANDO_KEYS", format!("[{{id=\"testadmin\", role=\"admin\", hash=\"{ADMIN_HASH}\"}}]"));
-        let mut server = Self::start(cmd);
+        let mut server = Self::start_with_stderr(cmd, stderr);
         server.key = Some(ADMIN_KEY);
         server
     }
