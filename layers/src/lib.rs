@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod crs;
+pub mod distance;
 pub mod error;
 pub mod feature;
 pub mod filter;

@@ -83,12 +83,23 @@ pub struct FeatureQuery {
     pub search: Option<(TextSearch, Vec<usize>)>,
     /// Order by these properties (index, descending), then by id.
     pub sort: Vec<(usize, bool)>,
+    /// Nearest this point first, each with its distance; only those within the distance given.
+    pub near: Option<Near>,
     /// Features to skip.
     pub offset: usize,
     /// Features to return at most.
     pub limit: usize,
     /// When to give up: past it, [`run`] stops testing features and answers [`Expired`].
     pub deadline: Option<std::time::Instant>,
+}
+
+/// Features nearest a point (lon/lat), nearest first, each with its geodesic distance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Near {
+    /// The point.
+    pub point: geo_types::Point,
+    /// Only features at most this many metres away.
+    pub within: Option<f64>,
 }
 
 /// The query ran past its deadline.
@@ -100,8 +111,10 @@ pub struct Expired;
 pub struct Page<'a> {
     /// Features matching the query, all pages together.
     pub matched: usize,
-    /// This page's features, in id order.
+    /// This page's features, in id order (nearest first with [`FeatureQuery::near`]).
     pub features: Vec<&'a Feature>,
+    /// With [`FeatureQuery::near`], each feature's distance in metres; else empty.
+    pub distances: Vec<f64>,
 }
 
 /// Runs a query: candidates from the R-tree when there is a box (else every feature), exact
@@ -132,7 +145,8 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
     // The filter's own box narrows the candidates when the query has none; its exact test
     // still decides.
     let filter_box = q.filter.as_ref().and_then(Filter::search_box).map(|r| vec![r]);
-    let mut matching: Vec<&Feature> = match boxes.as_ref().or(filter_box.as_ref()) {
+    let near_box = q.near.and_then(|n| crate::distance::search_box(n.point, n.within?)).map(|r| vec![r]);
+    let mut matching: Vec<&Feature> = match boxes.as_ref().or(filter_box.as_ref()).or(near_box.as_ref()) {
         Some(bs) => {
             let mut found: Vec<&Feature> =
                 bs.iter().flat_map(|b| index.candidates_in_lonlat_box(*b)).filter(|f| keep(f)).collect();
@@ -144,6 +158,9 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
     };
     if expired.get() {
         return Err(Expired);
+    }
+    if let Some(near) = q.near {
+        return nearest(matching, near, q, &in_time);
     }
     if let Some((search, fields)) = &q.search {
         let mut scored: Vec<(u32, &Feature)> =
@@ -162,7 +179,30 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
     }
     let matched = matching.len();
     let features = matching.into_iter().skip(q.offset).take(q.limit).collect();
-    Ok(Page { matched, features })
+    Ok(Page { matched, features, distances: Vec::new() })
+}
+
+/// The page of `matching` nearest first (then by id), within the distance asked.
+fn nearest<'a>(
+    matching: Vec<&'a Feature>,
+    near: Near,
+    q: &FeatureQuery,
+    in_time: &dyn Fn() -> bool,
+) -> Result<Page<'a>, Expired> {
+    let mut measured = Vec::with_capacity(matching.len());
+    for f in matching {
+        if !in_time() {
+            return Err(Expired);
+        }
+        let d = crate::distance::metres(&f.geometry, near.point);
+        if near.within.is_none_or(|w| d <= w) {
+            measured.push((d, f));
+        }
+    }
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+    let matched = measured.len();
+    let (distances, features) = measured.into_iter().skip(q.offset).take(q.limit).unzip();
+    Ok(Page { matched, features, distances })
 }
 
 /// A total order for sorting: values by [`crate::filter::compare`], nulls last either way.

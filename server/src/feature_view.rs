@@ -34,7 +34,7 @@ impl<'a> Columns<'a> {
 
     /// The feature seen through these columns.
     pub fn view<'f>(&'f self, feature: &'f Feature) -> FeatureView<'f> {
-        FeatureView { feature, columns: self }
+        FeatureView { feature, columns: self, distance: None }
     }
 }
 
@@ -43,7 +43,12 @@ impl<'a> Columns<'a> {
 pub struct FeatureView<'a> {
     feature: &'a Feature,
     columns: &'a Columns<'a>,
+    /// Metres from the point of a `near` query, shown as [`DISTANCE`] after the properties.
+    distance: Option<&'a Value>,
 }
+
+/// The property a `near` query adds to each feature: its distance in metres.
+pub const DISTANCE: &str = "distance_m";
 
 impl<'a> FeatureView<'a> {
     /// The feature's id.
@@ -68,9 +73,15 @@ impl<'a> FeatureView<'a> {
         }
     }
 
-    /// `(name, value)` of each column, in order.
+    /// The feature with its distance from a `near` query's point.
+    pub fn with_distance(self, distance: Option<&'a Value>) -> Self {
+        Self { distance, ..self }
+    }
+
+    /// `(name, value)` of each column, in order, then the distance of a `near` query.
     pub fn properties(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
         let (feature, columns) = (self.feature, self.columns);
-        columns.0.iter().map(move |&(i, name)| (name, &feature.properties[i]))
+        let columns = columns.0.iter().map(move |&(i, name)| (name, &feature.properties[i]));
+        columns.chain(self.distance.map(|d| (DISTANCE, d)))
     }
 }

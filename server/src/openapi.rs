@@ -336,6 +336,8 @@ fn parameters(cx: &Context) -> Value {
         "q": query("q", "Words to find in the text properties, ignoring case and diacritics; results rank by relevance.", json!({ "type": "string", "maxLength": layers::search::MAX_QUERY_CHARS })),
         "sortby": query("sortby", "Properties to order by, comma-separated, each with an optional `+` or `-`.", json!({ "type": "string" })),
         "properties": query("properties", "Only these properties, comma-separated.", json!({ "type": "string" })),
+        "near": query("near", "The features nearest this point first (longitude,latitude in CRS84), each with its geodesic distance in metres on WGS 84 as the property `distance_m`; combines with the other filters, not with `q` or `sortby`.", json!({ "type": "array", "minItems": 2, "maxItems": 2, "items": { "type": "number", "minimum": -180, "maximum": 180 } })),
+        "within": query("within", "With `near`: only the features at most this many metres away.", json!({ "type": "number", "minimum": 0 })),
         "collectionId": path("collectionId", json!({ "type": "string", "enum": ids })),
         "featureId": path("featureId", json!({ "type": "string", "example": "1" })),
         "tileMatrixSetId": path("tileMatrixSetId", json!({ "type": "string", "enum": [crate::tiles::TMS_ID] })),

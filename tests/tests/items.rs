@@ -210,3 +210,90 @@ fn link_headers_mirror_the_paging_links_of_the_body() {
     let one = server.get("/collections/roads/items/5");
     assert!(one.headers()["link"].to_str().unwrap().contains("rel=\"self\""));
 }
+
+/// `(id, metres)` of a `near` answer's features, in answer order.
+fn distances(body: &Value) -> Vec<(i64, f64)> {
+    let features = body["features"].as_array().unwrap();
+    features.iter().map(|f| (f["id"].as_i64().unwrap(), f["properties"]["distance_m"].as_f64().unwrap())).collect()
+}
+
+/// `(id, metres)` as PostGIS measures `geography`, nearest first, for the rows `condition` keeps.
+fn postgis_distances(
+    db: &e2e::TestDb,
+    table: &str,
+    lon: f64,
+    lat: f64,
+    condition: &str,
+    limit: usize,
+) -> Vec<(i64, f64)> {
+    let here = format!("ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography");
+    let rows = db.sql(&format!(
+        "SELECT id || ' ' || ST_Distance(geom::geography, {here}) FROM {table} WHERE {condition}
+         ORDER BY ST_Distance(geom::geography, {here}), id LIMIT {limit}"
+    ));
+    rows.lines()
+        .map(|l| {
+            let (id, d) = l.split_once(' ').unwrap();
+            (id.parse().unwrap(), d.parse().unwrap())
+        })
+        .collect()
+}
+
+fn assert_same_to_a_centimetre(ours: &[(i64, f64)], postgis: &[(i64, f64)], what: &str) {
+    assert_eq!(ours.len(), postgis.len(), "{what}: {ours:?} vs {postgis:?}");
+    for ((id, d), (pid, pd)) in ours.iter().zip(postgis) {
+        assert_eq!(id, pid, "{what}: {ours:?} vs {postgis:?}");
+        assert!((d - pd).abs() < 0.01, "{what}: feature {id} is {d} m away, PostGIS says {pd} m");
+    }
+}
+
+#[test]
+fn nearest_features_come_nearest_first_with_the_distances_postgis_measures() {
+    let db = e2e::TestDb::new();
+    e2e::run_ok(&mut db.bando(&["import", "--all"]));
+    let server = Server::start_admin(db.bando(&[]));
+    let (lon, lat) = (105.7851, 10.0342);
+    for (layer, table) in [
+        ("heritage_sites", "heritage.sites"),
+        ("roads", "transport.roads"),
+        ("communes", "admin.communes"),
+        ("rivers", "env.rivers"),
+    ] {
+        let (status, _, body) = get(&server, &format!("/collections/{layer}/items?near={lon},{lat}&limit=7"));
+        assert_eq!(status, 200, "{layer}: {body}");
+        let expected = postgis_distances(&db, table, lon, lat, "true", 7);
+        assert_same_to_a_centimetre(&distances(&body), &expected, layer);
+    }
+
+    // Within a distance, with a filter and a box: every match, and numberMatched counts them.
+    let path = format!("/collections/heritage_sites/items?near={lon},{lat}&within=3000&kind=chùa&limit=100");
+    let (status, _, body) = get(&server, &path);
+    assert_eq!(status, 200, "{body}");
+    let here = format!("ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography");
+    let condition = format!("kind = 'chùa' AND ST_Distance(geom::geography, {here}) <= 3000");
+    let expected = postgis_distances(&db, "heritage.sites", lon, lat, &condition, 100);
+    assert!(!expected.is_empty(), "the sample has pagodas within 3 km");
+    assert_same_to_a_centimetre(&distances(&body), &expected, "pagodas within 3 km");
+    assert_eq!(body["numberMatched"], expected.len());
+    let boxed = format!("{path}&bbox={},{},{},{}", lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01);
+    let (_, _, body) = get(&server, &boxed);
+    let inside = format!(
+        "{condition} AND geom && ST_MakeEnvelope({}, {}, {}, {}, 4326)",
+        lon - 0.01,
+        lat - 0.01,
+        lon + 0.01,
+        lat + 0.01
+    );
+    assert_same_to_a_centimetre(
+        &distances(&body),
+        &postgis_distances(&db, "heritage.sites", lon, lat, &inside, 100),
+        "in a box",
+    );
+
+    for bad in
+        ["near=105.7", "near=a,b", "near=200,10", "within=100", "near=105.7,10&within=-1", "near=105.7,10&sortby=name"]
+    {
+        let (status, ct, body) = get(&server, &format!("/collections/heritage_sites/items?{bad}"));
+        assert_eq!((status, ct.as_str()), (400, "application/problem+json"), "{bad}: {body}");
+    }
+}

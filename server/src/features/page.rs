@@ -1,7 +1,7 @@
 //! A page of features: what a query found, seen through the caller's columns, with what its
 //! links need (the offsets of the next and previous pages).
 
-use layers::{Feature, crs::Crs};
+use layers::{Feature, Value, crs::Crs};
 
 use super::ItemsRequest;
 use crate::{
@@ -30,6 +30,8 @@ pub struct Page<'a> {
     pub crs: Crs,
     /// The properties every feature of the page carries.
     pub columns: Columns<'a>,
+    /// With `near`, each feature's distance in metres (the `distance_m` it carries).
+    pub distances: Vec<Value>,
 }
 
 impl<'a> Page<'a> {
@@ -47,12 +49,14 @@ impl<'a> Page<'a> {
             limit: query.limit,
             crs: request.crs,
             columns,
+            distances: found.distances.into_iter().map(Value::Float).collect(),
         })
     }
 
     /// The features as the answer shows them.
     pub fn views(&self) -> impl Iterator<Item = FeatureView<'_>> {
-        self.features.iter().map(|f| self.columns.view(f))
+        let distances = self.distances.iter().map(Some).chain(std::iter::repeat(None));
+        self.features.iter().zip(distances).map(|(f, d)| self.columns.view(f).with_distance(d))
     }
 
     /// The offset of the next page, when there is one.

@@ -8,7 +8,7 @@ use layers::{
     PropertyType, Value,
     crs::Crs,
     filter::{Filter, FilterLang},
-    query::FeatureQuery,
+    query::{FeatureQuery, Near},
     search::TextSearch,
 };
 
@@ -34,6 +34,8 @@ pub const ITEMS_PARAMETERS: &[&str] = &[
     "q",
     "sortby",
     "properties",
+    "near",
+    "within",
     "f",
 ];
 
@@ -98,6 +100,10 @@ impl ItemsRequest {
             return Err(bad("bbox-crs is given without bbox".into()));
         }
         q.filter = parse_filter(view, params, crs_of("filter-crs")?)?;
+        q.near = parse_near(params)?;
+        if q.near.is_some() && (q.search.is_some() || !q.sort.is_empty()) {
+            return Err(bad("near orders by distance: it cannot be combined with q or sortby".into()));
+        }
         let properties = params.get("properties").map(|p| parse_properties(view, p)).transpose()?;
         Ok(ItemsRequest { query: q, crs: crs_of("crs")?.unwrap_or(Crs::Crs84), properties })
     }
@@ -122,6 +128,34 @@ fn parse_filter(view: &LayerView, params: &Params, filter_crs: Option<Crs>) -> R
     Filter::parse(source, lang, &view.def, &|i| view.is_queryable(i), &to_lonlat)
         .map(Some)
         .map_err(|e| ApiError::BadRequest(format!("filter: {e}")))
+}
+
+/// `near=lon,lat` (CRS84) and `within=metres`.
+fn parse_near(params: &Params) -> Result<Option<Near>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let within = params
+        .get("within")
+        .map(|w| match w.parse::<f64>() {
+            Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
+            _ => Err(bad(format!("within must be a distance in metres, 0 or more, not {w:?}"))),
+        })
+        .transpose()?;
+    let Some(value) = params.get("near") else {
+        return match within {
+            Some(_) => Err(bad("within is given without near".into())),
+            None => Ok(None),
+        };
+    };
+    let numbers: Vec<f64> =
+        value.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| {
+            bad(format!("near must be a longitude and a latitude (CRS84), like near=105.78,10.03, not {value:?}"))
+        })?;
+    match numbers[..] {
+        [lon, lat] if (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat) => {
+            Ok(Some(Near { point: geo_types::Point::new(lon, lat), within }))
+        }
+        _ => Err(bad(format!("near must be a longitude in [-180, 180] and a latitude in [-90, 90], not {value:?}"))),
+    }
 }
 
 fn parse_sortby(view: &LayerView, value: &str) -> Result<Vec<(usize, bool)>, ApiError> {
