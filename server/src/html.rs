@@ -197,8 +197,14 @@ pub fn features_table<'a>(
     columns: &Columns,
     features: impl IntoIterator<Item = FeatureView<'a>>,
 ) -> String {
+    let features: Vec<FeatureView> = features.into_iter().collect();
+    // The features' own names head the table: a `near` query adds its distance to each.
+    let names: Vec<&str> = match features.first() {
+        Some(f) => f.properties().map(|(name, _)| name).collect(),
+        None => columns.names().collect(),
+    };
     let mut t = String::from("<table><tr><th>id</th>");
-    for name in columns.names() {
+    for name in names {
         let _ = write!(t, "<th>{}</th>", escape(name));
     }
     t.push_str("</tr>");

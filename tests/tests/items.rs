@@ -289,6 +289,9 @@ fn nearest_features_come_nearest_first_with_the_distances_postgis_measures() {
         &postgis_distances(&db, "heritage.sites", lon, lat, &inside, 100),
         "in a box",
     );
+    let page = server.get(&format!("{path}&f=html")).text().unwrap();
+    let header = page.split("</tr>").next().unwrap();
+    assert!(header.ends_with("<th>distance_m</th>"), "the page's table heads its distance column: {header}");
 
     for bad in
         ["near=105.7", "near=a,b", "near=200,10", "within=100", "near=105.7,10&within=-1", "near=105.7,10&sortby=name"]
