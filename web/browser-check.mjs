@@ -120,7 +120,20 @@ const report = {};
     await page.waitForSelector('.maplibregl-popup', { timeout: 10000 }).catch(() => {});
   }
   report.viewer.click = { target: target?.name ?? null, popup: await popupTitle(page) };
+  // The site's popup lists the point features nearest the click.
+  await page.waitForSelector('.bando-nearest[data-done]', { timeout: 10000 }).catch(() => {});
   await page.screenshot({ path: `${out}/viewer-popup.png` });
+  report.viewer.nearest = await page.evaluate(() => {
+    const section = document.querySelector('.bando-nearest');
+    return section && {
+      at: section.dataset.at.split(',').map(Number),
+      layers: section.dataset.layers.split(','),
+      except: section.dataset.except ?? null,
+      items: [...section.querySelectorAll('li')].map((li) => ({
+        layer: li.dataset.layer, id: Number(li.dataset.id), metres: Number(li.dataset.metres),
+      })),
+    };
+  });
   report.viewer.seen = seen;
   await page.close();
 }

@@ -75,21 +75,30 @@ export function popupContent(title, properties) {
 
 let openPopup = null;
 
-/** Opens a popup at `lngLat`, closing the one open before. */
-export function showPopup(map, lngLat, title, properties) {
+/** Opens a popup of `content` (an element) at `lngLat`, closing the one open before. */
+export function openPopupWith(map, lngLat, content) {
   openPopup?.remove();
-  openPopup = new maplibregl.Popup({ maxWidth: '22rem' })
-    .setLngLat(lngLat)
-    .setDOMContent(popupContent(title, properties))
-    .addTo(map);
+  openPopup = new maplibregl.Popup({ maxWidth: '22rem' }).setLngLat(lngLat).setDOMContent(content).addTo(map);
   return openPopup;
 }
 
-/** Opens a popup for whatever was clicked. */
-export function inspectOnClick(map, titles) {
+/** Opens a popup of a feature's properties at `lngLat`. */
+export function showPopup(map, lngLat, title, properties) {
+  return openPopupWith(map, lngLat, popupContent(title, properties));
+}
+
+/**
+ * Opens a popup for whatever was clicked. With `more`, every click opens one (an empty place
+ * too), and `more(content, lngLat, feature)` may add to it.
+ */
+export function inspectOnClick(map, titles, more = null) {
   map.on('click', (e) => {
     const [feature] = featuresNear(map, e.point);
-    if (feature) showPopup(map, e.lngLat, titles[bandoLayer(feature.layer)] ?? '', feature.properties);
+    if (!feature && !more) return;
+    const content = feature ? popupContent(titles[bandoLayer(feature.layer)] ?? '', feature.properties)
+      : Object.assign(document.createElement('div'), { className: 'bando-popup' });
+    openPopupWith(map, e.lngLat, content);
+    more?.(content, e.lngLat, feature);
   });
   map.on('mousemove', (e) => {
     map.getCanvas().style.cursor = featuresNear(map, e.point).length ? 'pointer' : '';

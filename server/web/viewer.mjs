@@ -1,5 +1,6 @@
-// /viewer: every layer the caller may see, a layer list with legends, popups, and a search over
-// heritage sites and tourist spots that uses the service's `q` search.
+// /viewer: every layer the caller may see, a layer list with legends, popups, a search over
+// heritage sites and tourist spots that uses the service's `q` search, and on a click the point
+// features nearest it (the service's `near`).
 import {
   anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, showPopup,
 } from '/assets/common.mjs';
@@ -8,10 +9,12 @@ const TEXT = {
   vi: {
     layers: 'Lớp bản đồ', search: 'Tìm di tích, điểm du lịch…', none: 'Không tìm thấy', key: 'Khóa API',
     keyHint: 'Nhập khóa để xem các lớp nội bộ', apply: 'Dùng', clear: 'Xóa', language: 'English',
+    nearest: 'Gần nhất', nothingNear: 'Không có gì trong vòng 5 km',
   },
   en: {
     layers: 'Layers', search: 'Find heritage sites, tourist spots…', none: 'Nothing found', key: 'API key',
     keyHint: 'Enter a key to see internal layers', apply: 'Use', clear: 'Clear', language: 'Tiếng Việt',
+    nearest: 'Nearest', nothingNear: 'Nothing within 5 km',
   },
 };
 let lang = localStorage.getItem('bando-lang') || 'vi';
@@ -92,6 +95,48 @@ function searchBox() {
   return searchable.length ? el('div', { className: 'search' }, input, results) : el('div');
 }
 
+// What is near a clicked place: the five nearest features of the point layers shown (sites,
+// warehouses, ports…) within 5 km, the clicked one aside, added to the click's popup.
+const NEAREST = 5;
+const NEAR_METRES = 5000;
+
+function metres(d) {
+  return d < 1000 ? `${Math.round(d)} m` : `${(d / 1000).toFixed(1)} km`;
+}
+
+async function addNearest(content, at, clicked) {
+  const points = new Set(map.getStyle().layers.filter((l) => l.type === 'circle').map(bandoLayer));
+  const shown = layers.filter((l) => !hidden.has(l.id) && points.has(l.id));
+  const section = el('section', { className: 'bando-nearest' }, el('h4', {}, t('nearest')));
+  section.dataset.at = `${at.lng},${at.lat}`;
+  section.dataset.layers = shown.map((l) => l.id).join(',');
+  if (clicked) section.dataset.except = `${bandoLayer(clicked.layer)}/${clicked.id}`;
+  content.append(section);
+  // A layer whose query fails (a reload under way, a lost connection) adds nothing.
+  const pages = await Promise.all(shown.map((l) => getJson(
+    `/collections/${l.id}/items?near=${at.lng},${at.lat}&within=${NEAR_METRES}&limit=${NEAREST + 1}&f=json`,
+  ).then((page) => page.features.map((f) => ({ ...f, layer: l.id })), () => [])));
+  const nearest = pages.flat()
+    .filter((f) => `${f.layer}/${f.id}` !== section.dataset.except)
+    .sort((a, b) => a.properties.distance_m - b.properties.distance_m
+      || (a.layer < b.layer ? -1 : a.layer > b.layer) || a.id - b.id)
+    .slice(0, NEAREST);
+  const list = el('ol', {}, ...nearest.map((hit) => {
+    const { distance_m: distance, ...properties } = hit.properties;
+    const item = el('li', { tabIndex: 0 }, el('b', {}, properties.name ?? `${titles[hit.layer]} ${hit.id}`), ' ',
+      el('small', {}, `${titles[hit.layer]} · ${metres(distance)}`));
+    Object.assign(item.dataset, { layer: hit.layer, id: hit.id, metres: distance });
+    item.addEventListener('click', () => {
+      const to = anchorOf(hit.geometry);
+      map.flyTo({ center: to, zoom: Math.max(map.getZoom(), 15) });
+      map.once('moveend', () => showPopup(map, to, titles[hit.layer], properties));
+    });
+    return item;
+  }));
+  section.append(nearest.length ? list : el('p', {}, t('nothingNear')));
+  section.dataset.done = 'yes';
+}
+
 function keyForm() {
   const input = el('input', { type: 'password', id: 'api-key', placeholder: t('keyHint'), value: apiKey() });
   const use = el('button', { type: 'submit' }, t('apply'));
@@ -125,7 +170,7 @@ map.once('load', async () => {
   layers = map.getStyle().metadata?.['bando:layers'] ?? [];
   for (const l of layers) titles[l.id] = l.title;
   render();
-  inspectOnClick(map, titles);
+  inspectOnClick(map, titles, addNearest);
   fitToStyle(map);
   const focus = config.focus && layers.find((l) => l.id === config.focus);
   if (focus) {

@@ -95,6 +95,34 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
     assert!(click["target"].is_string(), "no site to click: {click}");
     assert_eq!(click["popup"], click["target"]);
 
+    // The popup lists the five point features nearest the click (the site clicked aside), as
+    // the service's `near` finds them.
+    let nearest = &viewer["nearest"];
+    let at: Vec<f64> = nearest["at"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let queried = strings(&nearest["layers"]);
+    assert!(queried.contains(&"heritage_sites".to_owned()) && queried.iter().all(|l| public.contains(l)), "{nearest}");
+    let mut expected: Vec<(f64, String, i64)> = Vec::new();
+    for id in &queried {
+        let url = format!("{}/collections/{id}/items?near={},{}&within=5000&limit=6", server.base, at[0], at[1]);
+        let page: Value = reqwest::blocking::get(url).unwrap().json().unwrap();
+        for f in page["features"].as_array().unwrap() {
+            let (fid, metres) = (f["id"].as_i64().unwrap(), f["properties"]["distance_m"].as_f64().unwrap());
+            if nearest["except"] != format!("{id}/{fid}") {
+                expected.push((metres, id.clone(), fid));
+            }
+        }
+    }
+    expected.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    expected.truncate(5);
+    let listed: Vec<(f64, String, i64)> = nearest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["metres"].as_f64().unwrap(), i["layer"].as_str().unwrap().to_owned(), i["id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(listed.len(), 5, "near {at:?}: {nearest}");
+    assert_eq!(listed, expected, "near {at:?}");
+
     // An admin's key typed into the viewer brings every layer in.
     let with_key = &report["viewer_with_key"];
     assert_clean("/viewer with a key", &with_key["seen"]);
