@@ -34,6 +34,11 @@ owslib_version=0.35.0
 "$venv/bin/python" -c "import owslib, sys; sys.exit(owslib.__version__ != '$owslib_version')" 2>/dev/null \
   || "$venv/bin/pip" install -q "OWSLib==$owslib_version"
 export OWSLIB_PYTHON="$PWD/$venv/bin/python"
+# The PMTiles reader that the package tests read exported archives with.
+pmtiles_version=3.8.1
+"$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pmtiles') != '$pmtiles_version')" 2>/dev/null \
+  || "$venv/bin/pip" install -q "pmtiles==$pmtiles_version"
+export PMTILES_PYTHON="$PWD/$venv/bin/python"
 
 # The black-box tests run the bando binary; build it first, in the same profile. The one-binary
 # tests run it as `cargo install` installs it (sharing the build's target folder, so that little

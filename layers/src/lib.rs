@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod crs;
 pub mod distance;
 pub mod error;
+pub mod export;
 pub mod feature;
 pub mod filter;
 pub mod import;

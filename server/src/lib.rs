@@ -14,8 +14,9 @@
 //!   Schemas, feature pages, the OpenAPI document), the GeoJSON encoder, and writes as clients
 //!   send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
-//! - `respond`, `hub`, `state`: how answers are written; what the change-log follower shares
-//!   with handlers; the shared state that composes the core.
+//! - `downloads`, `package`, `respond`, `hub`, `state`: whole layers written as files; tile
+//!   packages; how answers are written; what the change-log follower shares with handlers; the
+//!   shared state that composes the core.
 //! - `access_log`, `middleware`, `load`, `live`, `routes`, `listener`: the access log and what
 //!   else runs around handlers, loading, the change feed, the handlers (extract → core → encode;
 //!   no route module imports another), and the connections they are served on.
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod auth;
 pub mod compute;
 pub mod config;
+pub mod downloads;
 pub mod edits;
 pub mod error;
 pub mod feature_view;
@@ -44,6 +46,7 @@ pub mod load;
 pub mod media;
 pub mod middleware;
 pub mod openapi;
+pub mod package;
 pub mod request;
 pub mod respond;
 pub mod routes;

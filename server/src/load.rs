@@ -83,14 +83,19 @@ pub async fn check(defs: Vec<LayerDef>, pool: Option<&PgPool>) -> Vec<LayerCheck
             (Some(t), None) => format!("table {t}"),
             (None, None) => "no source".to_owned(),
         };
-        let outcome = match origin(&def, pool) {
-            Some(origin) => load_one(&mut def, origin).await.map(|index| index.len()).map_err(|e| e.to_string()),
-            None if def.source.table.is_some() => Err("a table layer, and no database is configured".to_owned()),
-            None => Err("the layer names neither a table nor a file".to_owned()),
-        };
+        let outcome = load_now(&mut def, pool).await.map(|index| index.len());
         checks.push(LayerCheck { def, source, outcome });
     }
     checks
+}
+
+/// Loads one layer as serving would, or says why it cannot be.
+pub async fn load_now(def: &mut LayerDef, pool: Option<&PgPool>) -> Result<LayerIndex, String> {
+    match origin(def, pool) {
+        Some(origin) => load_one(def, origin).await.map_err(|e| e.to_string()),
+        None if def.source.table.is_some() => Err("a table layer, and no database is configured".to_owned()),
+        None => Err("the layer names neither a table nor a file".to_owned()),
+    }
 }
 
 /// Where a layer loads from: its table when there is a database, else its file; `None` (and a

@@ -68,6 +68,29 @@ enum Command {
         #[arg(long, conflicts_with_all = ["path", "layer", "src_crs", "source_layer"])]
         all: bool,
     },
+    /// Write layers' tiles as one PMTiles archive for offline use: every non-empty tile of the
+    /// zoom range, rendered as `/tiles/a,b/…` renders it, identical tiles stored once.
+    Export {
+        /// The layers, comma-separated, drawn together in every tile.
+        #[arg(long, value_delimiter = ',', required = true)]
+        layers: Vec<String>,
+        /// The first zoom (default: the lowest of the layers').
+        #[arg(long)]
+        minzoom: Option<u8>,
+        /// The last zoom (default: the highest of the layers', at most 14).
+        #[arg(long)]
+        maxzoom: Option<u8>,
+        /// Only the tiles that meet this lon/lat box: min lon, min lat, max lon, max lat.
+        #[arg(long, value_delimiter = ',', num_args = 4, allow_negative_numbers = true)]
+        bbox: Option<Vec<f64>>,
+        /// Also package layers that are not public (a package is a file handed out: by default
+        /// only public layers go into one).
+        #[arg(long)]
+        allow_non_public: bool,
+        /// The archive to write (written beside it first, so a failed export leaves none).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Manage API keys: stored hashed in PostGIS, or printed for the config file without one.
     Keys {
         #[command(subcommand)]
@@ -211,6 +234,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             migrated(&config).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Export { layers, minzoom, maxzoom, bbox, allow_non_public, output } => {
+            let package = package(&config, &layers, minzoom, maxzoom, bbox, allow_non_public).await?;
+            export(package, output).await
         }
         Command::Keys { action } => keys(&config, action).await,
         Command::Layers { action } => layers_command(&config, action).await,
@@ -379,6 +406,102 @@ async fn check(config: &Config) -> anyhow::Result<()> {
         println!("layer {}\t{}\t{}\t{outcome}", c.def.id, postgis::access_name(c.def.access), c.source);
     }
     anyhow::ensure!(failed == 0, "{failed} of {} layers cannot be served", checks.len());
+    Ok(())
+}
+
+/// The package `bando export` asked for, its layers loaded as serving would load them.
+async fn package(
+    config: &Config,
+    ids: &[String],
+    minzoom: Option<u8>,
+    maxzoom: Option<u8>,
+    bbox: Option<Vec<f64>>,
+    allow_non_public: bool,
+) -> anyhow::Result<server::package::Package> {
+    let pool = match &config.database.url {
+        None => None,
+        Some(_) => Some(connect(config).await.context("connecting to the database")?),
+    };
+    let mut defs = load::catalog(config, pool.as_ref()).await?;
+    let mut layers = Vec::with_capacity(ids.len());
+    for id in ids {
+        let at = defs.iter().position(|d| d.id.as_str() == id).ok_or_else(|| BadInput(format!("no layer {id:?}")))?;
+        let mut def = defs.swap_remove(at);
+        if def.access != layers::AccessLevel::Public && !allow_non_public {
+            let access = postgis::access_name(def.access);
+            return Err(BadInput(format!(
+                "layer {id} is {access}: only public layers are packaged without --allow-non-public"
+            ))
+            .into());
+        }
+        let index = load::load_now(&mut def, pool.as_ref()).await.map_err(|e| anyhow::anyhow!("layer {id}: {e}"))?;
+        layers.push(Arc::new(server::layer::Layer::new(def, index)));
+    }
+    let minzoom = minzoom.unwrap_or_else(|| layers.iter().map(|l| l.def.minzoom).min().unwrap_or(0));
+    let maxzoom = maxzoom.unwrap_or_else(|| layers.iter().map(|l| l.def.maxzoom).max().unwrap_or(0).min(14));
+    if minzoom > maxzoom || maxzoom > layers::catalog::MAX_ZOOM {
+        return Err(BadInput(format!(
+            "zooms {minzoom}-{maxzoom}: the first must not pass the last, nor the last {}",
+            layers::catalog::MAX_ZOOM
+        ))
+        .into());
+    }
+    let bbox = match bbox.as_deref() {
+        None => None,
+        Some(&[a, b, c, d])
+            if a < c
+                && b < d
+                && [a, c].iter().all(|x| (-180.0..=180.0).contains(x))
+                && [b, d].iter().all(|y| (-90.0..=90.0).contains(y)) =>
+        {
+            Some([a, b, c, d])
+        }
+        Some(other) => {
+            return Err(BadInput(format!(
+                "--bbox {other:?}: min lon, min lat, max lon, max lat, each minimum below its maximum"
+            ))
+            .into());
+        }
+    };
+    Ok(server::package::Package { layers, minzoom, maxzoom, bbox })
+}
+
+/// `bando export`: the archive, written beside `output` then moved there, with a progress line
+/// and a summary.
+async fn export(package: server::package::Package, output: PathBuf) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let views: Vec<&server::layer::Layer> = package.layers.iter().map(|l| &**l).collect();
+    let metadata = server::tilejson::describe(&views).to_string();
+    let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "{} ← z{}-{}",
+        output.display(),
+        package.minzoom,
+        package.maxzoom
+    ));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}: {human_pos} tiles tried ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let partial = output.with_extension("pmtiles.partial");
+    let (progress, to) = (bar.clone(), partial.clone());
+    let written =
+        tokio::task::spawn_blocking(move || package.write_pmtiles(&to, &metadata, &|n| progress.inc(n))).await?;
+    bar.finish_and_clear();
+    let summary = match written {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.into());
+        }
+    };
+    std::fs::rename(&partial, &output).with_context(|| format!("moving the archive to {}", output.display()))?;
+    println!(
+        "{}: {} tiles, {} bytes, {:.1} s",
+        output.display(),
+        summary.tiles,
+        summary.bytes,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -1,12 +1,15 @@
-//! How answers are written: the negotiated JSON-or-HTML answer, JSON with its media type, and
-//! the conditional, compressed answer of a tile.
+//! How answers are written: the negotiated JSON-or-HTML answer, JSON with its media type, the
+//! conditional, compressed answer of a tile, and a download streamed from its file.
+
+use std::io::Read;
 
 use axum::{
+    body::{Body, Bytes},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use crate::{error::ApiError, html::Page, media::MVT, request::Format, tiles::Rendered};
+use crate::{downloads::Written, error::ApiError, html::Page, media::MVT, request::Format, tiles::Rendered};
 
 /// `body` as `media_type`.
 pub fn json(media_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
@@ -98,6 +101,50 @@ pub fn tile(rendered: &Rendered, headers: &HeaderMap, cache_control: &str) -> Re
     } else {
         Ok((common, rendered.identity()?).into_response())
     }
+}
+
+/// The file as the answer's body, read in chunks as the client takes them.
+pub fn download(written: Written) -> Response {
+    const CHUNK: usize = 256 * 1024;
+    let Written { file, bytes, name, format, license } = written;
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        // Reading a local file blocks only briefly, but it blocks: off the async threads.
+        let read = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0; CHUNK];
+            let n = file.read(&mut chunk)?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((chunk, file))
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match read {
+            Ok((chunk, _)) if chunk.is_empty() => None,
+            Ok((chunk, file)) => Some((Ok(Bytes::from(chunk)), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut response = Body::from_stream(chunks).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    headers.insert(header::CONTENT_LENGTH, bytes.into());
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // CSV and FlatGeobuf files have no place for it: the licence goes beside them.
+    let link = license.as_deref().and_then(license_link);
+    if let Some(href) = link.as_ref().and_then(|l| l["href"].as_str())
+        && let Ok(v) = HeaderValue::from_str(&format!("<{href}>; rel=\"license\""))
+    {
+        headers.insert(header::LINK, v);
+    }
+    response
+}
+
+/// The `license` link of an SPDX licence identifier: its page in the SPDX licence list.
+pub fn license_link(spdx: &str) -> Option<serde_json::Value> {
+    let plain = !spdx.is_empty() && spdx.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+    plain.then(|| serde_json::json!({ "href": format!("https://spdx.org/licenses/{spdx}.html"), "rel": "license", "type": "text/html", "title": spdx }))
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ struct Inner {
     throttle: Arc<Throttle>,
     strikes: Strikes,
     compute: Compute,
+    downloads: Compute,
     pool: Option<PgPool>,
     audit: Audit,
     tiles: TileCache,
@@ -64,6 +65,9 @@ impl AppState {
                 throttle: Throttle::new(settings.requests_per_second, settings.burst),
                 strikes: Strikes::new(settings.failed_auth_per_minute),
                 compute: compute.clone(),
+                // One download at a time: writing a whole layer is long CPU work, and two at
+                // once would take both cores of a small server from tiles and pages.
+                downloads: Compute::new(1),
                 audit: Audit::new(pool.clone()),
                 pool,
                 tiles: TileCache::new(settings.tile_cache_bytes, compute),
@@ -135,6 +139,11 @@ impl AppState {
     /// The pool for requests' CPU work.
     pub fn compute(&self) -> &Compute {
         &self.inner.compute
+    }
+
+    /// The pool that writes downloads' files.
+    pub fn downloads(&self) -> &Compute {
+        &self.inner.downloads
     }
 
     /// The table shapes writes have needed so far.

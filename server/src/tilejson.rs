@@ -10,8 +10,15 @@ use crate::{
 };
 
 /// TileJSON 3.0.0 for a set of layers.
-pub fn document<'a>(base: &str, spec: &str, views: &'a [LayerView]) -> Value {
-    let layers: Vec<&'a Layer> = views.iter().map(|v| &**v).collect();
+pub fn document(base: &str, spec: &str, views: &[LayerView]) -> Value {
+    let layers: Vec<&Layer> = views.iter().map(|v| &**v).collect();
+    let mut doc = describe(&layers);
+    doc["tiles"] = json!([format!("{base}/tiles/{spec}/{{z}}/{{x}}/{{y}}.mvt")]);
+    doc
+}
+
+/// TileJSON without `tiles`: what a tile package carries as its metadata.
+pub fn describe<'a>(layers: &[&'a Layer]) -> Value {
     let minzoom = layers.iter().map(|l| l.def.minzoom).min().unwrap_or(0);
     let maxzoom = layers.iter().map(|l| l.def.maxzoom).max().unwrap_or(tiler::tile::MAX_ZOOM);
     let bounds = extent_of(layers.iter().copied()).unwrap_or(WORLD);
@@ -36,7 +43,6 @@ pub fn document<'a>(base: &str, spec: &str, views: &'a [LayerView]) -> Value {
         "description": layers.iter().map(|l| l.def.description.as_str()).filter(|d| !d.is_empty()).collect::<Vec<_>>().join(" "),
         "attribution": attribution.join("; "),
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/{spec}/{{z}}/{{x}}/{{y}}.mvt")],
         "minzoom": minzoom,
         "maxzoom": maxzoom,
         "bounds": bounds,

@@ -219,7 +219,7 @@ async fn render_compressed(
 /// the tile's zoom), or `None` when no feature shows. Features are chosen by the tiler's budget
 /// rule from their index envelopes, before any geometry is touched. Private properties are
 /// never written to tiles.
-fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Result<Option<Vec<u8>>, EncodeError> {
+pub fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Result<Option<Vec<u8>>, EncodeError> {
     let mut builder = TileBuilder::new(tile);
     let window = tile.buffered_bounds(EXTENT, BUFFER);
     let mut text = String::new();

@@ -260,6 +260,14 @@ fn queryables_keep_the_names_and_types_the_data_was_published_with() {
             .arg(&tile),
     );
     assert!(decoded.contains("boolean: Integer(Boolean)"), "{decoded}");
+    // And in the downloads that have a boolean type.
+    for f in ["gpkg", "fgb"] {
+        let file = dir.path().join(format!("places.{f}"));
+        let path = format!("/collections/ne_110m_populated_places_simple/items?f={f}");
+        fs::write(&file, server.get(&path).bytes().unwrap()).unwrap();
+        let info = run_ok(std::process::Command::new("ogrinfo").args(["-ro", "-al", "-so"]).arg(&file));
+        assert!(info.contains("boolean: Integer(Boolean)"), "{f}: {info}");
+    }
 }
 
 #[test]

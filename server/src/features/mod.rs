@@ -5,4 +5,4 @@ pub mod page;
 pub mod request;
 
 pub use page::{Page, one};
-pub use request::{ITEMS_PARAMETERS, ItemsRequest};
+pub use request::{ITEMS_PARAMETERS, ItemsRequest, Paging};

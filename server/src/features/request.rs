@@ -36,8 +36,29 @@ pub const ITEMS_PARAMETERS: &[&str] = &[
     "properties",
     "near",
     "within",
-    "f",
+    // `f`, which the handler reads: documented under its own key, as `/items` takes the
+    // download formats beside JSON and HTML.
+    "itemsFormat",
 ];
+
+/// How many features a request may ask for.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// Without `limit`.
+    pub default: usize,
+    /// The most `limit` gives.
+    pub max: usize,
+}
+
+impl Paging {
+    /// Pages of the service's sizes.
+    pub fn pages(settings: &Settings) -> Self {
+        Self { default: settings.default_limit, max: settings.max_limit }
+    }
+
+    /// A download: every match, unless `limit` asks for fewer.
+    pub const WHOLE: Self = Self { default: usize::MAX, max: usize::MAX };
+}
 
 /// A parsed `/items` request.
 pub struct ItemsRequest {
@@ -50,12 +71,12 @@ pub struct ItemsRequest {
 }
 
 impl ItemsRequest {
-    /// The typed request of `params` on `view`; every error names the parameter.
+    /// The typed request of `params` on `view`, `paging` bounding its size; every error names
+    /// the parameter.
     /// The query gives up at `deadline`.
-    pub fn parse(view: &LayerView, params: &Params, settings: &Settings, deadline: Deadline) -> Result<Self, ApiError> {
+    pub fn parse(view: &LayerView, params: &Params, paging: Paging, deadline: Deadline) -> Result<Self, ApiError> {
         let bad = |m: String| ApiError::BadRequest(m);
-        let mut q =
-            FeatureQuery { limit: settings.default_limit, deadline: Some(deadline.0), ..FeatureQuery::default() };
+        let mut q = FeatureQuery { limit: paging.default, deadline: Some(deadline.0), ..FeatureQuery::default() };
         let mut seen = std::collections::HashSet::new();
         for (key, value) in &params.0 {
             if !seen.insert(key.as_str()) {
@@ -70,7 +91,7 @@ impl ItemsRequest {
                     if limit == 0 {
                         return Err(bad("limit must be at least 1".into()));
                     }
-                    q.limit = limit.min(settings.max_limit);
+                    q.limit = limit.min(paging.max);
                 }
                 "offset" => {
                     q.offset = value
@@ -80,6 +101,7 @@ impl ItemsRequest {
                 "datetime" => q.datetime = Some(parse_interval(value).map_err(|m| bad(format!("datetime: {m}")))?),
                 "q" => q.search = TextSearch::new(value).map_err(bad)?.map(|s| (s, view.searchable())),
                 "sortby" => q.sort = parse_sortby(view, value)?,
+                "f" => {}
                 // Read after the loop: they depend on one another.
                 standard if ITEMS_PARAMETERS.contains(&standard) => {}
                 name => {

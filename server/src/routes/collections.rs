@@ -11,6 +11,7 @@ use super::{Endpoint, base_url};
 use crate::{
     access::LayerView,
     auth::Caller,
+    downloads::Download,
     error::ApiError,
     html::{self, Page, Trail},
     media::{GEOJSON, JSON, SCHEMA_JSON},
@@ -112,12 +113,6 @@ async fn one(
     )
 }
 
-/// The `license` link of an SPDX licence identifier: its page in the SPDX licence list.
-pub fn license_link(spdx: &str) -> Option<Value> {
-    let plain = !spdx.is_empty() && spdx.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
-    plain.then(|| json!({ "href": format!("https://spdx.org/licenses/{spdx}.html"), "rel": "license", "type": "text/html", "title": spdx }))
-}
-
 /// The description of one layer.
 fn collection(base: &str, view: &LayerView) -> Value {
     let def = &view.def;
@@ -132,7 +127,10 @@ fn collection(base: &str, view: &LayerView) -> Value {
         json!({ "href": format!("{here}/sortables"), "rel": REL_SORTABLES, "type": SCHEMA_JSON, "title": "Sortable properties" }),
         json!({ "href": format!("{here}/tiles"), "rel": REL_TILESETS_VECTOR, "type": JSON, "title": "Vector tiles" }),
     ];
-    links.extend(def.license.as_deref().and_then(license_link));
+    links.extend(def.license.as_deref().and_then(respond::license_link));
+    links.extend(Download::ALL.map(|d| {
+        json!({ "href": format!("{here}/items?f={}", d.key()), "rel": "enclosure", "type": d.media_type(), "title": format!("Every feature as {}", d.title()) })
+    }));
     let mut c = json!({
         "id": def.id,
         "title": def.title,
@@ -187,10 +185,13 @@ fn collection_html(view: &LayerView) -> String {
         ("Licence", def.license.clone().unwrap_or_default()),
     ];
     format!(
-        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/schema">Schema</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p>"#,
+        r#"<p>{}</p>{}{}<p><a href="/collections/{id}/items?f=html">Features</a> · <a href="/collections/{id}/queryables">Queryables</a> · <a href="/collections/{id}/schema">Schema</a> · <a href="/collections/{id}/tiles">Vector tiles</a> · <a href="/viewer?layer={id}">Bản đồ / Map viewer</a> · <a href="/styles/{id}.json">Style</a></p><p>Tải về / Download: {downloads}</p>"#,
         html::escape(&def.description),
         html::svg_map(sample, frame),
         html::table(rows),
         id = def.id,
+        downloads = Download::ALL
+            .map(|d| format!(r#"<a href="/collections/{}/items?f={}">{}</a>"#, def.id, d.key(), d.title()))
+            .join(" · "),
     )
 }

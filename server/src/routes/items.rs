@@ -14,8 +14,9 @@ use crate::{
     access::LayerView,
     auth::Caller,
     compute::Deadline,
+    downloads::{self, Download},
     error::ApiError,
-    features::{self, ITEMS_PARAMETERS, ItemsRequest, Page},
+    features::{self, ITEMS_PARAMETERS, ItemsRequest, Page, Paging},
     geojson, html,
     media::{GEOJSON, JSON},
     openapi::{Operation, Status},
@@ -25,13 +26,22 @@ use crate::{
     state::AppState,
 };
 
+/// What `/items` answers: pages, and the download formats.
+const DOWNLOADABLE: &[&str] = &[
+    GEOJSON,
+    "text/html",
+    "application/geopackage+sqlite3",
+    "application/flatgeobuf",
+    "text/csv; charset=utf-8; header=present",
+];
+
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::get(
             Operation::new("/collections/{id}/items", "/collections/{collectionId}/items", "Features")
                 .parameters(ITEMS_PARAMETERS)
-                .ok("A page of features", &[GEOJSON, "text/html"])
+                .ok("A page of features, or with `f=gpkg`, `fgb` or `csv` all of them as a file", DOWNLOADABLE)
                 .statuses(&[Status::BadRequest, Status::NotFound])
                 .per_layer(),
             items,
@@ -59,6 +69,16 @@ async fn items(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let view = state.access(&caller).one(&id)?;
+    if let Some(download) = params.get("f").and_then(Download::named) {
+        let written = state
+            .downloads()
+            .run(deadline, move || {
+                let request = ItemsRequest::parse(&view, &params, Paging::WHOLE, deadline)?;
+                downloads::write(&view, &request, download, deadline)
+            })
+            .await?;
+        return Ok(respond::download(written));
+    }
     let format = Format::negotiate(&params, &headers)?;
     let base = format!("{}/collections/{id}/items", base_url(&headers));
     // Parsing a filter, testing features against it and encoding the page are CPU work.
@@ -76,7 +96,7 @@ fn items_page(
     id: &str,
     base: &str,
 ) -> Result<Response, ApiError> {
-    let request = ItemsRequest::parse(view, params, settings, deadline)?;
+    let request = ItemsRequest::parse(view, params, Paging::pages(settings), deadline)?;
     let page = Page::find(view, &request)?;
     let links = Links { base, params, limit: page.limit, format }.of(&page);
     let response = respond::negotiated(

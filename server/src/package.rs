@@ -1,0 +1,169 @@
+//! Tile packages for offline use: every non-empty tile of a zoom range, rendered by the very
+//! renderer `/tiles` answers with, written as one PMTiles v3 archive (tiles gzip-compressed,
+//! identical tiles stored once, the TileJSON of the layers as its metadata).
+
+use std::{path::Path, sync::Arc};
+
+use tiler::{BUFFER, EXTENT, TileCoord};
+
+use crate::{layer::Layer, tiles};
+
+/// What goes into a package.
+pub struct Package {
+    /// The layers, drawn together in every tile as `/tiles/a,b/…` draws them.
+    pub layers: Vec<Arc<Layer>>,
+    /// The first zoom.
+    pub minzoom: u8,
+    /// The last zoom.
+    pub maxzoom: u8,
+    /// Only tiles that meet this lon/lat box; the layers' extent without it.
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// What a package holds.
+#[derive(Debug)]
+pub struct Summary {
+    /// Tiles with content.
+    pub tiles: u64,
+    /// The archive's size in bytes.
+    pub bytes: u64,
+}
+
+/// What went wrong writing a package.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// Nothing to draw.
+    #[error("the layers have no features in the box asked for")]
+    Empty,
+    /// A tile did not render.
+    #[error("rendering tile {tile}: {reason}")]
+    Render {
+        /// The tile.
+        tile: TileCoord,
+        /// The renderer's message.
+        reason: String,
+    },
+    /// The archive could not be written.
+    #[error("writing the archive: {0}")]
+    Write(String),
+}
+
+/// Tiles rendered at once, across the cores, before they are written in order.
+const BATCH: usize = 256;
+
+impl Package {
+    /// The lon/lat box the package covers: the layers' extent, cut to `bbox`.
+    pub fn bounds(&self) -> Option<[f64; 4]> {
+        let extent = crate::layer::extent_of(self.layers.iter().map(|l| &**l))?;
+        let Some(b) = self.bbox else { return Some(extent) };
+        let cut = [extent[0].max(b[0]), extent[1].max(b[1]), extent[2].min(b[2]), extent[3].min(b[3])];
+        (cut[0] <= cut[2] && cut[1] <= cut[3]).then_some(cut)
+    }
+
+    /// Writes the archive to `path`; `progress` hears of every tile tried.
+    pub fn write_pmtiles(&self, path: &Path, metadata: &str, progress: &dyn Fn(u64)) -> Result<Summary, PackageError> {
+        let bounds = self.bounds().ok_or(PackageError::Empty)?;
+        let write = |e: pmtiles::PmtError| PackageError::Write(e.to_string());
+        let file = std::fs::File::create(path).map_err(|e| PackageError::Write(e.to_string()))?;
+        let mut out = pmtiles::PmTilesWriter::new(pmtiles::TileType::Mvt)
+            .tile_compression(pmtiles::Compression::Gzip)
+            .min_zoom(self.minzoom)
+            .max_zoom(self.maxzoom)
+            .bounds(bounds[0], bounds[1], bounds[2], bounds[3])
+            .center((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0)
+            .center_zoom(self.minzoom.max(self.maxzoom.min(10)))
+            .metadata(metadata)
+            .create(std::io::BufWriter::new(file))
+            .map_err(write)?;
+        let mut tiles = 0;
+        let mut zoom = self.first_tiles(bounds);
+        for z in self.minzoom..=self.maxzoom {
+            // Clustered: tile ids ascend through the archive, as readers find them fastest.
+            zoom.sort_by_key(|t| {
+                pmtiles::TileCoord::new(t.z(), t.x(), t.y()).map(|c| pmtiles::TileId::from(c).value()).ok()
+            });
+            for batch in zoom.chunks(BATCH) {
+                for (tile, mvt) in batch.iter().zip(self.render_all(batch)?) {
+                    progress(1);
+                    let Some(mvt) = mvt else { continue };
+                    let coord = pmtiles::TileCoord::new(tile.z(), tile.x(), tile.y()).map_err(write)?;
+                    out.add_tile(coord, &mvt).map_err(write)?;
+                    tiles += 1;
+                }
+            }
+            if z < self.maxzoom {
+                zoom = self.children(&zoom, bounds);
+            }
+        }
+        out.finalize().map_err(write)?;
+        let bytes = std::fs::metadata(path).map_err(|e| PackageError::Write(e.to_string()))?.len();
+        Ok(Summary { tiles, bytes })
+    }
+
+    /// The tiles of the first zoom over `bounds` that have features in their window.
+    fn first_tiles(&self, bounds: [f64; 4]) -> Vec<TileCoord> {
+        let (min, max) = mercator_corners(bounds);
+        let (Ok(nw), Ok(se)) =
+            (TileCoord::containing(self.minzoom, min.x, max.y), TileCoord::containing(self.minzoom, max.x, min.y))
+        else {
+            return Vec::new();
+        };
+        let all = (nw.x()..=se.x()).flat_map(|x| (nw.y()..=se.y()).map(move |y| (x, y)));
+        all.filter_map(|(x, y)| TileCoord::new(u32::from(self.minzoom), x, y).ok())
+            .filter(|t| self.has_data(*t, bounds))
+            .collect()
+    }
+
+    /// The children of `tiles` that have features in their window. A tile whose window is empty
+    /// has empty children (theirs lie inside it), so nothing else can hold data.
+    fn children(&self, tiles: &[TileCoord], bounds: [f64; 4]) -> Vec<TileCoord> {
+        let z = tiles.first().map_or(0, |t| u32::from(t.z()) + 1);
+        tiles
+            .iter()
+            .flat_map(|t| (0..4).map(move |i| (t.x() * 2 + i % 2, t.y() * 2 + i / 2)))
+            .filter_map(|(x, y)| TileCoord::new(z, x, y).ok())
+            .filter(|t| self.has_data(*t, bounds))
+            .collect()
+    }
+
+    /// Whether any layer has a feature in the tile's buffered window, and the window meets
+    /// `bounds`.
+    fn has_data(&self, tile: TileCoord, bounds: [f64; 4]) -> bool {
+        let window = tile.buffered_bounds(EXTENT, BUFFER);
+        let (min, max) = mercator_corners(bounds);
+        let meets = window[0] <= max.x && window[2] >= min.x && window[1] <= max.y && window[3] >= min.y;
+        meets && self.layers.iter().any(|l| l.index.in_mercator_box(window).next().is_some())
+    }
+
+    /// The MVT of each tile (`None` when empty), rendered on every core.
+    fn render_all(&self, batch: &[TileCoord]) -> Result<Vec<Option<Vec<u8>>>, PackageError> {
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let per_thread = batch.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = batch
+                .chunks(per_thread)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|&tile| {
+                                tiles::render(&self.layers, tile)
+                                    .map_err(|e| PackageError::Render { tile, reason: e.to_string() })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(batch.len());
+            for part in parts {
+                let rendered = part.join().map_err(|_| PackageError::Write("a render thread panicked".into()))?;
+                all.extend(rendered?);
+            }
+            Ok(all)
+        })
+    }
+}
+
+fn mercator_corners(b: [f64; 4]) -> (geo_types::Coord, geo_types::Coord) {
+    use layers::mercator::to_mercator;
+    (to_mercator(geo_types::coord! { x: b[0], y: b[1] }), to_mercator(geo_types::coord! { x: b[2], y: b[3] }))
+}

@@ -1,0 +1,184 @@
+//! Whole-layer downloads, `f=gpkg|fgb|csv` on `/items`, read back with GDAL: every feature
+//! `/items` answers, with the same ids, values, types and coordinates (to the bit), the licence,
+//! the request's filters and the caller's access level.
+#![allow(clippy::unwrap_used)]
+
+use std::{collections::BTreeMap, path::Path, process::Command};
+
+use e2e::{Server, bando, run_ok};
+use serde_json::Value;
+
+/// `/items` as a map from feature id to feature (every page at once).
+fn items(server: &Server, layer: &str, query: &str) -> BTreeMap<i64, Value> {
+    let body = server.json(&format!("/collections/{layer}/items?limit=10000&{query}"));
+    assert_eq!(body["numberMatched"], body["numberReturned"], "one page holds the layer");
+    body["features"].as_array().unwrap().iter().map(|f| (f["id"].as_i64().unwrap(), f.clone())).collect()
+}
+
+/// Downloads `path` into `dir`, answering the saved file and the answer's headers.
+fn download(server: &Server, path: &str, dir: &Path) -> (std::path::PathBuf, reqwest::header::HeaderMap) {
+    let r = server.get(path);
+    assert_eq!(r.status(), 200, "{path}");
+    let headers = r.headers().clone();
+    let disposition = headers["content-disposition"].to_str().unwrap().to_owned();
+    let name = disposition.split("filename=\"").nth(1).unwrap().trim_end_matches('"').to_owned();
+    let file = dir.join(name);
+    std::fs::write(&file, r.bytes().unwrap()).unwrap();
+    (file, headers)
+}
+
+/// The file as GeoJSON, as GDAL reads it, coordinates with every digit of a double.
+fn gdal_features(file: &Path, open_options: &[&str]) -> Vec<Value> {
+    let mut cmd = Command::new("ogr2ogr");
+    cmd.args(["-f", "GeoJSON", "-preserve_fid", "-lco", "SIGNIFICANT_FIGURES=17", "/vsistdout/"]).arg(file);
+    for o in open_options {
+        cmd.args(["-oo", o]);
+    }
+    let out: Value = serde_json::from_str(&run_ok(&mut cmd)).unwrap();
+    out["features"].as_array().unwrap().clone()
+}
+
+/// Every coordinate of a GeoJSON geometry, in order.
+fn coordinates(g: &Value, out: &mut Vec<f64>) {
+    match g {
+        Value::Number(n) => out.push(n.as_f64().unwrap()),
+        Value::Array(a) => a.iter().for_each(|v| coordinates(v, out)),
+        Value::Object(o) => coordinates(&o["coordinates"], out),
+        _ => {}
+    }
+}
+
+fn same_geometry(a: &Value, b: &Value) -> bool {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    coordinates(a, &mut x);
+    coordinates(b, &mut y);
+    x == y
+}
+
+/// How a format keeps values.
+#[derive(Clone, Copy, PartialEq)]
+enum Kept {
+    /// With their types.
+    Typed,
+    /// With their types, but a date as a datetime at midnight: FlatGeobuf has no date type.
+    DatesAsMidnight,
+    /// As text: CSV.
+    Text,
+}
+
+/// Checks that GDAL's reading of a download holds exactly the features of `/items`: ids from
+/// `id` (or the file's own FID), and each property as `/items` has it, as the format keeps it.
+fn assert_same_features(read: &[Value], expected: &BTreeMap<i64, Value>, id_column: Option<&str>, kept: Kept) {
+    assert_eq!(read.len(), expected.len(), "every feature, once");
+    for f in read {
+        let id = match id_column {
+            Some(c) => {
+                let v = &f["properties"][c];
+                v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap()
+            }
+            None => f["id"].as_i64().unwrap(),
+        };
+        let want = &expected[&id];
+        assert!(
+            same_geometry(&f["geometry"], &want["geometry"]),
+            "feature {id}: {} vs {}",
+            f["geometry"],
+            want["geometry"]
+        );
+        let got = f["properties"].as_object().unwrap();
+        let want_props = want["properties"].as_object().unwrap();
+        // A null may be left out (FlatGeobuf writes no column for it): GDAL then reads none.
+        let names: Vec<&String> = got.keys().filter(|k| Some(k.as_str()) != id_column).collect();
+        let present: Vec<&String> = want_props.keys().filter(|k| got.contains_key(*k)).collect();
+        assert_eq!(names, present, "feature {id}: the same properties, in order");
+        for (name, value) in want_props {
+            let read = got.get(name).unwrap_or(&Value::Null);
+            let is_date = |s: &str| {
+                s.len() == 10
+                    && s.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+            };
+            let same = match (kept, value) {
+                (Kept::DatesAsMidnight, Value::String(s)) if is_date(s) => read == &format!("{s}T00:00:00"),
+                (Kept::Typed | Kept::DatesAsMidnight, _) => read == value,
+                (Kept::Text, Value::Null) => read.is_null() || read == "",
+                (Kept::Text, Value::String(s)) => read == s,
+                (Kept::Text, Value::Number(n)) => read.as_str().unwrap().parse::<f64>().unwrap() == n.as_f64().unwrap(),
+                (Kept::Text, other) => read.as_str() == Some(other.to_string().as_str()),
+            };
+            assert!(same, "feature {id}: {name} is {read} in the file, {value} in /items");
+        }
+    }
+}
+
+#[test]
+fn every_download_format_holds_exactly_what_items_answers() {
+    let server = Server::start_admin(bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    for layer in ["places", "land_parcels", "heritage_sites"] {
+        let expected = items(&server, layer, "");
+        let (gpkg, headers) = download(&server, &format!("/collections/{layer}/items?f=gpkg"), dir.path());
+        assert_eq!(headers["content-type"], "application/geopackage+sqlite3");
+        assert_same_features(&gdal_features(&gpkg, &[]), &expected, None, Kept::Typed);
+        let (fgb, headers) = download(&server, &format!("/collections/{layer}/items?f=fgb"), dir.path());
+        assert_eq!(headers["content-type"], "application/flatgeobuf");
+        assert_same_features(&gdal_features(&fgb, &[]), &expected, Some("id"), Kept::DatesAsMidnight);
+        let (csv, headers) = download(&server, &format!("/collections/{layer}/items?f=csv"), dir.path());
+        assert_eq!(headers["content-type"], "text/csv; charset=utf-8; header=present");
+        let bytes = std::fs::read(&csv).unwrap();
+        assert!(bytes.starts_with("\u{feff}WKT,id,".as_bytes()), "a byte order mark, then the header");
+        assert_same_features(&gdal_features(&csv, &["KEEP_GEOM_COLUMNS=NO"]), &expected, Some("id"), Kept::Text);
+    }
+}
+
+#[test]
+fn a_geopackage_says_its_licence_and_a_csv_names_it_beside() {
+    let server = Server::start(bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    let (gpkg, _) = download(&server, "/collections/places/items?f=gpkg", dir.path());
+    let info = run_ok(Command::new("ogrinfo").args(["-ro", "-so"]).arg(&gpkg).arg("places"));
+    assert!(info.contains("LICENSE=CC-BY-4.0"), "{info}");
+    assert!(info.contains("ATTRIBUTION=© GeoNames (CC BY 4.0)"), "{info}");
+    assert!(
+        info.contains("EPSG\",\"4326\"") || info.contains("EPSG:4326") || info.contains("ID[\"EPSG\",4326]"),
+        "{info}"
+    );
+    let (_, headers) = download(&server, "/collections/places/items?f=csv", dir.path());
+    assert_eq!(headers["link"], "<https://spdx.org/licenses/CC-BY-4.0.html>; rel=\"license\"");
+    let collection = server.json("/collections/places");
+    let enclosures: Vec<&str> = collection["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rel"] == "enclosure")
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(enclosures.len(), 3, "{collection}");
+    assert!(enclosures.iter().all(|h| h.starts_with(&format!("{}/collections/places/items?f=", server.base))));
+}
+
+#[test]
+fn a_download_takes_the_filters_of_items_and_the_callers_access() {
+    let server = Server::start_admin(bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    for query in
+        ["land_use=LUA", "bbox=105.7,9.95,105.8,10.05", "filter=area_m2%20%3E%20100000%20AND%20sheet_no%20%3C%205"]
+    {
+        let matched = items(&server, "land_parcels", query).len() as u64;
+        assert!(matched > 0 && matched < 5009, "{query}: a filter that selects some");
+        let (gpkg, _) = download(&server, &format!("/collections/land_parcels/items?f=gpkg&{query}"), dir.path());
+        assert_eq!(e2e::ogr_feature_count(&gpkg), matched, "{query}");
+    }
+    // With a limit, the first features only; with properties, only those columns.
+    let (csv, _) = download(&server, "/collections/land_parcels/items?f=csv&limit=7&properties=land_use", dir.path());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 8, "{text}");
+    assert!(text.lines().next().unwrap().ends_with(",id,land_use"), "{text}");
+
+    // Anonymous callers get what they get from /items: nothing of an internal layer.
+    let anonymous = Server::start(bando(&[]));
+    let r = anonymous.get("/collections/land_parcels/items?f=gpkg");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = anonymous.get("/collections/places/items?f=gpkg&crs=http://www.opengis.net/def/crs/EPSG/0/4756");
+    assert_eq!(r.status(), 400, "a geographic CRS other than WGS 84 is refused, not written swapped");
+}

@@ -1,0 +1,134 @@
+//! Tile packages (`bando export`), read back by an independent reader, the `pmtiles` Python
+//! package: the archive holds exactly the non-empty tiles the server serves over the same zooms,
+//! byte for byte, with the zooms, bounds and layers in its header and metadata.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    process::Command,
+};
+
+use e2e::{Server, bando, output, run_ok};
+use serde_json::Value;
+
+/// The archive as the Python reader sees it: header, metadata, and each tile's bytes (hex,
+/// decompressed) with the number of distinct tile contents stored.
+const READ: &str = r#"
+import gzip, json, sys
+from pmtiles.reader import Reader, MmapSource, all_tiles
+with open(sys.argv[1], "rb") as f:
+    source = MmapSource(f)
+    reader = Reader(source)
+    header = reader.header()
+    tiles = {}
+    for (z, x, y), data in all_tiles(source):
+        tiles[f"{z}/{x}/{y}"] = gzip.decompress(data).hex()
+    print(json.dumps({
+        "header": {k: (v.value if hasattr(v, "value") else v) for k, v in header.items()},
+        "metadata": reader.metadata(),
+        "tiles": tiles,
+    }))
+"#;
+
+const LAYERS: &str = "communes,heritage_sites";
+
+/// Web Mercator tile column and row of a lon/lat point at zoom `z`.
+fn tile_of(z: u8, lon: f64, lat: f64) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = (lon + 180.0) / 360.0 * n;
+    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
+    (x.floor() as u32, y.floor() as u32)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn an_exported_package_holds_every_tile_the_server_serves_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("province.pmtiles");
+    let summary =
+        run_ok(bando(&["export", "--layers", LAYERS, "--minzoom", "6", "--maxzoom", "11", "-o"]).arg(&archive));
+    assert!(!dir.path().join("province.pmtiles.partial").exists());
+
+    let python = std::env::var("PMTILES_PYTHON").unwrap_or_else(|_| "python3".into());
+    let read: Value = serde_json::from_str(&run_ok(Command::new(python).args(["-c", READ]).arg(&archive))).unwrap();
+    let package: BTreeMap<String, String> =
+        read["tiles"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
+    assert!(summary.contains(&format!("{} tiles", package.len())), "{summary}");
+
+    // Every tile the server answers with content over the layers' extent (one tile beyond it
+    // on each side, where buffers reach) is in the package, with the same bytes, and no other.
+    let server = Server::start(bando(&[]));
+    let tilejson = server.json(&format!("/tiles/{LAYERS}.json"));
+    let bounds: Vec<f64> = tilejson["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let client = reqwest::blocking::Client::new();
+    let mut served = BTreeMap::new();
+    for z in 6..=11u8 {
+        let (x0, y0) = tile_of(z, bounds[0], bounds[3]);
+        let (x1, y1) = tile_of(z, bounds[2], bounds[1]);
+        for x in x0.saturating_sub(1)..=x1 + 1 {
+            for y in y0.saturating_sub(1)..=y1 + 1 {
+                let r = client.get(format!("{}/tiles/{LAYERS}/{z}/{x}/{y}.mvt", server.base)).send().unwrap();
+                assert!(r.status().is_success(), "{z}/{x}/{y}: {}", r.status());
+                let body = r.bytes().unwrap();
+                if !body.is_empty() {
+                    served.insert(format!("{z}/{x}/{y}"), hex(&body));
+                }
+            }
+        }
+    }
+    assert!(served.len() > 50, "the sample draws many tiles: {}", served.len());
+    let missing: Vec<&String> = served.keys().filter(|k| !package.contains_key(*k)).collect();
+    let extra: Vec<&String> = package.keys().filter(|k| !served.contains_key(*k)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    for (tile, bytes) in &served {
+        assert!(&package[tile] == bytes, "tile {tile} differs from the server's");
+    }
+
+    let header = &read["header"];
+    assert_eq!((header["min_zoom"].as_u64(), header["max_zoom"].as_u64()), (Some(6), Some(11)));
+    assert_eq!(header["tile_type"], 1, "MVT");
+    assert_eq!(header["tile_compression"], 2, "gzip");
+    let e7 = |i: usize| (bounds[i] * 1e7).round();
+    let corners = ["min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7"];
+    for (i, name) in corners.iter().enumerate() {
+        assert!((header[*name].as_f64().unwrap() - e7(i)).abs() <= 1.0, "{name}: {} vs {:?}", header[*name], bounds);
+    }
+    let distinct: BTreeSet<&String> = package.values().collect();
+    assert_eq!(header["addressed_tiles_count"], package.len());
+    assert_eq!(header["tile_contents_count"], distinct.len(), "identical tiles are stored once");
+    let metadata = &read["metadata"];
+    let ids: Vec<&str> =
+        metadata["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["communes", "heritage_sites"]);
+    assert_eq!(metadata["attribution"], tilejson["attribution"]);
+}
+
+#[test]
+fn only_public_layers_are_packaged_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("parcels.pmtiles");
+    let refused = output(bando(&["export", "--layers", "land_parcels", "--maxzoom", "13", "-o"]).arg(&archive));
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only public layers"));
+    assert!(!archive.exists());
+    let bad_box = output(bando(&["export", "--layers", "communes", "--bbox", "106,10,105,11", "-o"]).arg(&archive));
+    assert_eq!(bad_box.status.code(), Some(2));
+    run_ok(
+        bando(&[
+            "export",
+            "--layers",
+            "land_parcels",
+            "--allow-non-public",
+            "--minzoom",
+            "12",
+            "--maxzoom",
+            "13",
+            "-o",
+        ])
+        .arg(&archive),
+    );
+    assert!(archive.exists());
+}
