@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Whole-layer downloads and tile packages on the benchmark province.
-#   bench/downloads-vs-ogr2ogr.sh DATABASE_URL BANDO_BIN [OUT_DIR]
+#   bench/downloads-vs-ogr2ogr.sh DATABASE_URL BANDO_BIN [MARTIN_CP_BIN] [OUT_DIR]
 # Downloads: `GET /items?f=gpkg` (and fgb, csv) of the 314 333 roads and 499 997 parcels, side
 # by side with `ogr2ogr` writing the same table from PostGIS to the same format (Bando serves
-# from memory; ogr2ogr reads the database). Packages: `bando export` of roads and parcels,
-# zooms 6-14, with its tiles/s. Each timing is one run, the two tools one after the other.
+# from memory; ogr2ogr reads the database). Packages: `bando export` of roads, then parcels,
+# zooms 6-14 over the province, each beside `martin-cp` (Martin's tile copier, at concurrency 2
+# on this 2-core machine) when its path is given. Each timing is one run, one tool after the other.
 set -euo pipefail
-db=$1 bando=$2 out=${3:-bench/out}
+db=$1 bando=$2 martin_cp=${3:-} out=${4:-bench/out}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 pg="PG:$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(f"host={p.hostname} port={p.port or 5432} dbname={p.path[1:]} user={p.username}")' "$db")"
@@ -41,10 +42,18 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 echo "bando peak resident memory: $((rss / 1024)) MB"
 kill $server
 
-t0=$(date +%s.%N)
-summary=$(DATABASE_URL=$db "$bando" --config "$here/bando-bench.toml" export --layers roads,land_parcels \
-  --minzoom 6 --maxzoom 14 -o "$out/province.pmtiles" 2>/dev/null)
-t1=$(date +%s.%N)
-tiles=$(echo "$summary" | sed -E 's/.*: ([0-9]+) tiles.*/\1/')
-echo "$summary"
-printf 'bando export roads,land_parcels z6-14: %.0f tiles/s (loading the layers included)\n' "$(echo "$tiles / ($t1 - $t0)" | bc -l)"
+bbox=$(psql -X -At "$db" -c "SELECT concat_ws(',', ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) FROM (SELECT ST_Extent(geom) e FROM env.land_parcels) x")
+for id in roads land_parcels; do
+  b=$(seconds env DATABASE_URL="$db" "$bando" --config "$here/bando-bench.toml" export --layers "$id" \
+    --minzoom 6 --maxzoom 14 --bbox "$bbox" -o "$out/$id.pmtiles")
+  tiles=$(python3 -c 'import sys; d=open(sys.argv[1], "rb").read(127); print(int.from_bytes(d[72:80], "little"))' "$out/$id.pmtiles")
+  printf '%-34s %6s tiles %7.1f s %7.0f tiles/s %6.0f MB (layer loading included)\n' "bando export $id z6-14" "$tiles" "$b" \
+    "$(echo "$tiles / $b" | bc -l)" "$(echo "$(stat -c %s "$out/$id.pmtiles") / 1048576" | bc -l)"
+  [ -n "$martin_cp" ] || continue
+  rm -f "$out/$id.mbtiles"
+  m=$(RUST_LOG=error seconds "$martin_cp" "$db" -s "$id" -o "$out/$id.mbtiles" --min-zoom 6 --max-zoom 14 --bbox "$bbox" --concurrency 2)
+  mt=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tiles").fetchone()[0])' "$out/$id.mbtiles")
+  printf '%-34s %6s tiles %7.1f s %7.0f tiles/s %6.0f MB\n' "martin-cp $id z6-14" "$mt" "$m" "$(echo "$mt / $m" | bc -l)" \
+    "$(echo "$(stat -c %s "$out/$id.mbtiles") / 1048576" | bc -l)"
+  printf '%-34s %.1f×\n' "  bando ÷ martin-cp" "$(echo "$m / $b" | bc -l)"
+done

@@ -81,7 +81,7 @@ enum Command {
         #[arg(long)]
         maxzoom: Option<u8>,
         /// Only the tiles that meet this lon/lat box: min lon, min lat, max lon, max lat.
-        #[arg(long, value_delimiter = ',', num_args = 4, allow_negative_numbers = true)]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
         bbox: Option<Vec<f64>>,
         /// Also package layers that are not public (a package is a file handed out: by default
         /// only public layers go into one).

@@ -87,7 +87,7 @@ impl Package {
                     progress(1);
                     let Some(mvt) = mvt else { continue };
                     let coord = pmtiles::TileCoord::new(tile.z(), tile.x(), tile.y()).map_err(write)?;
-                    out.add_tile(coord, &mvt).map_err(write)?;
+                    out.add_raw_tile(coord, &mvt).map_err(write)?;
                     tiles += 1;
                 }
             }
@@ -135,7 +135,8 @@ impl Package {
         meets && self.layers.iter().any(|l| l.index.in_mercator_box(window).next().is_some())
     }
 
-    /// The MVT of each tile (`None` when empty), rendered on every core.
+    /// The MVT of each tile (`None` when empty), rendered and compressed on every core (the
+    /// archive's writer would compress them one after another).
     fn render_all(&self, batch: &[TileCoord]) -> Result<Vec<Option<Vec<u8>>>, PackageError> {
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         let per_thread = batch.len().div_ceil(threads).max(1);
@@ -146,7 +147,10 @@ impl Package {
                     s.spawn(move || {
                         part.iter()
                             .map(|&tile| {
-                                tiles::render(&self.layers, tile)
+                                let mvt = tiles::render(&self.layers, tile)
+                                    .map_err(|e| PackageError::Render { tile, reason: e.to_string() })?;
+                                mvt.map(|mvt| gzip(&mvt))
+                                    .transpose()
                                     .map_err(|e| PackageError::Render { tile, reason: e.to_string() })
                             })
                             .collect::<Result<Vec<_>, _>>()
@@ -161,6 +165,14 @@ impl Package {
             Ok(all)
         })
     }
+}
+
+/// Gzip at the default level: a package is written once and copied many times.
+fn gzip(mvt: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::default());
+    gz.write_all(mvt)?;
+    gz.finish()
 }
 
 fn mercator_corners(b: [f64; 4]) -> (geo_types::Coord, geo_types::Coord) {

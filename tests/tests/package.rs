@@ -114,8 +114,19 @@ fn only_public_layers_are_packaged_unless_asked() {
     assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("only public layers"));
     assert!(!archive.exists());
-    let bad_box = output(bando(&["export", "--layers", "communes", "--bbox", "106,10,105,11", "-o"]).arg(&archive));
-    assert_eq!(bad_box.status.code(), Some(2));
+    for bad in ["106,10,105,11", "105,10,106"] {
+        let refused = output(bando(&["export", "--layers", "communes", "--bbox", bad, "-o"]).arg(&archive));
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("min lon, min lat, max lon, max lat"), "{bad}");
+    }
+    // A box keeps the tiles that meet it: fewer than the whole province's.
+    let whole = run_ok(bando(&["export", "--layers", "communes", "--maxzoom", "10", "-o"]).arg(&archive));
+    let boxed = run_ok(
+        bando(&["export", "--layers", "communes", "--maxzoom", "10", "--bbox", "105.7,10.0,105.8,10.1", "-o"])
+            .arg(&archive),
+    );
+    let count = |s: &str| s.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse::<u64>().unwrap();
+    assert!(0 < count(&boxed) && count(&boxed) < count(&whole), "{boxed} vs {whole}");
     run_ok(
         bando(&[
             "export",
