@@ -228,7 +228,8 @@ fn set_fid(feature: &Feature, id: i64) {
 fn set_datetime(feature: &Feature, i: usize, t: &chrono::DateTime<chrono::Utc>) {
     let Ok(i) = std::ffi::c_int::try_from(i) else { return };
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
-    let seconds = t.second() as f32 + t.nanosecond() as f32 / 1e9;
+    // To the millisecond, as GeoPackage keeps it: a fraction rounded up in f32 would make 60 s.
+    let seconds = t.second() as f32 + (t.nanosecond() / 1_000_000) as f32 / 1000.0;
     #[allow(clippy::cast_possible_wrap)]
     let (month, day, hour, minute) = (t.month() as i32, t.day() as i32, t.hour() as i32, t.minute() as i32);
     // SAFETY: the handle belongs to `feature`, alive for the call; GDAL checks the index.

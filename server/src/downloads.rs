@@ -222,7 +222,7 @@ fn write_csv<'a>(
         }
         out.write_all(b"\r\n")?;
     }
-    out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_data()
+    out.into_inner().map_err(std::io::IntoInnerError::into_error).map(drop)
 }
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break.

@@ -112,8 +112,15 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::check_size))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(limits::panic_response))
         // GeoJSON and pages shrink five- to tenfold; tiles carry their own gzip, which this
-        // leaves alone.
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        // leaves alone. Downloads are left as written: compressing a whole layer would be long
+        // CPU work on the async threads, outside the downloads' own pool.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true).compress_when({
+            use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+            DefaultPredicate::new()
+                .and(NotForContentType::const_new("application/geopackage+sqlite3"))
+                .and(NotForContentType::const_new("application/flatgeobuf"))
+                .and(NotForContentType::const_new("text/csv"))
+        }))
         .with_state(state);
     // tower-http answers every OPTIONS as a CORS preflight; a plain one (without
     // Access-Control-Request-Method) goes to the routes, which say what this caller may do.

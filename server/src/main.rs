@@ -471,7 +471,16 @@ async fn package(
 async fn export(package: server::package::Package, output: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let views: Vec<&server::layer::Layer> = package.layers.iter().map(|l| &**l).collect();
-    let metadata = server::tilejson::describe(&views).to_string();
+    let mut metadata = server::tilejson::describe(&views);
+    // What the archive holds, which --minzoom, --maxzoom and --bbox may narrow.
+    metadata["minzoom"] = package.minzoom.into();
+    metadata["maxzoom"] = package.maxzoom.into();
+    if let Some(b) = package.bounds() {
+        metadata["bounds"] = serde_json::json!(b);
+        let zoom = package.minzoom.max(package.maxzoom.min(10));
+        metadata["center"] = serde_json::json!([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, zoom]);
+    }
+    let metadata = metadata.to_string();
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "{} ← z{}-{}",
         output.display(),
@@ -484,17 +493,20 @@ async fn export(package: server::package::Package, output: PathBuf) -> anyhow::R
     );
     let partial = output.with_extension("pmtiles.partial");
     let (progress, to) = (bar.clone(), partial.clone());
-    let written =
-        tokio::task::spawn_blocking(move || package.write_pmtiles(&to, &metadata, &|n| progress.inc(n))).await?;
+    let written = tokio::task::spawn_blocking(move || package.write_pmtiles(&to, &metadata, &|n| progress.inc(n)))
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|w| w.map_err(anyhow::Error::from))
+        .and_then(|summary| {
+            std::fs::rename(&partial, &output)
+                .with_context(|| format!("moving the archive to {}", output.display()))?;
+            Ok(summary)
+        });
     bar.finish_and_clear();
-    let summary = match written {
-        Ok(summary) => summary,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.into());
-        }
-    };
-    std::fs::rename(&partial, &output).with_context(|| format!("moving the archive to {}", output.display()))?;
+    // Whatever failed, no partial archive is left behind.
+    let summary = written.inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })?;
     println!(
         "{}: {} tiles, {} bytes, {:.1} s",
         output.display(),

@@ -108,7 +108,11 @@ impl Package {
         else {
             return Vec::new();
         };
-        let all = (nw.x()..=se.x()).flat_map(|x| (nw.y()..=se.y()).map(move |y| (x, y)));
+        // One tile more on every side: a neighbour's buffer may reach a feature near the edge.
+        let last = (1u32 << self.minzoom) - 1;
+        let (xs, ys) =
+            (nw.x().saturating_sub(1)..=(se.x() + 1).min(last), nw.y().saturating_sub(1)..=(se.y() + 1).min(last));
+        let all = xs.flat_map(|x| ys.clone().map(move |y| (x, y)));
         all.filter_map(|(x, y)| TileCoord::new(u32::from(self.minzoom), x, y).ok())
             .filter(|t| self.has_data(*t, bounds))
             .collect()

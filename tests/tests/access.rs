@@ -182,6 +182,16 @@ fn private_properties_need_clearance_in_every_output() {
         }
         let tilejson: Value = client.get("/tiles/land_parcels.json").json().unwrap();
         assert!(!tilejson.to_string().contains("owner_name"), "tiles never carry personal data");
+        // Downloads carry the columns the caller may see, like every other answer.
+        let csv = client.get("/collections/land_parcels/items?f=csv").text().unwrap();
+        assert_eq!(csv.lines().next().unwrap().contains("owner_name"), cleared, "CSV header");
+        for f in ["gpkg", "fgb"] {
+            let file = dir.path().join(format!("parcels.{f}"));
+            std::fs::write(&file, client.get(&format!("/collections/land_parcels/items?f={f}")).bytes().unwrap())
+                .unwrap();
+            let info = run_ok(std::process::Command::new("ogrinfo").args(["-ro", "-so", "-al"]).arg(&file));
+            assert_eq!(info.contains("owner_name:"), cleared, "{f}: {info}");
+        }
     }
 }
 

@@ -144,6 +144,10 @@ fn a_geopackage_says_its_licence_and_a_csv_names_it_beside() {
     );
     let (_, headers) = download(&server, "/collections/places/items?f=csv", dir.path());
     assert_eq!(headers["link"], "<https://spdx.org/licenses/CC-BY-4.0.html>; rel=\"license\"");
+    // Sent as written, not compressed again on the way out, with its length.
+    let r = server.get_as("/collections/places/items?f=csv", None, &[("accept-encoding", "gzip")]);
+    assert!(r.headers().get("content-encoding").is_none(), "{:?}", r.headers());
+    assert_eq!(r.headers()["content-length"].to_str().unwrap().parse::<usize>().unwrap(), r.bytes().unwrap().len());
     let collection = server.json("/collections/places");
     let enclosures: Vec<&str> = collection["links"]
         .as_array()
