@@ -23,6 +23,7 @@ use crate::{
     error::ApiError,
     feature_view::DISTANCE,
     features::{ItemsRequest, Page},
+    media::{CSV, FLATGEOBUF, GEOPACKAGE},
 };
 
 /// A download format.
@@ -57,9 +58,9 @@ impl Download {
     /// Its media type.
     pub fn media_type(self) -> &'static str {
         match self {
-            Self::Csv => "text/csv; charset=utf-8; header=present",
-            Self::GeoPackage => "application/geopackage+sqlite3",
-            Self::FlatGeobuf => "application/flatgeobuf",
+            Self::Csv => CSV,
+            Self::GeoPackage => GEOPACKAGE,
+            Self::FlatGeobuf => FLATGEOBUF,
         }
     }
 
@@ -97,7 +98,8 @@ pub fn write(
     let crs = file_crs(request.crs)?;
     let page = Page::find(view, request)?;
     let folder = tempfile::tempdir().map_err(internal)?;
-    let path = folder.path().join(format!("{}.{}", view.def.id.as_str(), format.key()));
+    let name = format!("{}.{}", view.def.id.as_str(), format.key());
+    let path = folder.path().join(&name);
     // Stops the writing once the time is up; the answer is then a 503, not a truncated file.
     let in_time = |_: &FileFeature| !deadline.passed();
     let failed = std::cell::RefCell::new(None);
@@ -122,7 +124,6 @@ pub fn write(
     // The open file outlives its folder: deleting the folder unlinks it, and the data goes when
     // the answer has been sent (or dropped).
     drop(folder);
-    let name = format!("{}.{}", view.def.id.as_str(), format.key());
     Ok(Written { file, bytes, name, format, license: view.def.license.clone() })
 }
 

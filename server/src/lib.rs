@@ -117,9 +117,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::compression::CompressionLayer::new().gzip(true).compress_when({
             use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
             DefaultPredicate::new()
-                .and(NotForContentType::const_new("application/geopackage+sqlite3"))
-                .and(NotForContentType::const_new("application/flatgeobuf"))
-                .and(NotForContentType::const_new("text/csv"))
+                .and(NotForContentType::const_new(media::GEOPACKAGE))
+                .and(NotForContentType::const_new(media::FLATGEOBUF))
+                .and(NotForContentType::const_new(media::CSV))
         }))
         .with_state(state);
     // tower-http answers every OPTIONS as a CORS preflight; a plain one (without

@@ -18,5 +18,11 @@ pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 pub const PROTOBUF: &str = "application/x-protobuf";
 /// Pages.
 pub const HTML: &str = "text/html; charset=utf-8";
+/// A GeoPackage download.
+pub const GEOPACKAGE: &str = "application/geopackage+sqlite3";
+/// A FlatGeobuf download.
+pub const FLATGEOBUF: &str = "application/flatgeobuf";
+/// A CSV download, with its header row.
+pub const CSV: &str = "text/csv; charset=utf-8; header=present";
 /// Errors (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";

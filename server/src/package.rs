@@ -76,7 +76,8 @@ impl Package {
             .create(std::io::BufWriter::new(file))
             .map_err(write)?;
         let mut tiles = 0;
-        let mut zoom = self.first_tiles(bounds);
+        let area = mercator_box(bounds);
+        let mut zoom = self.first_tiles(area);
         for z in self.minzoom..=self.maxzoom {
             // Clustered: tile ids ascend through the archive, as readers find them fastest.
             zoom.sort_by_key(|t| {
@@ -92,7 +93,7 @@ impl Package {
                 }
             }
             if z < self.maxzoom {
-                zoom = self.children(&zoom, bounds);
+                zoom = self.children(&zoom, area);
             }
         }
         out.finalize().map_err(write)?;
@@ -100,12 +101,12 @@ impl Package {
         Ok(Summary { tiles, bytes })
     }
 
-    /// The tiles of the first zoom over `bounds` that have features in their window.
-    fn first_tiles(&self, bounds: [f64; 4]) -> Vec<TileCoord> {
-        let (min, max) = mercator_corners(bounds);
-        let (Ok(nw), Ok(se)) =
-            (TileCoord::containing(self.minzoom, min.x, max.y), TileCoord::containing(self.minzoom, max.x, min.y))
-        else {
+    /// The tiles of the first zoom over `area` (Web Mercator) that have features in their window.
+    fn first_tiles(&self, area: [f64; 4]) -> Vec<TileCoord> {
+        let (Ok(nw), Ok(se)) = (
+            TileCoord::containing(self.minzoom, area[0], area[3]),
+            TileCoord::containing(self.minzoom, area[2], area[1]),
+        ) else {
             return Vec::new();
         };
         // One tile more on every side: a neighbour's buffer may reach a feature near the edge.
@@ -114,28 +115,27 @@ impl Package {
             (nw.x().saturating_sub(1)..=(se.x() + 1).min(last), nw.y().saturating_sub(1)..=(se.y() + 1).min(last));
         let all = xs.flat_map(|x| ys.clone().map(move |y| (x, y)));
         all.filter_map(|(x, y)| TileCoord::new(u32::from(self.minzoom), x, y).ok())
-            .filter(|t| self.has_data(*t, bounds))
+            .filter(|t| self.has_data(*t, area))
             .collect()
     }
 
     /// The children of `tiles` that have features in their window. A tile whose window is empty
     /// has empty children (theirs lie inside it), so nothing else can hold data.
-    fn children(&self, tiles: &[TileCoord], bounds: [f64; 4]) -> Vec<TileCoord> {
+    fn children(&self, tiles: &[TileCoord], area: [f64; 4]) -> Vec<TileCoord> {
         let z = tiles.first().map_or(0, |t| u32::from(t.z()) + 1);
         tiles
             .iter()
             .flat_map(|t| (0..4).map(move |i| (t.x() * 2 + i % 2, t.y() * 2 + i / 2)))
             .filter_map(|(x, y)| TileCoord::new(z, x, y).ok())
-            .filter(|t| self.has_data(*t, bounds))
+            .filter(|t| self.has_data(*t, area))
             .collect()
     }
 
     /// Whether any layer has a feature in the tile's buffered window, and the window meets
-    /// `bounds`.
-    fn has_data(&self, tile: TileCoord, bounds: [f64; 4]) -> bool {
+    /// `area`.
+    fn has_data(&self, tile: TileCoord, area: [f64; 4]) -> bool {
         let window = tile.buffered_bounds(EXTENT, BUFFER);
-        let (min, max) = mercator_corners(bounds);
-        let meets = window[0] <= max.x && window[2] >= min.x && window[1] <= max.y && window[3] >= min.y;
+        let meets = window[0] <= area[2] && window[2] >= area[0] && window[1] <= area[3] && window[3] >= area[1];
         meets && self.layers.iter().any(|l| l.index.in_mercator_box(window).next().is_some())
     }
 
@@ -179,7 +179,10 @@ fn gzip(mvt: &[u8]) -> std::io::Result<Vec<u8>> {
     gz.finish()
 }
 
-fn mercator_corners(b: [f64; 4]) -> (geo_types::Coord, geo_types::Coord) {
+/// A lon/lat box in Web Mercator metres.
+fn mercator_box(b: [f64; 4]) -> [f64; 4] {
     use layers::mercator::to_mercator;
-    (to_mercator(geo_types::coord! { x: b[0], y: b[1] }), to_mercator(geo_types::coord! { x: b[2], y: b[3] }))
+    let (min, max) =
+        (to_mercator(geo_types::coord! { x: b[0], y: b[1] }), to_mercator(geo_types::coord! { x: b[2], y: b[3] }));
+    [min.x, min.y, max.x, max.y]
 }

@@ -18,7 +18,7 @@ use crate::{
     error::ApiError,
     features::{self, ITEMS_PARAMETERS, ItemsRequest, Page, Paging},
     geojson, html,
-    media::{GEOJSON, JSON},
+    media::{CSV, FLATGEOBUF, GEOJSON, GEOPACKAGE, JSON},
     openapi::{Operation, Status},
     request::{Format, Params, Segments},
     respond,
@@ -27,13 +27,7 @@ use crate::{
 };
 
 /// What `/items` answers: pages, and the download formats.
-const DOWNLOADABLE: &[&str] = &[
-    GEOJSON,
-    "text/html",
-    "application/geopackage+sqlite3",
-    "application/flatgeobuf",
-    "text/csv; charset=utf-8; header=present",
-];
+const DOWNLOADABLE: &[&str] = &[GEOJSON, "text/html", GEOPACKAGE, FLATGEOBUF, CSV];
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
