@@ -68,6 +68,24 @@ pub enum Error {
         /// The type of the target column.
         expected: String,
     },
+    /// A text field holds bytes that are not UTF-8 and that no legacy Vietnamese encoding, or
+    /// more than one, reads as Vietnamese.
+    #[error(
+        "{}: field `{field}` holds text that is not UTF-8 (e.g. {example:?}) and reads as Vietnamese in {}; \
+         pass --text-encoding utf8|tcvn3|vni|cp1258",
+        path.display(),
+        if candidates.is_empty() { "none of TCVN3, VNI and Windows-1258".to_owned() } else { format!("each of {}", candidates.join(", ")) }
+    )]
+    UndecidedText {
+        /// The path given.
+        path: PathBuf,
+        /// The field.
+        field: String,
+        /// One value, as written (bytes that are not UTF-8 replaced).
+        example: String,
+        /// The encodings that read it equally well.
+        candidates: Vec<String>,
+    },
     /// The target table refused more rows of an import than it may reject one by one.
     #[error(
         "the table refused more than {limit} rows (the last: {last}); check the file and the target layer, \
@@ -129,6 +147,7 @@ impl Error {
                 | Self::Refused { .. }
                 | Self::UnknownCrs { .. }
                 | Self::BadValue { .. }
+                | Self::UndecidedText { .. }
                 | Self::Gdal { .. }
                 | Self::LayerNotFound(_)
         )

@@ -9,7 +9,10 @@ use gdal::{
     vector::{FieldValue, LayerAccess, OGRFieldType, OGRwkbGeometryType},
 };
 
-use crate::{Error, GeometryType, PropertyType, Result, Value, crs};
+use crate::{
+    Error, GeometryType, PropertyType, Result, Value, crs,
+    legacy_text::{FieldText, FieldVerdict, TextDetector, TextEncodingChoice},
+};
 
 /// The drivers Bando reads; others are refused, so that a stray raster or a database connection
 /// string is not "imported" by accident.
@@ -46,6 +49,10 @@ pub struct Source {
     pub fields: Vec<SourceField>,
     /// The geometry type a new layer made from this source gets.
     pub geometry_type: GeometryType,
+    /// Which fields GDAL reads as strings: their raw bytes are decoded per [`Source::text`].
+    string_fields: Vec<bool>,
+    /// How each field's text is read (all as written unless [`Source::read_text_as`] says).
+    text: Vec<FieldText>,
 }
 
 impl Source {
@@ -77,7 +84,7 @@ impl Source {
         if layer.defn().geom_fields().count() == 0 {
             return Err(Error::NoGeometry { path: path.into() });
         }
-        let fields = layer
+        let fields: Vec<SourceField> = layer
             .defn()
             .fields()
             .enumerate()
@@ -86,6 +93,8 @@ impl Source {
                 kind: ogr_property_type(f.field_type(), is_boolean(&layer, i)),
             })
             .collect();
+        let string_fields = layer.defn().fields().map(|f| f.field_type() == OGRFieldType::OFTString).collect();
+        let text = vec![FieldText::AsWritten; fields.len()];
         let srid = match (src_srid, layer.spatial_ref()) {
             (Some(srid), _) => srid,
             (None, Some(sr)) => crs::epsg_code(&sr).ok_or_else(|| Error::UnknownCrs {
@@ -104,7 +113,12 @@ impl Source {
             }
         };
         let geometry_type = layer_geometry_type(layer.defn().geom_fields().next().map(|g| g.field_type()));
-        Ok(Self { dataset, path: path.into(), layer: index, format, srid, fields, geometry_type })
+        Ok(Self { dataset, path: path.into(), layer: index, format, srid, fields, geometry_type, string_fields, text })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Number of features, when the driver knows it without a scan.
@@ -121,10 +135,50 @@ impl Source {
         let mut layer = self.dataset.layer(self.layer).map_err(|e| self.gdal_error(e))?;
         let n = self.fields.len();
         for (i, feature) in layer.features().enumerate() {
-            let values = (0..n).map(|k| feature.field(k).ok().flatten()).collect();
+            let values = (0..n).map(|k| self.value(&feature, k)).collect();
             f(i as u64 + 1, feature.geometry().filter(|g| is_present(g)), values)?;
         }
         Ok(())
+    }
+
+    /// Field `k` of `feature`; strings from their raw bytes, read as [`Source::text`] says (the
+    /// gdal crate would replace bytes that are not UTF-8 before anything could recognise them).
+    fn value(&self, feature: &gdal::vector::Feature<'_>, k: usize) -> Option<FieldValue> {
+        if self.string_fields[k] {
+            let raw = raw_string(feature, k)?;
+            return Some(FieldValue::StringValue(self.text[k].read(raw).into_owned()));
+        }
+        feature.field(k).ok().flatten()
+    }
+
+    /// Reads each field's text as `text` says, in the order of [`Source::fields`].
+    pub fn read_text_as(&mut self, text: Vec<FieldText>) {
+        if text.len() == self.fields.len() {
+            self.text = text;
+        }
+    }
+
+    /// Recognises the encoding of each string field from all its values (geometries are not
+    /// read for this pass). `None` for fields that are not strings.
+    pub fn detect_text(&self, choice: TextEncodingChoice) -> Result<Vec<Option<FieldVerdict>>> {
+        let strings: Vec<usize> = (0..self.fields.len()).filter(|&k| self.string_fields[k]).collect();
+        let mut detectors: Vec<TextDetector> = strings.iter().map(|_| TextDetector::default()).collect();
+        if !strings.is_empty() {
+            let mut layer = self.dataset.layer(self.layer).map_err(|e| self.gdal_error(e))?;
+            let _geometry_skipped = IgnoreGeometry::on(&layer);
+            for feature in layer.features() {
+                for (d, &k) in detectors.iter_mut().zip(&strings) {
+                    if let Some(raw) = raw_string(&feature, k) {
+                        d.add(raw);
+                    }
+                }
+            }
+        }
+        let mut verdicts = vec![None; self.fields.len()];
+        for (d, k) in detectors.into_iter().zip(strings) {
+            verdicts[k] = Some(d.verdict(choice));
+        }
+        Ok(verdicts)
     }
 
     fn gdal_error(&self, source: gdal::errors::GdalError) -> Error {
@@ -157,6 +211,51 @@ fn is_boolean(layer: &gdal::vector::Layer<'_>, field: usize) -> bool {
     unsafe {
         let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), field);
         !defn.is_null() && gdal_sys::OGR_Fld_GetSubType(defn) == gdal_sys::OGRFieldSubType::OFSTBoolean
+    }
+}
+
+/// The bytes of a string field as the file has them (after the driver's own recoding, such as
+/// a Shapefile's `.cpg`); `None` when the field is unset or null.
+#[allow(unsafe_code)]
+fn raw_string<'f>(feature: &'f gdal::vector::Feature<'_>, field: usize) -> Option<&'f [u8]> {
+    let field = std::ffi::c_int::try_from(field).ok()?;
+    // SAFETY: the handle belongs to `feature`, borrowed for the returned lifetime; `field` is
+    // one of its definition's indices. GDAL owns the returned string until the feature changes
+    // or is freed, neither of which can happen while it is borrowed.
+    unsafe {
+        let handle = feature.c_feature();
+        if gdal_sys::OGR_F_IsFieldSetAndNotNull(handle, field) == 0 {
+            return None;
+        }
+        let text = gdal_sys::OGR_F_GetFieldAsString(handle, field);
+        (!text.is_null()).then(|| std::ffi::CStr::from_ptr(text).to_bytes())
+    }
+}
+
+/// Tells GDAL not to read geometries from a layer until dropped.
+struct IgnoreGeometry(gdal_sys::OGRLayerH);
+
+impl IgnoreGeometry {
+    #[allow(unsafe_code)]
+    fn on(layer: &gdal::vector::Layer<'_>) -> Self {
+        let names = [c"OGR_GEOMETRY".as_ptr(), std::ptr::null()];
+        // SAFETY: a live layer handle and a null-terminated list of C strings that GDAL copies.
+        unsafe {
+            let handle = layer.c_layer();
+            gdal_sys::OGR_L_SetIgnoredFields(handle, names.as_ptr().cast_mut());
+            Self(handle)
+        }
+    }
+}
+
+impl Drop for IgnoreGeometry {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the guard is made and dropped inside `Source::detect_text`, while the dataset
+        // that owns the layer is alive; a null list clears what is ignored.
+        unsafe {
+            gdal_sys::OGR_L_SetIgnoredFields(self.0, std::ptr::null_mut());
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use layers::{
     LayerId,
     import::{ColumnNames, ImportMode, ImportRequest},
+    legacy_text::TextEncodingChoice,
     store::postgis,
 };
 use server::{config::Config, load, state::AppState};
@@ -64,6 +65,10 @@ enum Command {
         /// in the report, and write the others).
         #[arg(long)]
         strict: bool,
+        /// Encoding of the text fields: auto (each field's own, recognised from its values:
+        /// UTF-8, or TCVN3, VNI or Windows-1258 converted to Unicode), or one for all of them.
+        #[arg(long, default_value = "auto", value_name = "auto|utf8|tcvn3|vni|cp1258")]
+        text_encoding: TextEncodingChoice,
         /// Import every configured layer that has both a file and a table.
         #[arg(long, conflicts_with_all = ["path", "layer", "src_crs", "source_layer"])]
         all: bool,
@@ -277,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import { path, layer, source_layer, src_crs, launder, strict, mode, all } => {
+        Command::Import { path, layer, source_layer, src_crs, launder, strict, mode, all, text_encoding } => {
             let mode = match mode {
                 Mode::Replace => ImportMode::Replace,
                 Mode::Append => ImportMode::Append,
@@ -300,6 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             names,
                             strict,
                             configured: Some(d),
+                            text_encoding,
                         })
                     })
                     .collect()
@@ -307,7 +313,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let layer: LayerId = layer.unwrap_or_default().parse().map_err(BadInput)?;
                 let configured = config.layers.get(layer.as_str()).cloned();
                 let path = path.unwrap_or_default();
-                vec![ImportRequest { path, source_layer, layer, src_srid: src_crs, mode, names, strict, configured }]
+                vec![ImportRequest {
+                    path,
+                    source_layer,
+                    layer,
+                    src_srid: src_crs,
+                    mode,
+                    names,
+                    strict,
+                    configured,
+                    text_encoding,
+                }]
             };
             for req in requests {
                 let outcome = import(&pool, &req).await;

@@ -379,3 +379,90 @@ fn a_bad_configuration_names_the_file_the_layer_and_the_field() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("layers.roads.title") && err.contains("bando.toml"), "{err}");
 }
+
+/// The legacy-encoded samples (made by `data-samples/legacy/make.sh` from `expected.csv`) and
+/// the encoding the report must name for their text fields.
+const LEGACY_SAMPLES: [(&str, &str); 4] = [
+    ("heritage_tcvn3_shp.shp", "TCVN3"),
+    ("heritage_vni.csv", "VNI"),
+    ("heritage_cp1258.csv", "CP1258"),
+    ("heritage_tcvn3_saved_as_utf8.csv", "TCVN3"),
+];
+const LEGACY_FIELDS: [&str; 3] = ["ten", "loai", "dia_chi"];
+
+/// `expected.csv`'s text fields, one `ten|loai|dia_chi` line per row.
+fn legacy_expected() -> String {
+    let text = fs::read_to_string(samples().join("legacy/expected.csv")).unwrap();
+    let rows: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| split_csv(l)[2..].iter().map(|v| v.trim_matches('"')).collect::<Vec<_>>().join("|"))
+        .collect();
+    rows.join("\n")
+}
+
+fn legacy_rows(db: &TestDb, layer: &str) -> String {
+    db.sql(&format!("SELECT string_agg(concat_ws('|', ten, loai, dia_chi), E'\\n' ORDER BY id) FROM public.{layer}"))
+}
+
+#[test]
+fn legacy_vietnamese_text_imports_as_the_unicode_it_was_and_the_report_names_the_conversion() {
+    let db = TestDb::new();
+    let dir = samples().join("legacy");
+    let expected = legacy_expected();
+    assert_eq!(expected.lines().count(), 10);
+    // The Unicode original is left exactly as written, and the report says nothing of text.
+    let report = run_ok(&mut db.bando(&["import", dir.join("expected.csv").to_str().unwrap(), "--layer", "unicode"]));
+    assert!(!report.contains("text `"), "{report}");
+    assert_eq!(legacy_rows(&db, "unicode"), expected);
+    for (i, (file, from)) in LEGACY_SAMPLES.into_iter().enumerate() {
+        let layer = format!("legacy_{i}");
+        let path = dir.join(file);
+        // The sample really is legacy: its text is not the Unicode it stands for.
+        assert!(
+            !String::from_utf8_lossy(&fs::read(dir.join(file.replace(".shp", ".dbf"))).unwrap()).contains("Bình Thủy")
+        );
+        let report = run_ok(&mut db.bando(&["import", path.to_str().unwrap(), "--layer", &layer]));
+        for field in LEGACY_FIELDS {
+            let line = format!("text `{field}`: converted from {from} (10 values)");
+            assert!(report.contains(&line), "{file}: {line:?} is not in:\n{report}");
+        }
+        assert_eq!(legacy_rows(&db, &layer), expected, "{file}");
+        let logged = db.sql(&format!(
+            "SELECT string_agg((t ->> 'field') || ':' || (t ->> 'from'), ',') FROM bando.import_log, \
+             jsonb_array_elements(text_fields) t WHERE layer_id = '{layer}'"
+        ));
+        let lower = from.to_lowercase();
+        assert_eq!(logged, format!("ten:{lower},loai:{lower},dia_chi:{lower}"), "{file}");
+    }
+    // Declaring the encoding gives the same text.
+    let vni = dir.join("heritage_vni.csv");
+    run_ok(&mut db.bando(&["import", vni.to_str().unwrap(), "--layer", "declared", "--text-encoding", "vni"]));
+    assert_eq!(legacy_rows(&db, "declared"), expected);
+}
+
+#[test]
+fn text_no_encoding_explains_is_refused_naming_the_field_and_the_layer_stays_as_it_was() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("unknown.csv");
+    // Bytes that are not UTF-8 and read as Vietnamese in no legacy encoding.
+    fs::write(&csv, b"lon,lat,ten\n105.75,10.03,\xff\xfe\xfd\xfc\n".as_slice()).unwrap();
+    let original = samples().join("legacy/expected.csv");
+    run_ok(&mut db.bando(&["import", original.to_str().unwrap(), "--layer", "sites"]));
+    let before = legacy_rows(&db, "sites");
+    for args in [vec![], vec!["--text-encoding", "utf8"]] {
+        let mut all = vec!["import", csv.to_str().unwrap(), "--layer", "sites"];
+        all.extend(args.iter().copied());
+        let out = output(&mut db.bando(&all));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("field `ten`") && err.contains("--text-encoding"), "{args:?}: {err}");
+        assert_eq!(legacy_rows(&db, "sites"), before);
+    }
+    // A raw TCVN3 Shapefile read as UTF-8 is refused the same way rather than garbled.
+    let shp = samples().join("legacy/heritage_tcvn3_shp.shp");
+    let out = output(&mut db.bando(&["import", shp.to_str().unwrap(), "--layer", "sites", "--text-encoding", "utf8"]));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(legacy_rows(&db, "sites"), before);
+}

@@ -18,6 +18,7 @@ use super::{
 use crate::{
     Error, PropertyType, Result, Value,
     catalog::quote_ident,
+    legacy_text::FieldText,
     source::{Source, convert, field_text},
     store::postgis::column_type,
 };
@@ -36,6 +37,7 @@ pub(super) async fn stage(
     conn: &mut PgConnection,
     req: &ImportRequest,
     plan: &Plan,
+    text: &[FieldText],
     progress: Progress,
 ) -> Result<ReadCounts> {
     let integer = column_type(PropertyType::Integer);
@@ -51,8 +53,8 @@ pub(super) async fn stage(
 
     let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>>>(4);
     let reader = {
-        let (req, columns, id_source) = (req.clone(), plan_columns(plan), plan.id_source);
-        tokio::task::spawn_blocking(move || read_rows(&req, &columns, id_source, &tx, &progress))
+        let (req, columns, id_source, text) = (req.clone(), plan_columns(plan), plan.id_source, text.to_vec());
+        tokio::task::spawn_blocking(move || read_rows(&req, &columns, id_source, text, &tx, &progress))
     };
     let mut copy = conn
         .copy_in_raw("COPY bando_staging FROM STDIN")
@@ -79,6 +81,7 @@ fn read_rows(
     req: &ImportRequest,
     columns: &[(String, PropertyType, usize)],
     id_source: Option<usize>,
+    text: Vec<FieldText>,
     tx: &mpsc::Sender<Result<Vec<u8>>>,
     progress: &Progress,
 ) -> Result<ReadCounts> {
@@ -88,8 +91,9 @@ fn read_rows(
         let _ = tx.blocking_send(Err(e));
         msg
     };
-    let src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
+    let mut src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
         .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) })?;
+    src.read_text_as(text);
     let mut counts = ReadCounts { rows: 0, rejections: ImportReport::default() };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
     let result = src.for_each(|row, geometry, values| {

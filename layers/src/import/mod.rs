@@ -14,8 +14,8 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use self::plan::{Plan, Target};
-pub use self::report::{ImportReport, RejectedRow};
-use crate::{Error, LayerDef, LayerId, Result, source::Source};
+pub use self::report::{ImportReport, RejectedRow, TextFieldReport};
+use crate::{Error, LayerDef, LayerId, Result, legacy_text::TextEncodingChoice, source::Source};
 
 /// Whether an import replaces the layer's features or adds to them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +57,8 @@ pub struct ImportRequest {
     pub strict: bool,
     /// The layer's configured definition, when the configuration names it.
     pub configured: Option<LayerDef>,
+    /// How the text fields' encoding is decided.
+    pub text_encoding: TextEncodingChoice,
 }
 
 /// Called with the number of rows read so far.
@@ -65,9 +67,10 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// Runs an import and records it in `bando.import_log`, whether it succeeds or fails.
 pub async fn import(pool: &PgPool, req: &ImportRequest, progress: Progress) -> Result<ImportReport> {
     let started = Instant::now();
-    let (path, layer, src_srid) = (req.path.clone(), req.source_layer.clone(), req.src_srid);
+    let (path, layer, src_srid, choice) = (req.path.clone(), req.source_layer.clone(), req.src_srid, req.text_encoding);
     let meta = tokio::task::spawn_blocking(move || {
-        Source::open(&path, layer.as_deref(), src_srid).map(|s| plan::SourceMeta::of(&s))
+        let source = Source::open(&path, layer.as_deref(), src_srid)?;
+        plan::SourceMeta::of(&source, choice)
     })
     .await
     .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: e.to_string() })??;
@@ -94,13 +97,14 @@ async fn run(
     let reprojection = plan::reprojection_sql(&mut tx, &req.path, meta.srid).await?;
     let target = Target::resolve(&mut tx, req, meta).await?;
     let plan = Plan::new(&target, meta);
-    let read = copy::stage(&mut tx, req, &plan, progress).await?;
+    let read = copy::stage(&mut tx, req, &plan, &meta.field_texts(req.text_encoding), progress).await?;
     let mut report = plan.apply(&mut tx, req.mode, req.strict, &reprojection).await?;
     report.layer = req.layer.to_string();
     report.source = req.path.display().to_string();
     report.format = meta.format.clone();
     report.source_srid = meta.srid;
     report.rows_read = read.rows;
+    report.text = meta.text_report();
     report.absorb_rejections(read.rejections);
     report.seconds = started.elapsed().as_secs_f64();
     report.log(&mut tx, req.mode).await?;

@@ -7,10 +7,11 @@ use std::path::Path;
 // travel as bind parameters or through COPY.
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use super::{ColumnNames, ImportMode, ImportReport, ImportRequest, RejectedRow};
+use super::{ColumnNames, ImportMode, ImportReport, ImportRequest, RejectedRow, TextFieldReport};
 use crate::{
     Error, GeometryType, PropertyType, Result,
     catalog::{TableRef, quote_ident},
+    legacy_text::{FieldText, FieldVerdict, TextEncodingChoice},
     source::{Source, SourceField},
     store::postgis::{TableInfo, access_name, collection_dimension, column_type, describe_table, geometry_type_name},
 };
@@ -26,16 +27,52 @@ pub struct SourceMeta {
     pub fields: Vec<SourceField>,
     /// Geometry type a new layer gets.
     pub geometry_type: GeometryType,
+    /// What was found in each string field's text (`None` for the other fields).
+    pub text: Vec<Option<FieldVerdict>>,
 }
 
 impl SourceMeta {
-    pub(super) fn of(src: &Source) -> Self {
-        Self {
+    /// Describes `src`, its text fields' encodings recognised under `choice`. A field whose
+    /// bytes are not UTF-8 and that no single encoding explains is refused: written as it is,
+    /// it would be garbled.
+    pub(super) fn of(src: &Source, choice: TextEncodingChoice) -> Result<Self> {
+        let text = src.detect_text(choice)?;
+        for (field, verdict) in src.fields.iter().zip(&text) {
+            if let Some(FieldVerdict::Undecided { candidates, not_utf8, example }) = verdict
+                && *not_utf8 > 0
+            {
+                return Err(Error::UndecidedText {
+                    path: src.path().into(),
+                    field: field.name.clone(),
+                    example: example.clone(),
+                    candidates: candidates.iter().map(|c| c.to_string()).collect(),
+                });
+            }
+        }
+        Ok(Self {
             format: src.format.clone(),
             srid: src.srid,
             fields: src.fields.clone(),
             geometry_type: src.geometry_type,
-        }
+            text,
+        })
+    }
+
+    /// How the reader reads each field's text.
+    pub(super) fn field_texts(&self, choice: TextEncodingChoice) -> Vec<FieldText> {
+        self.text.iter().map(|v| v.as_ref().map_or(FieldText::AsWritten, |v| v.field_text(choice))).collect()
+    }
+
+    /// The report's lines on text: every field converted or left undecided.
+    pub(super) fn text_report(&self) -> Vec<TextFieldReport> {
+        self.fields
+            .iter()
+            .zip(&self.text)
+            .filter_map(|(f, v)| match v {
+                Some(FieldVerdict::Unicode) | None => None,
+                Some(v) => Some(TextFieldReport { field: f.name.clone(), verdict: v.clone() }),
+            })
+            .collect()
     }
 }
 

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt};
 use sqlx::PgConnection;
 
 use super::{ImportMode, ImportRequest, plan::SourceMeta};
-use crate::{Error, Result};
+use crate::{Error, Result, legacy_text::FieldVerdict};
 
 /// How many rejected rows a report lists one by one; the counts cover all of them.
 pub const LISTED_REJECTIONS: usize = 100;
@@ -41,6 +41,37 @@ impl fmt::Display for RejectedRow {
     }
 }
 
+/// A text field converted from a legacy encoding, or one whose encoding was left undecided.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TextFieldReport {
+    /// The source field.
+    pub field: String,
+    /// What was found.
+    #[serde(flatten)]
+    pub verdict: FieldVerdict,
+}
+
+impl fmt::Display for TextFieldReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = &self.field;
+        match &self.verdict {
+            FieldVerdict::Converted { from, values } => {
+                write!(f, "`{field}`: converted from {} ({values} values)", from.name().to_uppercase())
+            }
+            FieldVerdict::Undecided { candidates, example, .. } => {
+                let names: Vec<&str> = candidates.iter().map(|c| c.name()).collect();
+                write!(
+                    f,
+                    "`{field}`: left as written; it reads as Vietnamese in {} alike (e.g. {example:?}): \
+                     pass --text-encoding to choose",
+                    names.join(", ")
+                )
+            }
+            FieldVerdict::Unicode => write!(f, "`{field}`: Unicode"),
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportReport {
@@ -64,6 +95,8 @@ pub struct ImportReport {
     pub rejected: BTreeMap<String, u64>,
     /// The first [`LISTED_REJECTIONS`] rows rejected for their values, in row order.
     pub rejected_rows: Vec<RejectedRow>,
+    /// Text fields converted from a legacy encoding, or left undecided.
+    pub text: Vec<TextFieldReport>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -96,8 +129,8 @@ impl ImportReport {
     pub(super) async fn log(&self, conn: &mut PgConnection, mode: ImportMode) -> Result<()> {
         sqlx::query(
             "INSERT INTO bando.import_log (layer_id, source, format, source_srid, mode, status, rows_read, rows_written,
-                 repaired, duplicates_removed, rejected, rejected_rows, seconds)
-             VALUES ($1, $2, $3, $4, $5, 'ok', $6, $7, $8, $9, $10, $11, $12)",
+                 repaired, duplicates_removed, rejected, rejected_rows, text_fields, seconds)
+             VALUES ($1, $2, $3, $4, $5, 'ok', $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&self.layer)
         .bind(&self.source)
@@ -110,6 +143,7 @@ impl ImportReport {
         .bind(as_i64(self.duplicates_removed))
         .bind(sqlx::types::Json(&self.rejected))
         .bind(sqlx::types::Json(&self.rejected_rows))
+        .bind(sqlx::types::Json(&self.text))
         .bind(self.seconds)
         .execute(conn)
         .await
@@ -172,6 +206,9 @@ impl fmt::Display for ImportReport {
         }
         if self.rejected_rows.len() == LISTED_REJECTIONS {
             writeln!(f, "      (the first {LISTED_REJECTIONS} listed; bando.import_log keeps them)")?;
+        }
+        for text in &self.text {
+            writeln!(f, "  text {text}")?;
         }
         #[allow(clippy::cast_precision_loss)]
         let rate = self.rows_read as f64 / self.seconds.max(1e-9);
