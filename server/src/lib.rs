@@ -14,8 +14,8 @@
 //!   Schemas, feature pages, the OpenAPI document), the GeoJSON encoder, and writes as clients
 //!   send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
-//! - `downloads`, `package`, `respond`, `hub`, `state`: whole layers written as files; tile
-//!   packages; how answers are written; what the change-log follower shares with handlers; the
+//! - `downloads`, `mbtiles`, `package`, `respond`, `hub`, `state`: whole layers written as
+//!   files; the MBTiles writer and tile packages; how answers are written; what the change-log follower shares with handlers; the
 //!   shared state that composes the core.
 //! - `access_log`, `middleware`, `load`, `live`, `routes`, `listener`: the access log and what
 //!   else runs around handlers, loading, the change feed, the handlers (extract → core → encode;
@@ -43,6 +43,7 @@ pub mod limits;
 pub mod listener;
 pub mod live;
 pub mod load;
+pub mod mbtiles;
 pub mod media;
 pub mod middleware;
 pub mod openapi;

@@ -11,7 +11,7 @@ use layers::{
     legacy_text::TextEncodingChoice,
     store::postgis,
 };
-use server::{config::Config, load, state::AppState};
+use server::{config::Config, load, package::PackageFormat, state::AppState};
 
 #[derive(Parser)]
 #[command(name = "bando", version, about = "Bando map service: vector tiles and OGC API - Features from PostGIS")]
@@ -95,6 +95,10 @@ enum Command {
         /// The archive to write (written beside it first, so a failed export leaves none).
         #[arg(long, short)]
         output: PathBuf,
+        /// The archive's format (default: from the output's extension, `.mbtiles` or else
+        /// PMTiles).
+        #[arg(long, value_enum)]
+        format: Option<ArchiveFormat>,
     },
     /// Manage API keys: stored hashed in PostGIS, or printed for the config file without one.
     Keys {
@@ -182,6 +186,12 @@ enum Access {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ArchiveFormat {
+    Pmtiles,
+    Mbtiles,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Mode {
     Replace,
     Append,
@@ -240,9 +250,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Export { layers, minzoom, maxzoom, bbox, allow_non_public, output } => {
+        Command::Export { layers, minzoom, maxzoom, bbox, allow_non_public, output, format } => {
             let package = package(&config, &layers, minzoom, maxzoom, bbox, allow_non_public).await?;
-            export(package, output).await
+            let mbtiles = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mbtiles"));
+            let format = match format {
+                Some(ArchiveFormat::Mbtiles) => PackageFormat::MbTiles,
+                Some(ArchiveFormat::Pmtiles) => PackageFormat::PmTiles,
+                None if mbtiles => PackageFormat::MbTiles,
+                None => PackageFormat::PmTiles,
+            };
+            export(package, format, output).await
         }
         Command::Keys { action } => keys(&config, action).await,
         Command::Layers { action } => layers_command(&config, action).await,
@@ -484,7 +501,7 @@ async fn package(
 
 /// `bando export`: the archive, written beside `output` then moved there, with a progress line
 /// and a summary.
-async fn export(package: server::package::Package, output: PathBuf) -> anyhow::Result<()> {
+async fn export(package: server::package::Package, format: PackageFormat, output: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let views: Vec<&server::layer::Layer> = package.layers.iter().map(|l| &**l).collect();
     let mut metadata = server::tilejson::describe(&views);
@@ -493,10 +510,8 @@ async fn export(package: server::package::Package, output: PathBuf) -> anyhow::R
     metadata["maxzoom"] = package.maxzoom.into();
     if let Some(b) = package.bounds() {
         metadata["bounds"] = serde_json::json!(b);
-        let zoom = package.minzoom.max(package.maxzoom.min(10));
-        metadata["center"] = serde_json::json!([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, zoom]);
+        metadata["center"] = serde_json::json!([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, package.center_zoom()]);
     }
-    let metadata = metadata.to_string();
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "{} ← z{}-{}",
         output.display(),
@@ -507,9 +522,13 @@ async fn export(package: server::package::Package, output: PathBuf) -> anyhow::R
         indicatif::ProgressStyle::with_template("{spinner} {msg}: {human_pos} tiles tried ({per_sec})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
-    let partial = output.with_extension("pmtiles.partial");
+    let partial = {
+        let mut name = output.clone().into_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    };
     let (progress, to) = (bar.clone(), partial.clone());
-    let written = tokio::task::spawn_blocking(move || package.write_pmtiles(&to, &metadata, &|n| progress.inc(n)))
+    let written = tokio::task::spawn_blocking(move || package.write(&to, format, &metadata, &|n| progress.inc(n)))
         .await
         .map_err(anyhow::Error::from)
         .and_then(|w| w.map_err(anyhow::Error::from))

@@ -1,6 +1,7 @@
 //! Tile packages for offline use: every non-empty tile of a zoom range, rendered by the very
-//! renderer `/tiles` answers with, written as one PMTiles v3 archive (tiles gzip-compressed,
-//! identical tiles stored once, the TileJSON of the layers as its metadata).
+//! renderer `/tiles` answers with, written as one PMTiles v3 archive or one MBTiles 1.3 file
+//! (tiles gzip-compressed, identical tiles stored once, the TileJSON of the layers as its
+//! metadata).
 
 use std::{path::Path, sync::Arc};
 
@@ -18,6 +19,15 @@ pub struct Package {
     pub maxzoom: u8,
     /// Only tiles that meet this lon/lat box; the layers' extent without it.
     pub bbox: Option<[f64; 4]>,
+}
+
+/// The archive formats a package is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackageFormat {
+    /// PMTiles v3: one file, read over HTTP ranges or from disk.
+    PmTiles,
+    /// MBTiles 1.3: an SQLite database, as older servers and mobile SDKs read.
+    MbTiles,
 }
 
 /// What a package holds.
@@ -60,9 +70,30 @@ impl Package {
         (cut[0] <= cut[2] && cut[1] <= cut[3]).then_some(cut)
     }
 
-    /// Writes the archive to `path`; `progress` hears of every tile tried.
-    pub fn write_pmtiles(&self, path: &Path, metadata: &str, progress: &dyn Fn(u64)) -> Result<Summary, PackageError> {
+    /// Writes the archive to `path` in `format`; `progress` hears of every tile tried.
+    pub fn write(
+        &self,
+        path: &Path,
+        format: PackageFormat,
+        metadata: &serde_json::Value,
+        progress: &dyn Fn(u64),
+    ) -> Result<Summary, PackageError> {
         let bounds = self.bounds().ok_or(PackageError::Empty)?;
+        let tiles = match format {
+            PackageFormat::PmTiles => self.write_pmtiles(path, bounds, metadata, progress)?,
+            PackageFormat::MbTiles => self.write_mbtiles(path, bounds, metadata, progress)?,
+        };
+        let bytes = std::fs::metadata(path).map_err(|e| PackageError::Write(e.to_string()))?.len();
+        Ok(Summary { tiles, bytes })
+    }
+
+    fn write_pmtiles(
+        &self,
+        path: &Path,
+        bounds: [f64; 4],
+        metadata: &serde_json::Value,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, PackageError> {
         let write = |e: pmtiles::PmtError| PackageError::Write(e.to_string());
         let file = std::fs::File::create(path).map_err(|e| PackageError::Write(e.to_string()))?;
         let mut out = pmtiles::PmTilesWriter::new(pmtiles::TileType::Mvt)
@@ -71,10 +102,49 @@ impl Package {
             .max_zoom(self.maxzoom)
             .bounds(bounds[0], bounds[1], bounds[2], bounds[3])
             .center((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0)
-            .center_zoom(self.minzoom.max(self.maxzoom.min(10)))
-            .metadata(metadata)
+            .center_zoom(self.center_zoom())
+            .metadata(&metadata.to_string())
             .create(std::io::BufWriter::new(file))
             .map_err(write)?;
+        let tiles = self.walk(bounds, progress, &mut |tile, gz| {
+            let coord = pmtiles::TileCoord::new(tile.z(), tile.x(), tile.y()).map_err(write)?;
+            out.add_raw_tile(coord, &gz).map_err(write)
+        })?;
+        out.finalize().map_err(write)?;
+        Ok(tiles)
+    }
+
+    fn write_mbtiles(
+        &self,
+        path: &Path,
+        bounds: [f64; 4],
+        metadata: &serde_json::Value,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, PackageError> {
+        let mut out = crate::mbtiles::MbTiles::create(path).map_err(|e| PackageError::Write(e.to_string()))?;
+        let tiles = self.walk(bounds, progress, &mut |tile, gz| {
+            out.add(tile, &gz).map_err(|e| PackageError::Write(e.to_string()))
+        })?;
+        let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+        let entries =
+            crate::mbtiles::metadata(metadata, self.minzoom, self.maxzoom, bounds, center, self.center_zoom());
+        out.finish(&entries).map_err(|e| PackageError::Write(e.to_string()))?;
+        Ok(tiles)
+    }
+
+    /// The zoom a viewer opens the package at.
+    pub fn center_zoom(&self) -> u8 {
+        self.minzoom.max(self.maxzoom.min(10))
+    }
+
+    /// Renders every tile with data, zoom by zoom in the order archives store them, and hands
+    /// each (gzip-compressed) to `put`; returns how many there were.
+    fn walk(
+        &self,
+        bounds: [f64; 4],
+        progress: &dyn Fn(u64),
+        put: &mut dyn FnMut(TileCoord, Vec<u8>) -> Result<(), PackageError>,
+    ) -> Result<u64, PackageError> {
         let mut tiles = 0;
         let area = mercator_box(bounds);
         let mut zoom = self.first_tiles(area);
@@ -87,8 +157,7 @@ impl Package {
                 for (tile, mvt) in batch.iter().zip(self.render_all(batch)?) {
                     progress(1);
                     let Some(mvt) = mvt else { continue };
-                    let coord = pmtiles::TileCoord::new(tile.z(), tile.x(), tile.y()).map_err(write)?;
-                    out.add_raw_tile(coord, &mvt).map_err(write)?;
+                    put(*tile, mvt)?;
                     tiles += 1;
                 }
             }
@@ -96,9 +165,7 @@ impl Package {
                 zoom = self.children(&zoom, area);
             }
         }
-        out.finalize().map_err(write)?;
-        let bytes = std::fs::metadata(path).map_err(|e| PackageError::Write(e.to_string()))?.len();
-        Ok(Summary { tiles, bytes })
+        Ok(tiles)
     }
 
     /// The tiles of the first zoom over `area` (Web Mercator) that have features in their window.

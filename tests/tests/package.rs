@@ -30,7 +30,24 @@ with open(sys.argv[1], "rb") as f:
     }))
 "#;
 
+/// An MBTiles file as Python's own `sqlite3` reads it: metadata rows, each tile by XYZ (rows
+/// flipped back from TMS) and the number of images stored.
+const READ_MBTILES: &str = r#"
+import gzip, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+metadata = dict(db.execute("SELECT name, value FROM metadata"))
+tiles = {}
+for z, x, row, data in db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
+    tiles[f"{z}/{x}/{(1 << z) - 1 - row}"] = gzip.decompress(data).hex()
+images = db.execute("SELECT count(*) FROM images").fetchone()[0]
+print(json.dumps({"metadata": metadata, "tiles": tiles, "images": images}))
+"#;
+
 const LAYERS: &str = "communes,heritage_sites";
+
+fn python() -> String {
+    std::env::var("PMTILES_PYTHON").unwrap_or_else(|_| "python3".into())
+}
 
 /// Web Mercator tile column and row of a lon/lat point at zoom `z`.
 fn tile_of(z: u8, lon: f64, lat: f64) -> (u32, u32) {
@@ -52,8 +69,7 @@ fn an_exported_package_holds_every_tile_the_server_serves_byte_for_byte() {
         run_ok(bando(&["export", "--layers", LAYERS, "--minzoom", "6", "--maxzoom", "11", "-o"]).arg(&archive));
     assert!(!dir.path().join("province.pmtiles.partial").exists());
 
-    let python = std::env::var("PMTILES_PYTHON").unwrap_or_else(|_| "python3".into());
-    let read: Value = serde_json::from_str(&run_ok(Command::new(python).args(["-c", READ]).arg(&archive))).unwrap();
+    let read: Value = serde_json::from_str(&run_ok(Command::new(python()).args(["-c", READ]).arg(&archive))).unwrap();
     let package: BTreeMap<String, String> =
         read["tiles"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
     assert!(summary.contains(&format!("{} tiles", package.len())), "{summary}");
@@ -104,6 +120,38 @@ fn an_exported_package_holds_every_tile_the_server_serves_byte_for_byte() {
         metadata["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["communes", "heritage_sites"]);
     assert_eq!(metadata["attribution"], tilejson["attribution"]);
+}
+
+#[test]
+fn an_mbtiles_package_holds_the_same_tiles_as_the_pmtiles_one_with_its_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pmtiles, mbtiles) = (dir.path().join("p.pmtiles"), dir.path().join("p.mbtiles"));
+    let zooms = ["--minzoom", "8", "--maxzoom", "12"];
+    run_ok(bando(&["export", "--layers", LAYERS]).args(zooms).arg("-o").arg(&pmtiles));
+    let summary = run_ok(bando(&["export", "--layers", LAYERS]).args(zooms).arg("-o").arg(&mbtiles));
+    assert!(!dir.path().join("p.mbtiles.partial").exists());
+    let read = |script: &str, path: &std::path::Path| -> Value {
+        serde_json::from_str(&run_ok(Command::new(python()).args(["-c", script]).arg(path))).unwrap()
+    };
+    let (p, m) = (read(READ, &pmtiles), read(READ_MBTILES, &mbtiles));
+    assert!(m["tiles"].as_object().unwrap().len() > 20, "{summary}");
+    assert!(m["tiles"] == p["tiles"], "the MBTiles tiles differ from the PMTiles ones");
+    assert!(summary.contains(&format!("{} tiles", m["tiles"].as_object().unwrap().len())), "{summary}");
+    let distinct: BTreeSet<&str> = m["tiles"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(m["images"], distinct.len(), "identical tiles are stored once");
+    let meta = &m["metadata"];
+    assert_eq!(
+        (meta["format"].as_str(), meta["minzoom"].as_str(), meta["maxzoom"].as_str()),
+        (Some("pbf"), Some("8"), Some("12"))
+    );
+    let bounds: Vec<f64> = meta["bounds"].as_str().unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+    let header = &p["header"];
+    for (i, name) in ["min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7"].iter().enumerate() {
+        assert!((header[*name].as_f64().unwrap() - bounds[i] * 1e7).abs() <= 1.0, "{name}");
+    }
+    let json: Value = serde_json::from_str(meta["json"].as_str().unwrap()).unwrap();
+    assert_eq!(json["vector_layers"], p["metadata"]["vector_layers"]);
+    assert_eq!(meta["attribution"], p["metadata"]["attribution"]);
 }
 
 #[test]
