@@ -88,13 +88,21 @@ pub struct Feature {
     pub mercator: Geometry,
     /// Values in the order of the layer's `properties`.
     pub properties: Box<[Value]>,
+    /// The text values folded for `q`, made by the first search that reads them.
+    folded: crate::search::FoldedText,
 }
 
 impl Feature {
     /// Builds a feature from its lon/lat geometry (EPSG:4326 coordinates, CRS84 axis order).
     pub fn new(id: i64, geometry: Geometry, properties: Vec<Value>) -> Self {
         let mercator = crate::mercator::geometry_to_mercator(&geometry);
-        Self { id, geometry, mercator, properties: properties.into_boxed_slice() }
+        Self { id, geometry, mercator, properties: properties.into_boxed_slice(), folded: Default::default() }
+    }
+
+    /// Property `i` folded for free-text search (see [`crate::text::fold`]), when it is text.
+    /// Folded once per feature version: a change makes a new feature.
+    pub fn folded(&self, i: usize) -> Option<&str> {
+        self.folded.of(&self.properties).get(i).filter(|_| matches!(self.properties[i], Value::Text(_))).map(|s| &**s)
     }
 
     /// Approximate bytes this feature occupies, heap included.
@@ -103,6 +111,7 @@ impl Feature {
         std::mem::size_of::<Self>()
             + 2 * self.geometry.coords_count() * std::mem::size_of::<geo_types::Coord>()
             + self.properties.iter().map(|v| std::mem::size_of::<Value>() + v.heap_bytes()).sum::<usize>()
+            + self.folded.heap_bytes()
     }
 }
 

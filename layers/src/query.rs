@@ -163,11 +163,16 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
         return nearest(matching, near, q, &in_time);
     }
     if let Some((search, fields)) = &q.search {
-        let mut scored: Vec<(u32, &Feature)> =
-            matching.into_iter().filter_map(|f| search.score(f, fields).map(|s| (s, f))).collect();
-        // Stable: equal scores stay in id order, so pages do not shuffle.
-        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
-        matching = scored.into_iter().map(|(_, f)| f).collect();
+        // Scores are small integers: one bucket each, filled in id order, so that equal scores
+        // stay in id order (pages do not shuffle) without sorting the matches.
+        let top = usize::try_from(search.max_score()).unwrap_or(usize::MAX / 2);
+        let mut buckets: Vec<Vec<&Feature>> = vec![Vec::new(); top + 1];
+        for f in matching {
+            if let Some(s) = search.score(f, fields) {
+                buckets[usize::try_from(s).map_or(top, |s| s.min(top))].push(f);
+            }
+        }
+        matching = buckets.into_iter().rev().flatten().collect();
     } else if !q.sort.is_empty() {
         matching.sort_by(|a, b| {
             q.sort
@@ -270,6 +275,23 @@ mod tests {
         let boxed = FeatureQuery { bbox: Bbox::new([105.005, 9.0, 105.055, 11.0]).ok(), limit: 100, ..q };
         let page = run(&index, &def, &FeatureQuery { offset: 0, ..boxed }).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn search_ranks_by_score_then_by_id_and_counts_every_match() {
+        let names = ["đìnhxa", "đình tân phước", "chùa ông", "đình", "nhà đình", "đình"];
+        let features: Vec<Feature> = (1..=6)
+            .zip(names)
+            .map(|(i, n)| Feature::new(i, Geometry::Point(point! { x: 105.0, y: 10.0 }), vec![Value::Text(n.into())]))
+            .collect();
+        let (_, def) = points(0);
+        let search = crate::search::TextSearch::new("dinh").ok().flatten().map(|s| (s, vec![0]));
+        let q = FeatureQuery { limit: 10, search, ..FeatureQuery::default() };
+        let index = LayerIndex::build(features);
+        let page = run(&index, &def, &q).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.matched, 5);
+        // Whole words (2, 4, 5, 6) before the start of one (1); among equals, id order.
+        assert_eq!(page.features.iter().map(|f| f.id).collect::<Vec<_>>(), vec![2, 4, 5, 6, 1]);
     }
 
     #[test]

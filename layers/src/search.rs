@@ -1,7 +1,49 @@
 //! Free-text search (`q`): every word must appear in some text property, ignoring case and
 //! diacritics; results rank by how well the words match.
 
+use std::sync::OnceLock;
+
 use crate::{Feature, Value, text};
+
+/// A feature's text values folded for search, computed on the first search that reads them
+/// rather than at load (most layers are never searched, and load time counts) and kept for
+/// the feature's life: every later search compares, without folding. Non-text values fold to
+/// an empty string.
+#[derive(Clone, Default)]
+pub struct FoldedText(OnceLock<Box<[Box<str>]>>);
+
+impl FoldedText {
+    /// The folded values of `properties`, computed on the first call.
+    pub fn of(&self, properties: &[Value]) -> &[Box<str>] {
+        self.0.get_or_init(|| {
+            properties
+                .iter()
+                .map(|v| match v {
+                    Value::Text(s) => text::fold(s).into_boxed_str(),
+                    _ => Box::default(),
+                })
+                .collect()
+        })
+    }
+
+    /// Heap bytes held, once computed.
+    pub fn heap_bytes(&self) -> usize {
+        self.0.get().map_or(0, |all| all.iter().map(|s| s.len() + std::mem::size_of::<Box<str>>()).sum())
+    }
+}
+
+/// A cache: features are equal whatever it holds.
+impl PartialEq for FoldedText {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for FoldedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "FoldedText(folded)" } else { "FoldedText(not yet)" })
+    }
+}
 
 /// Longest `q` accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -32,21 +74,21 @@ impl TextSearch {
     /// A word scores 3 as a whole word, 2 as the start of one and 1 inside one; the whole
     /// phrase appearing as written adds 4.
     pub fn score(&self, f: &Feature, fields: &[usize]) -> Option<u32> {
-        let texts: Vec<String> = fields
-            .iter()
-            .filter_map(|i| match &f.properties[*i] {
-                Value::Text(s) => Some(text::fold(s)),
-                _ => None,
-            })
-            .collect();
+        // Runs for every feature of the layer: no allocation here.
+        let texts = || fields.iter().filter_map(|&i| f.folded(i));
         let mut total = 0;
         for w in &self.words {
-            total += texts.iter().map(|t| word_score(t, w)).max().filter(|s| *s > 0)?;
+            total += texts().map(|t| word_score(t, w)).max().filter(|s| *s > 0)?;
         }
-        if self.words.len() > 1 && texts.iter().any(|t| t.contains(&self.phrase)) {
+        if self.words.len() > 1 && texts().any(|t| t.contains(&self.phrase)) {
             total += 4;
         }
         Some(total)
+    }
+
+    /// The highest score a feature can have.
+    pub fn max_score(&self) -> u32 {
+        u32::try_from(self.words.len()).unwrap_or(u32::MAX / 4).saturating_mul(3).saturating_add(4)
     }
 }
 

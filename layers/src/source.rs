@@ -53,6 +53,8 @@ pub struct Source {
     string_fields: Vec<bool>,
     /// How each field's text is read (all as written unless [`Source::read_text_as`] says).
     text: Vec<FieldText>,
+    /// Values converted so far, per field.
+    converted: Vec<std::cell::Cell<u64>>,
 }
 
 impl Source {
@@ -95,6 +97,7 @@ impl Source {
             .collect();
         let string_fields = layer.defn().fields().map(|f| f.field_type() == OGRFieldType::OFTString).collect();
         let text = vec![FieldText::AsWritten; fields.len()];
+        let converted = vec![std::cell::Cell::new(0); fields.len()];
         let srid = match (src_srid, layer.spatial_ref()) {
             (Some(srid), _) => srid,
             (None, Some(sr)) => crs::epsg_code(&sr).ok_or_else(|| Error::UnknownCrs {
@@ -113,7 +116,18 @@ impl Source {
             }
         };
         let geometry_type = layer_geometry_type(layer.defn().geom_fields().next().map(|g| g.field_type()));
-        Ok(Self { dataset, path: path.into(), layer: index, format, srid, fields, geometry_type, string_fields, text })
+        Ok(Self {
+            dataset,
+            path: path.into(),
+            layer: index,
+            format,
+            srid,
+            fields,
+            geometry_type,
+            string_fields,
+            text,
+            converted,
+        })
     }
 
     /// The file.
@@ -145,8 +159,11 @@ impl Source {
     /// gdal crate would replace bytes that are not UTF-8 before anything could recognise them).
     fn value(&self, feature: &gdal::vector::Feature<'_>, k: usize) -> Option<FieldValue> {
         if self.string_fields[k] {
-            let raw = raw_string(feature, k)?;
-            return Some(FieldValue::StringValue(self.text[k].read(raw).into_owned()));
+            let (text, converted) = self.text[k].read(raw_string(feature, k)?);
+            if converted {
+                self.converted[k].set(self.converted[k].get() + 1);
+            }
+            return Some(FieldValue::StringValue(text.into_owned()));
         }
         feature.field(k).ok().flatten()
     }
@@ -156,6 +173,11 @@ impl Source {
         if text.len() == self.fields.len() {
             self.text = text;
         }
+    }
+
+    /// Values [`Source::for_each`] has converted from a legacy encoding, per field.
+    pub fn converted(&self) -> Vec<u64> {
+        self.converted.iter().map(std::cell::Cell::get).collect()
     }
 
     /// Recognises the encoding of each string field from all its values (geometries are not

@@ -26,6 +26,8 @@ use crate::{
 /// Rows read, and those left out while reading (no geometry, a value that does not fit).
 pub(super) struct ReadCounts {
     pub rows: u64,
+    /// Values converted from a legacy encoding, per source field.
+    pub converted: Vec<u64>,
     /// Only its rejection counts and rows are filled.
     pub rejections: ImportReport,
 }
@@ -94,7 +96,7 @@ fn read_rows(
     let mut src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid)
         .map_err(|e| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) })?;
     src.read_text_as(text);
-    let mut counts = ReadCounts { rows: 0, rejections: ImportReport::default() };
+    let mut counts = ReadCounts { rows: 0, converted: Vec::new(), rejections: ImportReport::default() };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
     let result = src.for_each(|row, geometry, values| {
         counts.rows = row;
@@ -125,6 +127,7 @@ fn read_rows(
         Ok::<(), Error>(())
     });
     progress(counts.rows);
+    counts.converted = src.converted();
     match result {
         Ok(()) => {
             if !buf.is_empty() {

@@ -104,7 +104,7 @@ async fn run(
     report.format = meta.format.clone();
     report.source_srid = meta.srid;
     report.rows_read = read.rows;
-    report.text = meta.text_report();
+    report.text = meta.text_report(&read.converted);
     report.absorb_rejections(read.rejections);
     report.seconds = started.elapsed().as_secs_f64();
     report.log(&mut tx, req.mode).await?;

@@ -36,7 +36,9 @@ impl SourceMeta {
     /// bytes are not UTF-8 and that no single encoding explains is refused: written as it is,
     /// it would be garbled.
     pub(super) fn of(src: &Source, choice: TextEncodingChoice) -> Result<Self> {
+        let started = std::time::Instant::now();
         let text = src.detect_text(choice)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "text fields read for their encoding");
         for (field, verdict) in src.fields.iter().zip(&text) {
             if let Some(FieldVerdict::Undecided { candidates, not_utf8, example }) = verdict
                 && *not_utf8 > 0
@@ -63,14 +65,18 @@ impl SourceMeta {
         self.text.iter().map(|v| v.as_ref().map_or(FieldText::AsWritten, |v| v.field_text(choice))).collect()
     }
 
-    /// The report's lines on text: every field converted or left undecided.
-    pub(super) fn text_report(&self) -> Vec<TextFieldReport> {
-        self.fields
-            .iter()
-            .zip(&self.text)
-            .filter_map(|(f, v)| match v {
-                Some(FieldVerdict::Unicode) | None => None,
-                Some(v) => Some(TextFieldReport { field: f.name.clone(), verdict: v.clone() }),
+    /// The report's lines on text: every field converted (with the values the reader
+    /// converted, `converted`) or left undecided.
+    pub(super) fn text_report(&self, converted: &[u64]) -> Vec<TextFieldReport> {
+        let fields = self.fields.iter().zip(&self.text).zip(converted.iter().copied().chain(std::iter::repeat(0)));
+        fields
+            .filter_map(|((f, v), n)| {
+                let verdict = match v.clone()? {
+                    FieldVerdict::Unicode => return None,
+                    FieldVerdict::Converted { from, .. } => FieldVerdict::Converted { from, values: n },
+                    undecided => undecided,
+                };
+                Some(TextFieldReport { field: f.name.clone(), verdict })
             })
             .collect()
     }

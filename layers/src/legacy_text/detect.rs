@@ -26,25 +26,22 @@ pub enum FieldText {
 }
 
 impl FieldText {
-    /// The value of raw field bytes. Bytes that are not UTF-8 and are read as written are
-    /// replaced (the detector refuses such fields before an import reads them).
-    pub fn read<'a>(&self, raw: &'a [u8]) -> Cow<'a, str> {
+    /// The value of raw field bytes, and whether it was converted. Bytes that are not UTF-8
+    /// and are read as written are replaced (the detector refuses such fields before an import
+    /// reads them).
+    pub fn read<'a>(&self, raw: &'a [u8]) -> (Cow<'a, str>, bool) {
         let (encoding, always) = match *self {
-            Self::AsWritten | Self::Declared(TextEncoding::Utf8) => return String::from_utf8_lossy(raw),
+            Self::AsWritten | Self::Declared(TextEncoding::Utf8) => return (String::from_utf8_lossy(raw), false),
             Self::Detected(e) => (e, false),
             Self::Declared(e) => (e, true),
         };
-        match legacy_bytes(raw) {
-            Some(bytes) => {
-                let decoded = decode(encoding, &bytes);
-                if always || Reading::of_raw(raw).worse_than(Reading::of(&decoded)) {
-                    Cow::Owned(decoded)
-                } else {
-                    String::from_utf8_lossy(raw)
-                }
+        if let Some(bytes) = legacy_bytes(raw) {
+            let decoded = decode(encoding, &bytes);
+            if always || Reading::of_raw(raw).worse_than(Reading::of(&decoded)) {
+                return (Cow::Owned(decoded), true);
             }
-            None => String::from_utf8_lossy(raw),
         }
+        (String::from_utf8_lossy(raw), false)
     }
 }
 
@@ -54,11 +51,11 @@ impl FieldText {
 pub enum FieldVerdict {
     /// ASCII or Unicode: read as written.
     Unicode,
-    /// Converted from a legacy encoding; `values` of the field's values change.
+    /// Converted from a legacy encoding.
     Converted {
         /// The encoding recognised or declared.
         from: TextEncoding,
-        /// Values converted.
+        /// Values converted (of the sample, until the import counts them all).
         values: u64,
     },
     /// No single reading fits: several legacy readings fit equally (`candidates`), or none fits
@@ -185,6 +182,12 @@ fn is_vietnamese_letter(c: char) -> bool {
     "aeiouy".contains(base) && mark_fits && marks.len() - vowel_mark.len() <= 1 && !marks.is_empty()
 }
 
+/// Values that may be legacy text, per field, read in every encoding: enough to tell them
+/// apart, and few enough that a large file's first pass costs little more than reading it.
+/// Later values are only checked for bytes that are not UTF-8 and for Unicode no legacy
+/// encoding makes, which settle a field whatever its sample said.
+const SAMPLE: u64 = 4096;
+
 /// Gathers one field's values and gives its verdict.
 #[derive(Debug, Default)]
 pub struct TextDetector {
@@ -208,12 +211,15 @@ impl TextDetector {
             self.beyond_legacy += u64::from(!raw.is_ascii());
             return;
         };
-        let as_written = Reading::of_raw(raw);
         self.legacy += 1;
+        self.not_utf8 += u64::from(std::str::from_utf8(raw).is_err());
+        if self.legacy > SAMPLE {
+            return;
+        }
+        let as_written = Reading::of_raw(raw);
         if self.example.is_none() {
             self.example = Some(String::from_utf8_lossy(raw).into_owned());
         }
-        self.not_utf8 += u64::from(std::str::from_utf8(raw).is_err());
         self.as_written.add(as_written);
         for (i, encoding) in TextEncoding::LEGACY.into_iter().enumerate() {
             let reading = Reading::of(&decode(encoding, &bytes));
@@ -312,7 +318,7 @@ mod tests {
             let values: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
             assert_eq!(verdict(&values), FieldVerdict::Converted { from, values: 5 }, "{from}");
             for (raw, name) in values.iter().zip(NAMES) {
-                assert_eq!(FieldText::Detected(from).read(raw), name);
+                assert_eq!(FieldText::Detected(from).read(raw), (name.into(), true));
             }
         }
     }
