@@ -503,15 +503,6 @@ async fn package(
 /// and a summary.
 async fn export(package: server::package::Package, format: PackageFormat, output: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let views: Vec<&server::layer::Layer> = package.layers.iter().map(|l| &**l).collect();
-    let mut metadata = server::tilejson::describe(&views);
-    // What the archive holds, which --minzoom, --maxzoom and --bbox may narrow.
-    metadata["minzoom"] = package.minzoom.into();
-    metadata["maxzoom"] = package.maxzoom.into();
-    if let Some(b) = package.bounds() {
-        metadata["bounds"] = serde_json::json!(b);
-        metadata["center"] = serde_json::json!([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, package.center_zoom()]);
-    }
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "{} ← z{}-{}",
         output.display(),
@@ -528,7 +519,7 @@ async fn export(package: server::package::Package, format: PackageFormat, output
         PathBuf::from(name)
     };
     let (progress, to) = (bar.clone(), partial.clone());
-    let written = tokio::task::spawn_blocking(move || package.write(&to, format, &metadata, &|n| progress.inc(n)))
+    let written = tokio::task::spawn_blocking(move || package.write(&to, format, &|n| progress.inc(n)))
         .await
         .map_err(anyhow::Error::from)
         .and_then(|w| w.map_err(anyhow::Error::from))

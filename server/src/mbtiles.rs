@@ -66,16 +66,15 @@ impl MbTiles {
     }
 }
 
-/// The `metadata` rows for a package described by its TileJSON.
-pub fn metadata(
-    tilejson: &serde_json::Value,
-    minzoom: u8,
-    maxzoom: u8,
-    bounds: [f64; 4],
-    center: [f64; 2],
-    center_zoom: u8,
-) -> Vec<(&'static str, String)> {
-    let text = |key: &str| tilejson.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+/// The `metadata` rows for a package described by its TileJSON (which gives the package's
+/// zooms, bounds and centre).
+pub fn metadata(tilejson: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let text = |key: &str| match tilejson.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(values)) => values.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
     let layers = serde_json::json!({ "vector_layers": tilejson.get("vector_layers").cloned().unwrap_or_default() });
     vec![
         ("name", text("name")),
@@ -84,10 +83,10 @@ pub fn metadata(
         ("format", "pbf".to_owned()),
         ("type", "overlay".to_owned()),
         ("version", "1.3".to_owned()),
-        ("minzoom", minzoom.to_string()),
-        ("maxzoom", maxzoom.to_string()),
-        ("bounds", bounds.map(|v| v.to_string()).join(",")),
-        ("center", format!("{},{},{center_zoom}", center[0], center[1])),
+        ("minzoom", text("minzoom")),
+        ("maxzoom", text("maxzoom")),
+        ("bounds", text("bounds")),
+        ("center", text("center")),
         ("json", layers.to_string()),
     ]
 }

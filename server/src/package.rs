@@ -71,17 +71,12 @@ impl Package {
     }
 
     /// Writes the archive to `path` in `format`; `progress` hears of every tile tried.
-    pub fn write(
-        &self,
-        path: &Path,
-        format: PackageFormat,
-        metadata: &serde_json::Value,
-        progress: &dyn Fn(u64),
-    ) -> Result<Summary, PackageError> {
+    pub fn write(&self, path: &Path, format: PackageFormat, progress: &dyn Fn(u64)) -> Result<Summary, PackageError> {
         let bounds = self.bounds().ok_or(PackageError::Empty)?;
+        let metadata = self.tilejson(bounds);
         let tiles = match format {
-            PackageFormat::PmTiles => self.write_pmtiles(path, bounds, metadata, progress)?,
-            PackageFormat::MbTiles => self.write_mbtiles(path, bounds, metadata, progress)?,
+            PackageFormat::PmTiles => self.write_pmtiles(path, bounds, &metadata, progress)?,
+            PackageFormat::MbTiles => self.write_mbtiles(path, bounds, &metadata, progress)?,
         };
         let bytes = std::fs::metadata(path).map_err(|e| PackageError::Write(e.to_string()))?.len();
         Ok(Summary { tiles, bytes })
@@ -95,13 +90,14 @@ impl Package {
         progress: &dyn Fn(u64),
     ) -> Result<u64, PackageError> {
         let write = |e: pmtiles::PmtError| PackageError::Write(e.to_string());
+        let [x, y] = middle(bounds);
         let file = std::fs::File::create(path).map_err(|e| PackageError::Write(e.to_string()))?;
         let mut out = pmtiles::PmTilesWriter::new(pmtiles::TileType::Mvt)
             .tile_compression(pmtiles::Compression::Gzip)
             .min_zoom(self.minzoom)
             .max_zoom(self.maxzoom)
             .bounds(bounds[0], bounds[1], bounds[2], bounds[3])
-            .center((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0)
+            .center(x, y)
             .center_zoom(self.center_zoom())
             .metadata(&metadata.to_string())
             .create(std::io::BufWriter::new(file))
@@ -125,16 +121,27 @@ impl Package {
         let tiles = self.walk(bounds, progress, &mut |tile, gz| {
             out.add(tile, &gz).map_err(|e| PackageError::Write(e.to_string()))
         })?;
-        let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
-        let entries =
-            crate::mbtiles::metadata(metadata, self.minzoom, self.maxzoom, bounds, center, self.center_zoom());
+        let entries = crate::mbtiles::metadata(metadata);
         out.finish(&entries).map_err(|e| PackageError::Write(e.to_string()))?;
         Ok(tiles)
     }
 
     /// The zoom a viewer opens the package at.
-    pub fn center_zoom(&self) -> u8 {
+    fn center_zoom(&self) -> u8 {
         self.minzoom.max(self.maxzoom.min(10))
+    }
+
+    /// The layers' TileJSON, narrowed to what the archive holds: the zooms and `bounds` that
+    /// --minzoom, --maxzoom and --bbox may have cut, and their centre.
+    fn tilejson(&self, bounds: [f64; 4]) -> serde_json::Value {
+        let views: Vec<&Layer> = self.layers.iter().map(|l| &**l).collect();
+        let mut metadata = crate::tilejson::describe(&views);
+        metadata["minzoom"] = self.minzoom.into();
+        metadata["maxzoom"] = self.maxzoom.into();
+        metadata["bounds"] = serde_json::json!(bounds);
+        let [x, y] = middle(bounds);
+        metadata["center"] = serde_json::json!([x, y, self.center_zoom()]);
+        metadata
     }
 
     /// Renders every tile with data, zoom by zoom in the order archives store them, and hands
@@ -244,6 +251,11 @@ fn gzip(mvt: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::default());
     gz.write_all(mvt)?;
     gz.finish()
+}
+
+/// The middle of a lon/lat box.
+fn middle(b: [f64; 4]) -> [f64; 2] {
+    [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]
 }
 
 /// A lon/lat box in Web Mercator metres.

@@ -147,9 +147,7 @@ fn is_syllable(word: &str) -> bool {
 }
 
 fn plain_case(word: &str) -> bool {
-    let mut chars = word.chars();
-    let rest: Vec<char> = chars.by_ref().skip(1).collect();
-    rest.iter().all(|c| c.is_lowercase()) || word.chars().all(|c| c.is_uppercase())
+    word.chars().skip(1).all(char::is_lowercase) || word.chars().all(char::is_uppercase)
 }
 
 fn tone_of(c: char) -> Option<char> {
