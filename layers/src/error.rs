@@ -128,6 +128,26 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A SensorThings query option is malformed or names what the model does not have.
+    #[error("{0}")]
+    BadQuery(String),
+    /// A member of a SensorThings entity is missing or wrong: `pointer` (RFC 6901) names it.
+    #[error("{detail}")]
+    BadEntity {
+        /// The JSON pointer to the member.
+        pointer: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// No such SensorThings entity.
+    #[error("{0}")]
+    NoEntity(String),
+    /// The caller's role may not make this change.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A request holds more than is accepted at once.
+    #[error("{0}")]
+    TooMany(String),
     /// Applying the schema migrations failed.
     #[error("applying migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -17,6 +17,7 @@ pub mod legacy_text;
 pub mod mercator;
 pub mod query;
 pub mod search;
+pub mod sensing;
 pub mod source;
 pub mod store;
 pub mod text;

@@ -1,0 +1,454 @@
+//! Thresholds and alerts: a reading over its limit opens an alert on its datastream, further
+//! readings over it update the alert, a run of readings back within it closes it; a datastream
+//! silent past its reporting interval opens a "no data" alert, which its next reading closes.
+//! Every change of an alert is an event in `sta.alert_events`, in order, for streams and webhooks.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value as Json;
+use sqlx::{PgPool, Row};
+
+use super::{observations::Stream, write::Write};
+use crate::{Error, Result};
+
+/// The alert rules of the configuration (`[monitoring]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Limits per observed property (and station class).
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
+    /// Readings back within the limit, one after another, that close an alert.
+    #[serde(default = "Rules::default_clear_after")]
+    pub clear_after: u32,
+    /// Seconds without a reading after which a datastream is "no data", unless its
+    /// `properties.reportingInterval` (seconds) says otherwise; none: only those that say.
+    #[serde(default)]
+    pub reporting_interval_s: Option<f64>,
+}
+
+impl Rules {
+    fn default_clear_after() -> u32 {
+        3
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self { thresholds: Vec::new(), clear_after: Self::default_clear_after(), reporting_interval_s: None }
+    }
+}
+
+/// The limit of one observed property: the regulation's value C, for stations of one class.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// The ObservedProperty's name.
+    pub parameter: String,
+    /// The station class it applies to (the Thing's `properties.class`, e.g. the column A or B
+    /// of QCVN 40:2011/BTNMT); none: every station without a more specific threshold.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The lowest allowed value.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The highest allowed value C before the flow factors.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Whether the maximum is C × Kq × Kf, the factors read from the Thing's `properties.kq`
+    /// and `properties.kf` (1 when absent).
+    #[serde(default)]
+    pub flow_factors: bool,
+}
+
+/// The allowed range of a datastream's readings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limit {
+    /// Readings below are over the limit.
+    pub lower: Option<f64>,
+    /// Readings above are over the limit.
+    pub upper: Option<f64>,
+}
+
+impl Limit {
+    /// How far a reading lies outside the range (0 inside).
+    fn excess(&self, v: f64) -> f64 {
+        let above = self.upper.map_or(0.0, |u| v - u);
+        let below = self.lower.map_or(0.0, |l| l - v);
+        above.max(below).max(0.0)
+    }
+}
+
+impl Rules {
+    /// The limit of a datastream: the threshold of its station's class, else the general one.
+    pub fn limit(&self, stream: &Stream) -> Option<Limit> {
+        let class = stream.station.get("class").and_then(Json::as_str);
+        let of_parameter = self.thresholds.iter().filter(|t| t.parameter == stream.parameter);
+        let t = of_parameter
+            .clone()
+            .find(|t| t.class.is_some() && t.class.as_deref() == class)
+            .or_else(|| of_parameter.clone().find(|t| t.class.is_none()))?;
+        let factor = |k: &str| stream.station.get(k).and_then(Json::as_f64).unwrap_or(1.0);
+        let scale = if t.flow_factors { factor("kq") * factor("kf") } else { 1.0 };
+        Some(Limit { lower: t.min, upper: t.max.map(|m| m * scale) })
+    }
+}
+
+/// A reading as the rules see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    /// Its datastream.
+    pub datastream: i64,
+    /// Its phenomenon time.
+    pub time: DateTime<Utc>,
+    /// Its result, when a number.
+    pub value: Option<f64>,
+}
+
+/// An open alert while the rules run over a batch.
+#[derive(Debug)]
+struct Open {
+    id: Option<i64>,
+    kind: &'static str,
+    datastream: i64,
+    limit: Limit,
+    last: Option<f64>,
+    worst: Option<f64>,
+    readings: i32,
+    under: i32,
+    opened_at: DateTime<Utc>,
+    last_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    events: Vec<&'static str>,
+    changed: bool,
+}
+
+impl Open {
+    fn new(kind: &'static str, datastream: i64, limit: Limit, at: DateTime<Utc>) -> Self {
+        Self {
+            id: None,
+            kind,
+            datastream,
+            limit,
+            last: None,
+            worst: None,
+            readings: 0,
+            under: 0,
+            opened_at: at,
+            last_at: at,
+            closed_at: None,
+            events: vec!["opened"],
+            changed: true,
+        }
+    }
+
+    /// Notes an event, once per batch: the stream shows the state the batch left.
+    fn event(&mut self, e: &'static str) {
+        if !self.events.contains(&e) {
+            self.events.push(e);
+        }
+        self.changed = true;
+    }
+}
+
+/// Runs the rules over a batch of readings of these datastreams, in the write's transaction.
+pub async fn evaluate(w: &mut Write<'_>, streams: &HashMap<i64, Stream>, mut readings: Vec<Reading>) -> Result<()> {
+    let limits: HashMap<i64, Limit> = streams.values().filter_map(|s| Some((s.id, w.rules.limit(s)?))).collect();
+    let mut ids: Vec<i64> = streams.keys().copied().collect();
+    ids.sort_unstable();
+    let db = Error::db("evaluating alerts");
+    // One writer of a datastream's alerts at a time, taken in id order (no deadlock).
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('sta.alerts', d)) FROM unnest($1::bigint[]) d ORDER BY d",
+    )
+    .bind(&ids)
+    .execute(&mut *w.conn)
+    .await
+    .map_err(db)?;
+    let rows = sqlx::query(
+        "SELECT id, kind, datastream_id, last_value, worst_value, readings, under, opened_at, last_at \
+         FROM sta.alerts WHERE datastream_id = ANY($1) AND closed_at IS NULL",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *w.conn)
+    .await
+    .map_err(Error::db("reading open alerts"))?;
+    let mut open: HashMap<(i64, &'static str), Open> = HashMap::new();
+    for r in rows {
+        let kind = if r.get::<String, _>(1) == "limit" { "limit" } else { "no_data" };
+        let datastream: i64 = r.get(2);
+        let limit = limits.get(&datastream).copied().unwrap_or(Limit { lower: None, upper: None });
+        let alert = Open {
+            id: Some(r.get(0)),
+            last: r.get(3),
+            worst: r.get(4),
+            readings: r.get(5),
+            under: r.get(6),
+            opened_at: r.get(7),
+            last_at: r.get(8),
+            events: Vec::new(),
+            changed: false,
+            ..Open::new(kind, datastream, limit, r.get(7))
+        };
+        open.insert((datastream, kind), alert);
+    }
+    readings.sort_by_key(|r| (r.datastream, r.time));
+    let mut done: Vec<Open> = Vec::new();
+    for r in &readings {
+        if let Some(mut silent) = open.remove(&(r.datastream, "no_data")) {
+            silent.closed_at = Some(r.time);
+            silent.event("closed");
+            done.push(silent);
+        }
+        let (Some(limit), Some(v)) = (limits.get(&r.datastream), r.value) else { continue };
+        let key = (r.datastream, "limit");
+        if limit.excess(v) > 0.0 {
+            let alert = open.entry(key).or_insert_with(|| Open::new("limit", r.datastream, *limit, r.time));
+            if alert.id.is_some() {
+                alert.event("updated");
+            }
+            alert.readings += 1;
+            alert.under = 0;
+            alert.last = Some(v);
+            alert.last_at = r.time;
+            if alert.worst.is_none_or(|w| limit.excess(v) > limit.excess(w)) {
+                alert.worst = Some(v);
+            }
+            alert.limit = *limit;
+        } else if let Some(alert) = open.get_mut(&key) {
+            alert.under += 1;
+            alert.changed = true;
+            if alert.under >= w.rules.clear_after as i32 {
+                let mut alert = open.remove(&key).expect("present");
+                alert.closed_at = Some(r.time);
+                alert.event("closed");
+                done.push(alert);
+            }
+        }
+    }
+    done.extend(open.into_values());
+    for alert in done.into_iter().filter(|a| a.changed) {
+        let stream = &streams[&alert.datastream];
+        save(w, &alert, stream).await?;
+    }
+    Ok(())
+}
+
+/// Writes an alert's state and its events.
+async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
+    let db = Error::db("writing an alert");
+    let id: i64 = match a.id {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE sta.alerts SET last_value = $2, worst_value = $3, readings = $4, under = $5, \
+                 last_at = $6, closed_at = $7, lower_limit = $8, upper_limit = $9 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(a.last)
+            .bind(a.worst)
+            .bind(a.readings)
+            .bind(a.under)
+            .bind(a.last_at)
+            .bind(a.closed_at)
+            .bind(a.limit.lower)
+            .bind(a.limit.upper)
+            .execute(&mut *w.conn)
+            .await
+            .map_err(db)?;
+            id
+        }
+        None => sqlx::query(
+            "INSERT INTO sta.alerts (kind, datastream_id, thing_id, parameter, unit, lower_limit, upper_limit, \
+                 first_value, last_value, worst_value, readings, under, opened_at, last_at, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(a.kind)
+        .bind(a.datastream)
+        .bind(stream.thing)
+        .bind(&stream.parameter)
+        .bind(&stream.unit)
+        .bind(a.limit.lower)
+        .bind(a.limit.upper)
+        .bind(a.last)
+        .bind(a.worst)
+        .bind(a.readings)
+        .bind(a.under)
+        .bind(a.opened_at)
+        .bind(a.last_at)
+        .bind(a.closed_at)
+        .fetch_one(&mut *w.conn)
+        .await
+        .map_err(db)?
+        .get(0),
+    };
+    for e in &a.events {
+        event(&mut *w.conn, id, e).await?;
+        w.alert_events += 1;
+    }
+    Ok(())
+}
+
+async fn event(conn: &mut sqlx::PgConnection, alert: i64, name: &str) -> Result<()> {
+    sqlx::query("INSERT INTO sta.alert_events (alert_id, event, body) SELECT a.id, $2, sta.alert_body(a) FROM sta.alerts a WHERE a.id = $1")
+        .bind(alert)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(Error::db("writing an alert event"))?;
+    Ok(())
+}
+
+/// Opens a "no data" alert for every datastream silent past its reporting interval; returns
+/// how many were opened.
+pub async fn silent(pool: &PgPool, rules: &Rules) -> Result<u64> {
+    let mut tx = pool.begin().await.map_err(Error::db("checking silent stations"))?;
+    let opened = sqlx::query(
+        "WITH last AS ( \
+             SELECT d.id, d.thing_id, op.name, d.unit_of_measurement->>'symbol' AS unit, \
+                    (SELECT max(o.phenomenon_time) FROM sta.observations o WHERE o.datastream_id = d.id) AS at, \
+                    coalesce(sta.number_of(d.properties->'reportingInterval'), $1) AS every \
+             FROM sta.datastreams d JOIN sta.observed_properties op ON op.id = d.observed_property_id) \
+         INSERT INTO sta.alerts (kind, datastream_id, thing_id, parameter, unit, opened_at, last_at) \
+         SELECT 'no_data', id, thing_id, name, unit, now(), at FROM last \
+         WHERE at IS NOT NULL AND every IS NOT NULL AND at < now() - make_interval(secs => every) \
+         ON CONFLICT (datastream_id, kind) WHERE closed_at IS NULL DO NOTHING RETURNING id",
+    )
+    .bind(rules.reporting_interval_s)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(Error::db("opening no-data alerts"))?;
+    for row in &opened {
+        event(&mut tx, row.get(0), "opened").await?;
+    }
+    tx.commit().await.map_err(Error::db("opening no-data alerts"))?;
+    Ok(opened.len() as u64)
+}
+
+/// An alert event as the stream and webhooks send it.
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    /// Its place in the order of events: the stream's event id.
+    pub seq: i64,
+    /// `opened`, `updated`, `closed`, `acknowledged`.
+    pub event: String,
+    /// The alert as the event left it, with `event` and `sequence`.
+    pub body: Json,
+}
+
+/// Up to `limit` events after `seq`, in order.
+pub async fn events_after(pool: &PgPool, seq: i64, limit: i64) -> Result<Vec<AlertEvent>> {
+    let rows = sqlx::query("SELECT seq, event, body FROM sta.alert_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("reading alert events"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (seq, event): (i64, String) = (r.get(0), r.get(1));
+            let sqlx::types::Json(mut body): sqlx::types::Json<Json> = r.get(2);
+            body["event"] = event.clone().into();
+            body["sequence"] = seq.into();
+            AlertEvent { seq, event, body }
+        })
+        .collect())
+}
+
+/// The alerts, newest first: open ones only, or all.
+pub async fn list(pool: &PgPool, open_only: bool, limit: i64) -> Result<Vec<Json>> {
+    let rows = sqlx::query(
+        "SELECT sta.alert_body(a) FROM sta.alerts a WHERE NOT $1 OR a.closed_at IS NULL ORDER BY a.id DESC LIMIT $2",
+    )
+    .bind(open_only)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db("reading alerts"))?;
+    Ok(rows.into_iter().map(|r| r.get::<sqlx::types::Json<Json>, _>(0).0).collect())
+}
+
+/// An operator acknowledges an alert: the alert as it now is.
+pub async fn acknowledge(pool: &PgPool, alert: i64, who: &str) -> Result<Json> {
+    let mut tx = pool.begin().await.map_err(Error::db("acknowledging an alert"))?;
+    let done = sqlx::query(
+        "UPDATE sta.alerts SET acknowledged_at = now(), acknowledged_by = $2 \
+         WHERE id = $1 AND acknowledged_at IS NULL RETURNING id",
+    )
+    .bind(alert)
+    .bind(who)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(Error::db("acknowledging an alert"))?;
+    if done.is_some() {
+        event(&mut tx, alert, "acknowledged").await?;
+    }
+    let row = sqlx::query("SELECT sta.alert_body(a) FROM sta.alerts a WHERE a.id = $1")
+        .bind(alert)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::db("reading an alert"))?
+        .ok_or_else(|| Error::NoEntity(format!("no alert {alert}")))?;
+    tx.commit().await.map_err(Error::db("acknowledging an alert"))?;
+    Ok(row.get::<sqlx::types::Json<Json>, _>(0).0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stream(parameter: &str, station: Json) -> Stream {
+        Stream {
+            id: 1,
+            thing: 1,
+            station: station.as_object().unwrap().clone(),
+            parameter: parameter.into(),
+            unit: None,
+            location: None,
+        }
+    }
+
+    fn rules() -> Rules {
+        let t = |parameter: &str, class: Option<&str>, min: Option<f64>, max: f64, flow_factors: bool| Threshold {
+            parameter: parameter.into(),
+            class: class.map(Into::into),
+            min,
+            max: Some(max),
+            flow_factors,
+        };
+        Rules {
+            thresholds: vec![
+                t("COD", Some("A"), None, 75.0, true),
+                t("COD", Some("B"), None, 150.0, true),
+                t("pH", Some("B"), Some(5.5), 9.0, false),
+                t("pH", None, Some(6.0), 9.0, false),
+            ],
+            ..Rules::default()
+        }
+    }
+
+    #[test]
+    fn the_limit_is_c_times_the_flow_factors_of_the_station_class() {
+        let s = stream("COD", json!({"class": "B", "kq": 0.9, "kf": 1.0}));
+        assert_eq!(rules().limit(&s), Some(Limit { lower: None, upper: Some(150.0 * 0.9) }));
+        let s = stream("COD", json!({"class": "A"}));
+        assert_eq!(rules().limit(&s).unwrap().upper, Some(75.0));
+        // pH takes no factors, and a station of no listed class gets the general threshold.
+        let s = stream("pH", json!({"class": "B", "kq": 0.6}));
+        assert_eq!(rules().limit(&s), Some(Limit { lower: Some(5.5), upper: Some(9.0) }));
+        let s = stream("pH", json!({"class": "C"}));
+        assert_eq!(rules().limit(&s).unwrap().lower, Some(6.0));
+        assert_eq!(rules().limit(&stream("TSS", json!({}))), None);
+    }
+
+    #[test]
+    fn the_excess_is_measured_on_the_side_the_reading_leaves() {
+        let l = Limit { lower: Some(6.0), upper: Some(9.0) };
+        assert_eq!(l.excess(7.0), 0.0);
+        assert_eq!(l.excess(9.5), 0.5);
+        assert_eq!(l.excess(5.0), 1.0);
+    }
+}
