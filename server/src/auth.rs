@@ -34,6 +34,8 @@ pub fn default_roles() -> BTreeMap<String, Role> {
         ("agency".to_owned(), Role { access: AccessLevel::Internal, private: false }),
         ("editor".to_owned(), Role { access: AccessLevel::Restricted, private: true }),
         ("admin".to_owned(), Role { access: AccessLevel::Restricted, private: true }),
+        // Monitoring stations' devices: they report readings and read what anyone may.
+        ("station".to_owned(), Role { access: AccessLevel::Public, private: false }),
     ])
 }
 
@@ -174,21 +176,21 @@ impl Keyring {
         self.by_hash.values().any(|k| k.id == id)
     }
 
-    /// The caller a request's `X-API-Key` or `Authorization: Bearer` header names; no header is
+    /// The caller a request's `X-API-Key` or `Authorization` (Bearer or Basic) header names; no header is
     /// the anonymous caller. A key that is malformed, unknown or revoked is a 401, and so are
     /// credentials that disagree (two different keys, or one header repeated): picking one of
     /// them would let a garbage token ride on a valid key, or a caller choose between roles.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let not_valid = || ApiError::Unauthorized("the API key is not valid".into());
-        let keys = headers.get_all("x-api-key").iter().map(|v| v.to_str().map(str::trim).map_err(|_| not_valid()));
-        let mut given: Vec<&str> = keys.collect::<Result<_, _>>()?;
+        let keys = headers.get_all("x-api-key").iter().map(|v| v.to_str().map(|k| k.trim().to_owned()).map_err(|_| not_valid()));
+        let mut given: Vec<String> = keys.collect::<Result<_, _>>()?;
         for v in headers.get_all(header::AUTHORIZATION) {
-            given.push(bearer(v)?);
+            given.push(authorization(v)?);
         }
         let key = match given.as_slice() {
             [] => return Ok(Caller::anonymous()),
-            [key] => *key,
-            [a, b] if a == b => *a,
+            [key] => key,
+            [a, b] if a == b => a,
             _ => {
                 return Err(ApiError::Unauthorized("the request carries conflicting credentials: send one key".into()));
             }
@@ -201,13 +203,27 @@ impl Keyring {
 
 /// The key of an `Authorization: Bearer <key>` value; the scheme is case-insensitive (RFC 9110,
 /// 11.1), any other scheme is a 401.
-fn bearer(value: &header::HeaderValue) -> Result<&str, ApiError> {
-    let refused = || ApiError::Unauthorized("Authorization must be `Bearer <key>`".into());
-    let (scheme, key) = value.to_str().ok().and_then(|s| s.split_once(' ')).ok_or_else(refused)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+/// The key of an `Authorization` header: `Bearer <key>`, or HTTP Basic with the key as the
+/// password (the user name is not read), for clients such as SensorThings ones that know no other
+/// scheme.
+fn authorization(value: &header::HeaderValue) -> Result<String, ApiError> {
+    use base64::Engine;
+    let refused = || ApiError::Unauthorized("Authorization must be `Bearer <key>` or Basic with the key as password".into());
+    let (scheme, given) = value.to_str().ok().and_then(|s| s.split_once(' ')).ok_or_else(refused)?;
+    let given = given.trim();
+    let key = if scheme.eq_ignore_ascii_case("bearer") {
+        given.to_owned()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(given).map_err(|_| refused())?;
+        let pair = String::from_utf8(decoded).map_err(|_| refused())?;
+        pair.split_once(':').map(|(_, password)| password.to_owned()).ok_or_else(refused)?
+    } else {
+        return Err(refused());
+    };
+    if key.is_empty() {
         return Err(refused());
     }
-    Ok(key.trim())
+    Ok(key)
 }
 
 /// `sha256:<hex>` of a key.
@@ -256,6 +272,18 @@ mod tests {
         assert_eq!(by_header, by_bearer);
         assert_eq!(by_header.and_then(|c| c.1), Some("agency".into()));
         assert_eq!(ring.identify(&HeaderMap::new()).ok().map(|c| c.key), Some(None));
+    }
+
+    #[test]
+    fn http_basic_carries_the_key_as_its_password() {
+        use base64::Engine;
+        let (ring, key) = ring();
+        let basic = |pair: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+        let caller = ring.identify(&headers("authorization", &basic(&format!("station-7:{key}")))).ok();
+        assert_eq!(caller.and_then(|c| c.role), Some("agency".into()));
+        for refused in [basic(&format!("{key}:")), basic(&key), basic("x:bando_nokey_00"), "Basic !!".into()] {
+            assert!(ring.identify(&headers("authorization", &refused)).is_err(), "{refused}");
+        }
     }
 
     #[test]

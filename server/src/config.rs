@@ -96,6 +96,9 @@ pub struct Config {
     /// The map pages: MapLibre, fonts, framing.
     #[serde(default)]
     pub web: WebConfig,
+    /// Environmental monitoring: the SensorThings API and its alerts.
+    #[serde(default)]
+    pub monitoring: MonitoringConfig,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -291,6 +294,59 @@ impl Config {
             // Checked when the configuration was loaded.
             public_origin: self.server.public_origin().ok().flatten(),
             trusted_proxies: self.server.trusted_proxies.clone(),
+            monitoring: self.monitoring.settings(),
+        }
+    }
+}
+
+/// `[monitoring]`: the SensorThings API under `/sta/v1.1` and the alerts its thresholds raise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// The access level reading stations, datastreams and observations needs.
+    pub access: AccessLevel,
+    /// Roles that create any entity (stations, sensors, datastreams…).
+    pub operators: Vec<String>,
+    /// Roles of reporting devices: they add observations to their own Things' datastreams
+    /// (a Thing's `properties.station_key` names the key id) and nothing else.
+    pub stations: Vec<String>,
+    /// Entities per page when `$top` is not given.
+    pub default_top: u64,
+    /// The largest `$top`.
+    pub max_top: u64,
+    /// Observations one request (`CreateObservations`) may add at most.
+    pub max_observations: usize,
+    /// Seconds between two looks for silent datastreams.
+    pub check_s: u64,
+    /// Thresholds, and when alerts close and stations count as silent.
+    pub alerts: layers::sensing::alerts::Rules,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            access: AccessLevel::Public,
+            operators: vec!["editor".into(), "admin".into()],
+            stations: vec!["station".into()],
+            default_top: 100,
+            max_top: 10_000,
+            max_observations: 10_000,
+            check_s: 60,
+            alerts: layers::sensing::alerts::Rules::default(),
+        }
+    }
+}
+
+impl MonitoringConfig {
+    fn settings(&self) -> crate::settings::Monitoring {
+        crate::settings::Monitoring {
+            access: self.access,
+            operators: self.operators.clone(),
+            stations: self.stations.clone(),
+            paging: layers::sensing::read::Paging { default_top: self.default_top, max_top: self.max_top },
+            max_observations: self.max_observations,
+            rules: self.alerts.clone(),
+            check_every: std::time::Duration::from_secs(self.check_s.max(1)),
         }
     }
 }

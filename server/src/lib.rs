@@ -17,8 +17,8 @@
 //! - `downloads`, `mbtiles`, `package`, `respond`, `hub`, `state`: whole layers written as
 //!   files; the MBTiles writer and tile packages; how answers are written; what the change-log follower shares with handlers; the
 //!   shared state that composes the core.
-//! - `access_log`, `middleware`, `load`, `live`, `routes`, `listener`: the access log and what
-//!   else runs around handlers, loading, the change feed, the handlers (extract → core → encode;
+//! - `access_log`, `middleware`, `load`, `live`, `monitoring`, `routes`, `listener`: the access
+//!   log and what else runs around handlers, loading, the change feed, the monitoring chores, the handlers (extract → core → encode;
 //!   no route module imports another), and the connections they are served on.
 
 pub mod access;
@@ -46,6 +46,7 @@ pub mod load;
 pub mod mbtiles;
 pub mod media;
 pub mod middleware;
+pub mod monitoring;
 pub mod openapi;
 pub mod package;
 pub mod request;
@@ -101,6 +102,11 @@ pub fn app(state: AppState) -> Router {
     let router = endpoints.into_iter().fold(Router::new(), |r, e| r.route(e.operation.route, e.handler));
     // The write methods join the GET routes of the same paths.
     let router = routes::writes::routes().into_iter().fold(router, |r, (path, methods)| r.route(path, methods));
+    // SensorThings and alerts: an API of their own, described by their service root, not `/api`.
+    let router = [routes::sta::routes(), routes::alerts::routes()]
+        .into_iter()
+        .flatten()
+        .fold(router, |r, (path, methods)| r.route(path, methods));
     let routes = router
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {

@@ -640,6 +640,9 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
             config.database.change_poll(),
         ));
     }
+    if let Some(pool) = &pool {
+        tokio::spawn(server::monitoring::watch(state.clone(), pool.clone()));
+    }
     tokio::spawn(load::load_all(state.clone(), defs, pool));
     let app = server::app(state.clone());
     let closing = state.clone();

@@ -1,5 +1,5 @@
-//! The serving settings: what the configuration's `[server]`, `[tiles]`, `[features]` and
-//! `[limits]` sections set for every request, read by the core without the configuration itself.
+//! The serving settings: what the configuration's `[server]`, `[tiles]`, `[features]`,
+//! `[limits]` and `[monitoring]` sections set for every request, read by the core without the configuration itself.
 
 /// Serving settings taken from the configuration.
 #[derive(Clone, Debug)]
@@ -46,4 +46,25 @@ pub struct Settings {
     pub public_origin: Option<(axum::http::HeaderValue, axum::http::HeaderValue)>,
     /// Proxies whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The SensorThings API and its alerts.
+    pub monitoring: Monitoring,
+}
+
+/// What `[monitoring]` sets: who reads and writes the SensorThings API, its pages, its alerts.
+#[derive(Clone, Debug)]
+pub struct Monitoring {
+    /// The access level its reads need.
+    pub access: layers::AccessLevel,
+    /// Roles that create any entity.
+    pub operators: Vec<String>,
+    /// Roles of reporting devices: observations of their own Things only.
+    pub stations: Vec<String>,
+    /// Page sizes.
+    pub paging: layers::sensing::read::Paging,
+    /// Observations one request may add at most.
+    pub max_observations: usize,
+    /// Thresholds and alert settings.
+    pub rules: layers::sensing::alerts::Rules,
+    /// How often silent datastreams are looked for.
+    pub check_every: std::time::Duration,
 }

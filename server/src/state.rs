@@ -49,6 +49,7 @@ struct Inner {
     web: Web,
     hub: Hub,
     write_shapes: WriteShapes,
+    alerts: tokio::sync::Notify,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -77,6 +78,7 @@ impl AppState {
                 web,
                 hub: Hub::default(),
                 write_shapes: Mutex::default(),
+                alerts: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -184,6 +186,18 @@ impl AppState {
     /// Layers that could not be loaded.
     pub fn failed_layers(&self) -> Vec<String> {
         self.inner.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Wakes the alert streams when a write changed alerts (`raised` events).
+    pub fn alerts_changed(&self, raised: u64) {
+        if raised > 0 {
+            self.inner.alerts.notify_waiters();
+        }
+    }
+
+    /// What alert streams wait on between two reads of the events.
+    pub fn alert_signal(&self) -> &tokio::sync::Notify {
+        &self.inner.alerts
     }
 
     /// The database, when layers come from PostGIS.

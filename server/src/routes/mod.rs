@@ -3,6 +3,7 @@
 //! registration. Handlers extract typed values, call the service core and encode the answer;
 //! no route module imports another.
 
+pub mod alerts;
 pub mod api;
 pub mod changes;
 pub mod collections;
@@ -13,6 +14,7 @@ pub mod maps;
 pub mod metrics;
 pub mod ogc_tiles;
 pub mod queryables;
+pub mod sta;
 pub mod tiles;
 pub mod writes;
 

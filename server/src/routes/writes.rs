@@ -38,7 +38,7 @@ use crate::{
     error::ApiError,
     geojson,
     media::{GEOJSON, JSON},
-    request::Segments,
+    request::{self, Segments},
     state::AppState,
 };
 
@@ -113,7 +113,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let w = writable(&state, &caller, &id, READ)?;
     let crs = content_crs(&headers)?;
-    let json = read_json(&state, &headers, body, &[GEOJSON, JSON]).await?;
+    let json = request::json_body(state.settings(), &headers, body, &[GEOJSON, JSON]).await?;
     let writer = Writer { view: &w.view, crs, limits: limits(&state) };
     let batch = json.get("type").and_then(Json::as_str) == Some("FeatureCollection");
     let drafts: Vec<Changes> = if batch {
@@ -163,7 +163,7 @@ async fn replace(
     let w = writable(&state, &caller, &id, READ)?;
     let (fid, expected) = (feature_id(&id, &fid)?, if_match(&headers)?);
     let crs = content_crs(&headers)?;
-    let json = read_json(&state, &headers, body, &[GEOJSON, JSON]).await?;
+    let json = request::json_body(state.settings(), &headers, body, &[GEOJSON, JSON]).await?;
     let changes =
         Writer { view: &w.view, crs, limits: limits(&state) }.changes(&json, "", Whole::Feature, Some(fid))?;
     change(&state, &caller, &w, fid, &expected, "replace", crs, |_| Ok(changes)).await
@@ -179,7 +179,7 @@ async fn update(
     let w = writable(&state, &caller, &id, READ)?;
     let (fid, expected) = (feature_id(&id, &fid)?, if_match(&headers)?);
     let crs = content_crs(&headers)?;
-    let patch = read_json(&state, &headers, body, &["application/merge-patch+json", JSON]).await?;
+    let patch = request::json_body(state.settings(), &headers, body, &["application/merge-patch+json", JSON]).await?;
     let limits = limits(&state);
     change(&state, &caller, &w, fid, &expected, "update", crs, |view| {
         Writer { view, crs, limits }.changes(&patch, "", Whole::Patch, Some(fid))
@@ -349,19 +349,6 @@ fn answer_json(view: &LayerView, f: &Feature, crs: Crs) -> Result<Json, ApiError
 
 /// The body as JSON: 415 for a media type this path does not take, 413 past the limit, 400
 /// for what is not JSON.
-async fn read_json(state: &AppState, headers: &HeaderMap, body: Body, types: &[&str]) -> Result<Json, ApiError> {
-    let given = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if !types.contains(&essence.as_str()) {
-        return Err(ApiError::UnsupportedMediaType(format!("the body must be {}, not {given:?}", types.join(" or "))));
-    }
-    let most = state.settings().max_write_bytes;
-    let bytes = axum::body::to_bytes(body, most)
-        .await
-        .map_err(|_| ApiError::TooLarge(format!("the body is over {most} bytes, the most a write takes")))?;
-    serde_json::from_slice(&bytes).map_err(|e| invalid("", &format!("the body is not JSON: {e}")))
-}
-
 /// The CRS of the body's coordinates: `Content-Crs`, CRS84 without one.
 fn content_crs(headers: &HeaderMap) -> Result<Crs, ApiError> {
     let Some(v) = headers.get("content-crs") else { return Ok(Crs::Crs84) };

@@ -1,0 +1,191 @@
+//! The SensorThings API 1.1 (OGC 18-088) under `/sta/v1.1`: the service root, every entity set
+//! and the paths through them (`Things(1)/Datastreams`), the query options, creating entities
+//! (with related ones inline), and `CreateObservations` (the `dataArray` extension).
+//!
+//! Reads need the `[monitoring] access` level; creating needs an operator role, or a station
+//! role for observations of the caller's own Things. SensorThings clients authenticate with HTTP
+//! Basic, which the keyring takes with the key as the password.
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::MethodRouter,
+};
+use layers::sensing::{
+    EntitySet, Query,
+    model::Link,
+    observations,
+    read::{self, Reader, Resource, Scope},
+    write::{Author, Write},
+};
+use serde_json::{Value as Json, json};
+
+use super::base_url;
+use crate::{auth::Caller, error::ApiError, media::JSON, request, state::AppState};
+
+/// The conformance classes of OGC 18-088 this service implements.
+const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+];
+
+/// The SensorThings paths and their methods.
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    use axum::routing::get;
+    vec![("/sta/v1.1", get(root)), ("/sta/v1.1/{*path}", get(read).post(create))]
+}
+
+/// The layers crate's refusals as HTTP answers.
+fn answer(e: layers::Error) -> ApiError {
+    use layers::Error as E;
+    match e {
+        E::BadQuery(detail) => ApiError::BadRequest(detail),
+        E::BadEntity { pointer, detail } => ApiError::Invalid { pointer, detail },
+        E::NoEntity(detail) => ApiError::NotFound(detail),
+        E::NotAllowed(detail) => ApiError::Forbidden(detail),
+        E::TooMany(detail) => ApiError::TooLarge(detail),
+        other => match other.refused_by_table() {
+            Some(why) => ApiError::BadRequest(why),
+            None => ApiError::Internal(other.to_string()),
+        },
+    }
+}
+
+/// The database, for a caller who may read the monitoring data.
+fn readable<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a sqlx::PgPool, ApiError> {
+    let pool = state.pool().ok_or_else(|| ApiError::NotFound("monitoring needs a database".into()))?;
+    if !caller.may_read(state.settings().monitoring.access) {
+        return Err(ApiError::NotFound("no such resource".into()));
+    }
+    Ok(pool)
+}
+
+fn service_root(headers: &HeaderMap) -> String {
+    format!("{}/sta/v1.1", base_url(headers))
+}
+
+async fn root(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
+    readable(&state, &caller)?;
+    let base = service_root(&headers);
+    let sets: Vec<Json> =
+        EntitySet::ALL.iter().map(|s| json!({"name": s.name(), "url": format!("{base}/{}", s.name())})).collect();
+    let body = json!({"value": sets, "serverSettings": {"conformance": CONFORMANCE}});
+    Ok(([(header::CONTENT_TYPE, JSON)], body.to_string()).into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    params: request::Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pool = readable(&state, &caller)?;
+    let query = Query::parse(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(answer)?;
+    let base = service_root(&headers);
+    let reader = Reader { pool, base: &base, paging: state.settings().monitoring.paging };
+    let body = match read::resolve(pool, &path).await.map_err(answer)? {
+        Resource::Collection(set, scope) => {
+            let page = reader.list(set, scope, &query).await.map_err(answer)?;
+            let mut out = serde_json::Map::new();
+            if let Some(count) = page.count {
+                out.insert("@iot.count".into(), count.into());
+            }
+            if page.more {
+                let top = query.top.unwrap_or(reader.paging.default_top);
+                let link = format!("{base}/{}", path.trim_matches('/'));
+                out.insert("@iot.nextLink".into(), read::next_link(&link, &query, top).into());
+            }
+            out.insert("value".into(), Json::Array(page.values));
+            Json::Object(out)
+        }
+        Resource::Entity(set, id) => reader.one(set, id, &query).await.map_err(answer)?,
+        Resource::Property(set, id, name, raw) => {
+            let value = reader.property(set, id, name).await.map_err(answer)?;
+            if raw {
+                let text = match value {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+            }
+            json!({ (name): value })
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, JSON)], body.to_string()).into_response())
+}
+
+/// Who may write, and as what: 401 without a key, 403 for a role that does not write here.
+fn author(state: &AppState, caller: &Caller) -> Result<Author, ApiError> {
+    let monitoring = &state.settings().monitoring;
+    let (Some(role), Some(key)) = (&caller.role, &caller.key) else {
+        return Err(ApiError::Unauthorized("creating SensorThings entities needs a key".into()));
+    };
+    if monitoring.operators.contains(role) {
+        Ok(Author::Operator)
+    } else if monitoring.stations.contains(role) {
+        Ok(Author::Station(key.clone()))
+    } else {
+        Err(ApiError::Forbidden(format!("the role {role:?} may read monitoring data, not change it")))
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let pool = readable(&state, &caller)?.clone();
+    let author = author(&state, &caller)?;
+    let json = request::json_body(state.settings(), &headers, body, &[JSON]).await?;
+    let monitoring = &state.settings().monitoring;
+    let base = service_root(&headers);
+    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings write's transaction: {e}"));
+    if path.trim_matches('/') == "CreateObservations" {
+        let items = observations::data_array(&json, monitoring.max_observations).map_err(answer)?;
+        let mut tx = pool.begin().await.map_err(db)?;
+        let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
+        let ids = observations::insert(&mut write, items).await.map_err(answer)?;
+        let raised = write.alert_events;
+        tx.commit().await.map_err(db)?;
+        state.alerts_changed(raised);
+        let links: Vec<String> = ids.iter().map(|id| format!("{base}/Observations({id})")).collect();
+        return Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, JSON)], json!(links).to_string()).into_response());
+    }
+    let (set, preset) = match read::resolve(&pool, &path).await.map_err(answer)? {
+        Resource::Collection(set, Scope::All) => (set, None),
+        Resource::Collection(set, Scope::Related { parent, id, nav }) => match nav.link {
+            Link::Reverse(_) => (set, Some((parent, id, nav.name))),
+            _ => return Err(ApiError::BadRequest(format!("create {} at /{} instead", set.name(), set.name()))),
+        },
+        _ => return Err(ApiError::MethodNotAllowed("entities are created by POST to a collection".into())),
+    };
+    // An entity created under its parent (`Datastreams(1)/Observations`) names the parent.
+    let json = match (preset, json) {
+        (Some((parent, id, _)), Json::Object(mut object)) => {
+            let back = set.navs().iter().find(|n| n.target == parent && n.to_one());
+            if let Some(back) = back {
+                object.insert(back.name.into(), json!({"@iot.id": id}));
+            }
+            Json::Object(object)
+        }
+        (_, other) => other,
+    };
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
+    let id = write.create(set, &json).await.map_err(answer)?;
+    let raised = write.alert_events;
+    tx.commit().await.map_err(db)?;
+    state.alerts_changed(raised);
+    let reader = Reader { pool: &pool, base: &base, paging: monitoring.paging };
+    let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
+    let location = format!("{base}/{}({id})", set.name());
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, JSON.to_owned()), (header::LOCATION, location)], entity.to_string())
+        .into_response())
+}
