@@ -39,6 +39,11 @@ pmtiles_version=3.8.1
 "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pmtiles') != '$pmtiles_version')" 2>/dev/null \
   || "$venv/bin/pip" install -q "pmtiles==$pmtiles_version"
 export PMTILES_PYTHON="$PWD/$venv/bin/python"
+# The SensorThings client (of the reference server FROST) that the monitoring tests drive.
+frost_version=1.1.53
+"$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('frost-sta-client') != '$frost_version')" 2>/dev/null \
+  || "$venv/bin/pip" install -q "frost-sta-client==$frost_version"
+export STA_CLIENT_PYTHON="$PWD/$venv/bin/python"
 
 # The black-box tests run the bando binary; build it first, in the same profile. The one-binary
 # tests run it as `cargo install` installs it (sharing the build's target folder, so that little

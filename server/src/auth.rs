@@ -182,7 +182,10 @@ impl Keyring {
     /// them would let a garbage token ride on a valid key, or a caller choose between roles.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let not_valid = || ApiError::Unauthorized("the API key is not valid".into());
-        let keys = headers.get_all("x-api-key").iter().map(|v| v.to_str().map(|k| k.trim().to_owned()).map_err(|_| not_valid()));
+        let keys = headers
+            .get_all("x-api-key")
+            .iter()
+            .map(|v| v.to_str().map(|k| k.trim().to_owned()).map_err(|_| not_valid()));
         let mut given: Vec<String> = keys.collect::<Result<_, _>>()?;
         for v in headers.get_all(header::AUTHORIZATION) {
             given.push(authorization(v)?);
@@ -208,7 +211,8 @@ impl Keyring {
 /// scheme.
 fn authorization(value: &header::HeaderValue) -> Result<String, ApiError> {
     use base64::Engine;
-    let refused = || ApiError::Unauthorized("Authorization must be `Bearer <key>` or Basic with the key as password".into());
+    let refused =
+        || ApiError::Unauthorized("Authorization must be `Bearer <key>` or Basic with the key as password".into());
     let (scheme, given) = value.to_str().ok().and_then(|s| s.split_once(' ')).ok_or_else(refused)?;
     let given = given.trim();
     let key = if scheme.eq_ignore_ascii_case("bearer") {

@@ -193,6 +193,26 @@ pub fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
     TileCoord::new(num("zoom", z)?, num("column", x)?, num("row", y)?).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// A JSON request body of one of these media types, at most `[limits] max_write_bytes` long.
+pub async fn json_body(
+    settings: &crate::settings::Settings,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    types: &[&str],
+) -> Result<serde_json::Value, ApiError> {
+    let given = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !types.contains(&essence.as_str()) {
+        return Err(ApiError::UnsupportedMediaType(format!("the body must be {}, not {given:?}", types.join(" or "))));
+    }
+    let most = settings.max_write_bytes;
+    let bytes = axum::body::to_bytes(body, most)
+        .await
+        .map_err(|_| ApiError::TooLarge(format!("the body is over {most} bytes, the most a write takes")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Invalid { pointer: String::new(), detail: format!("the body is not JSON: {e}") })
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -249,24 +269,4 @@ mod tests {
         assert_eq!(negotiate(Some("json"), browser).ok(), Some(Format::Json));
         assert!(negotiate(Some("xml"), "").is_err());
     }
-}
-
-/// A JSON request body of one of these media types, at most `[limits] max_write_bytes` long.
-pub async fn json_body(
-    settings: &crate::settings::Settings,
-    headers: &axum::http::HeaderMap,
-    body: axum::body::Body,
-    types: &[&str],
-) -> Result<serde_json::Value, ApiError> {
-    let given = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if !types.contains(&essence.as_str()) {
-        return Err(ApiError::UnsupportedMediaType(format!("the body must be {}, not {given:?}", types.join(" or "))));
-    }
-    let most = settings.max_write_bytes;
-    let bytes = axum::body::to_bytes(body, most)
-        .await
-        .map_err(|_| ApiError::TooLarge(format!("the body is over {most} bytes, the most a write takes")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::Invalid { pointer: String::new(), detail: format!("the body is not JSON: {e}") })
 }

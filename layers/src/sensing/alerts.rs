@@ -404,7 +404,7 @@ mod tests {
         Stream {
             id: 1,
             thing: 1,
-            station: station.as_object().unwrap().clone(),
+            station: station.as_object().expect("valid").clone(),
             parameter: parameter.into(),
             unit: None,
             location: None,
@@ -435,12 +435,12 @@ mod tests {
         let s = stream("COD", json!({"class": "B", "kq": 0.9, "kf": 1.0}));
         assert_eq!(rules().limit(&s), Some(Limit { lower: None, upper: Some(150.0 * 0.9) }));
         let s = stream("COD", json!({"class": "A"}));
-        assert_eq!(rules().limit(&s).unwrap().upper, Some(75.0));
+        assert_eq!(rules().limit(&s).expect("valid").upper, Some(75.0));
         // pH takes no factors, and a station of no listed class gets the general threshold.
         let s = stream("pH", json!({"class": "B", "kq": 0.6}));
         assert_eq!(rules().limit(&s), Some(Limit { lower: Some(5.5), upper: Some(9.0) }));
         let s = stream("pH", json!({"class": "C"}));
-        assert_eq!(rules().limit(&s).unwrap().lower, Some(6.0));
+        assert_eq!(rules().limit(&s).expect("valid").lower, Some(6.0));
         assert_eq!(rules().limit(&stream("TSS", json!({}))), None);
     }
 

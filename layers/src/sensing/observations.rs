@@ -323,14 +323,14 @@ mod tests {
             "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
             "dataArray": [["2026-03-01T07:00:00+07:00", 81.5, 2], ["2026-03-01T07:05:00+07:00", 79, 2]]
         }]);
-        let rows = data_array(&body, 10).unwrap();
+        let rows = data_array(&body, 10).expect("valid");
         assert_eq!(rows.len(), 2);
         let (first, at) = &rows[0];
         assert_eq!(at, "/0/dataArray/0");
         assert_eq!(first.datastream, 4);
         assert_eq!(first.result, json!(81.5));
         assert_eq!(first.feature, FeatureOfInterest::Id(2));
-        assert_eq!(first.phenomenon, Some(("2026-03-01T00:00:00Z".parse().unwrap(), None)));
+        assert_eq!(first.phenomenon, Some(("2026-03-01T00:00:00Z".parse().expect("valid"), None)));
     }
 
     #[test]
@@ -352,11 +352,12 @@ mod tests {
 
     #[test]
     fn an_observation_names_its_datastream_or_is_created_in_one() {
-        let e = NewObservation::from_json(&json!({"result": 1}), "", None).unwrap_err();
+        let e = NewObservation::from_json(&json!({"result": 1}), "", None).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/Datastream"), "{e:?}");
-        let o = NewObservation::from_json(&json!({"result": null}), "", Some(9)).unwrap();
+        let o = NewObservation::from_json(&json!({"result": null}), "", Some(9)).expect("valid");
         assert_eq!((o.datastream, o.result), (9, Json::Null));
-        let e = NewObservation::from_json(&json!({"phenomenonTime": "2026-03-01T00:00:00Z"}), "", Some(9)).unwrap_err();
+        let e = NewObservation::from_json(&json!({"phenomenonTime": "2026-03-01T00:00:00Z"}), "", Some(9))
+            .expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/result"), "{e:?}");
     }
 }

@@ -483,7 +483,7 @@ mod tests {
 
     #[test]
     fn and_binds_tighter_than_or_and_comparison_tighter_than_and() {
-        let e = filter("result gt 5 or result lt 1 and name eq 'a'").unwrap();
+        let e = filter("result gt 5 or result lt 1 and name eq 'a'").expect("valid");
         let gt = Expr::Binary(Op::Gt, Box::new(path("result")), Box::new(num(5.0)));
         let lt = Expr::Binary(Op::Lt, Box::new(path("result")), Box::new(num(1.0)));
         let eq = Expr::Binary(Op::Eq, Box::new(path("name")), Box::new(Expr::Literal(Literal::Text("a".into()))));
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn arithmetic_binds_tighter_than_comparison() {
-        let e = filter("result add 1 mul 2 ge 7").unwrap();
+        let e = filter("result add 1 mul 2 ge 7").expect("valid");
         let mul = Expr::Binary(Op::Mul, Box::new(num(1.0)), Box::new(num(2.0)));
         let add = Expr::Binary(Op::Add, Box::new(path("result")), Box::new(mul));
         assert_eq!(e, Expr::Binary(Op::Ge, Box::new(add), Box::new(num(7.0))));
@@ -501,21 +501,21 @@ mod tests {
 
     #[test]
     fn literals_of_every_kind_are_read() {
-        let e = filter("phenomenonTime ge 2026-03-01T00:00:00+07:00").unwrap();
+        let e = filter("phenomenonTime ge 2026-03-01T00:00:00+07:00").expect("valid");
         let Expr::Binary(_, _, t) = e else { panic!() };
-        assert_eq!(*t, Expr::Literal(Literal::Time("2026-02-28T17:00:00Z".parse().unwrap())));
-        let e = filter("st_within(location, geography'POLYGON((105 10,106 10,106 11,105 10))')").unwrap();
+        assert_eq!(*t, Expr::Literal(Literal::Time("2026-02-28T17:00:00Z".parse().expect("valid"))));
+        let e = filter("st_within(location, geography'POLYGON((105 10,106 10,106 11,105 10))')").expect("valid");
         let Expr::Call(name, args) = e else { panic!() };
         assert_eq!(name, "st_within");
         assert_eq!(args[1], Expr::Literal(Literal::Geography("POLYGON((105 10,106 10,106 11,105 10))".into())));
-        let e = filter("name eq 'Trà Nóc ''A''' and result ne null and not (result eq -1.5e2)").unwrap();
+        let e = filter("name eq 'Trà Nóc ''A''' and result ne null and not (result eq -1.5e2)").expect("valid");
         let text = format!("{e:?}");
         assert!(text.contains("Trà Nóc 'A'") && text.contains("Null") && text.contains("-150.0"), "{text}");
     }
 
     #[test]
     fn paths_cross_entities_and_functions_take_them() {
-        let e = filter("substringof('Trà', Datastream/Thing/name)").unwrap();
+        let e = filter("substringof('Trà', Datastream/Thing/name)").expect("valid");
         assert_eq!(
             e,
             Expr::Call(
@@ -548,7 +548,7 @@ mod tests {
 
     #[test]
     fn orderby_takes_directions_and_several_terms() {
-        let o = Parser::new("phenomenonTime desc, result").unwrap().orderby().unwrap();
+        let o = Parser::new("phenomenonTime desc, result").expect("valid").orderby().expect("valid");
         assert_eq!(o.len(), 2);
         assert!(o[0].desc && !o[1].desc);
     }
@@ -563,7 +563,7 @@ mod tests {
             ("$top", "5"),
             ("$count", "true"),
         ])
-        .unwrap();
+        .expect("valid");
         assert_eq!(q.top, Some(5));
         assert!(q.count);
         assert_eq!(q.expand.len(), 2);
@@ -572,7 +572,7 @@ mod tests {
         assert_eq!(ds.query.select, Some(vec!["name".to_owned()]));
         assert_eq!(ds.query.expand[0].nav, "Observations");
         assert_eq!(ds.query.expand[0].query.top, Some(2));
-        let q = Query::parse([("$expand", "Datastream/Thing")]).unwrap();
+        let q = Query::parse([("$expand", "Datastream/Thing")]).expect("valid");
         assert_eq!(q.expand[0].nav, "Datastream");
         assert_eq!(q.expand[0].query.expand[0].nav, "Thing");
         assert_eq!(q.rest, vec![("$expand".to_owned(), "Datastream/Thing".to_owned())]);

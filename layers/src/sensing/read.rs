@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn next_links_keep_the_options_and_move_the_page() {
-        let q = Query::parse([("$filter", "result gt 5"), ("$top", "2"), ("$skip", "4")]).unwrap();
+        let q = Query::parse([("$filter", "result gt 5"), ("$top", "2"), ("$skip", "4")]).expect("valid");
         assert_eq!(
             next_link("http://h/sta/v1.1/Observations", &q, 2),
             "http://h/sta/v1.1/Observations?$filter=result%20gt%205&$top=2&$skip=6"

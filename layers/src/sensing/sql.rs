@@ -327,27 +327,27 @@ mod tests {
     fn compile(set: EntitySet, filter: &str) -> Result<(String, Vec<Param>)> {
         let q = Query::parse([("$filter", filter)])?;
         let mut sql = Sql::default();
-        let text = Compiler::new(&mut sql).condition(q.filter.as_ref().unwrap(), set, "e")?;
+        let text = Compiler::new(&mut sql).condition(q.filter.as_ref().expect("valid"), set, "e")?;
         Ok((text, sql.params))
     }
 
     #[test]
     fn a_path_to_one_entity_is_a_subquery_and_its_id_the_foreign_key() {
-        let (text, params) = compile(EntitySet::Observations, "Datastream/Thing/name eq 'Trà Nóc'").unwrap();
+        let (text, params) = compile(EntitySet::Observations, "Datastream/Thing/name eq 'Trà Nóc'").expect("valid");
         assert_eq!(
             text,
             "((SELECT (SELECT a2.name FROM sta.things a2 WHERE a2.id = a1.thing_id) \
              FROM sta.datastreams a1 WHERE a1.id = e.datastream_id) = $1::text)"
         );
         assert_eq!(params, vec![Param::Text("Trà Nóc".into())]);
-        let (text, params) = compile(EntitySet::Observations, "Datastream/@iot.id eq 7").unwrap();
+        let (text, params) = compile(EntitySet::Observations, "Datastream/@iot.id eq 7").expect("valid");
         assert_eq!(text, "(e.datastream_id = $1::bigint)");
         assert_eq!(params, vec![Param::Int(7)]);
     }
 
     #[test]
     fn a_result_compared_with_a_number_is_read_as_a_number() {
-        let (text, _) = compile(EntitySet::Observations, "result gt 7.5 and result ne null").unwrap();
+        let (text, _) = compile(EntitySet::Observations, "result gt 7.5 and result ne null").expect("valid");
         assert_eq!(text, "((sta.number_of(e.result) > $1::float8) AND (e.result IS NOT NULL))");
     }
 
@@ -376,7 +376,7 @@ mod tests {
     fn spatial_functions_read_the_geometry_column() {
         let (text, params) =
             compile(EntitySet::Locations, "st_within(location, geography'POLYGON((105 9,106 9,106 10,105 9))')")
-                .unwrap();
+                .expect("valid");
         assert_eq!(text, "ST_within(e.geom, ST_GeomFromText($1::text, 4326))");
         assert_eq!(params.len(), 1);
     }

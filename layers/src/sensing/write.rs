@@ -286,20 +286,20 @@ mod tests {
     use serde_json::json;
 
     fn cols(set: EntitySet, body: Json) -> Result<Vec<(String, Param)>> {
-        columns(set, body.as_object().unwrap(), "")
+        columns(set, body.as_object().expect("valid"), "")
     }
 
     #[test]
     fn a_missing_or_mistyped_member_is_named_by_its_pointer() {
-        let e = cols(EntitySet::Things, json!({"name": "Trạm Trà Nóc"})).unwrap_err();
+        let e = cols(EntitySet::Things, json!({"name": "Trạm Trà Nóc"})).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/description"), "{e:?}");
-        let e = cols(EntitySet::Things, json!({"name": 5, "description": ""})).unwrap_err();
+        let e = cols(EntitySet::Things, json!({"name": 5, "description": ""})).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/name"), "{e:?}");
-        let e = cols(EntitySet::Things, json!({"name": "a", "description": "", "colour": "red"})).unwrap_err();
+        let e = cols(EntitySet::Things, json!({"name": "a", "description": "", "colour": "red"})).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/colour"), "{e:?}");
         let bad_point = json!({"name": "a", "description": "", "encodingType": "application/geo+json",
             "location": {"type": "Point", "coordinates": [105.7]}});
-        let e = cols(EntitySet::Locations, bad_point).unwrap_err();
+        let e = cols(EntitySet::Locations, bad_point).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/location"), "{e:?}");
     }
 
@@ -310,11 +310,12 @@ mod tests {
             json!({"result": 7.1, "phenomenonTime": "2026-03-01T07:00:00+07:00/2026-03-01T08:00:00+07:00",
                    "validTime": "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"}),
         )
-        .unwrap();
+        .expect("valid");
         let names: Vec<&str> = c.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["phenomenon_time", "phenomenon_time_end", "result", "valid_time_start", "valid_time_end"]);
-        assert_eq!(c[0].1, Param::Time("2026-03-01T00:00:00Z".parse().unwrap()));
-        let e = cols(EntitySet::Observations, json!({"result": 1, "phenomenonTime": "yesterday"})).unwrap_err();
+        assert_eq!(c[0].1, Param::Time("2026-03-01T00:00:00Z".parse().expect("valid")));
+        let e =
+            cols(EntitySet::Observations, json!({"result": 1, "phenomenonTime": "yesterday"})).expect_err("refused");
         assert!(matches!(e, Error::BadEntity { ref pointer, .. } if pointer == "/phenomenonTime"), "{e:?}");
     }
 }

@@ -116,7 +116,11 @@ async fn stream_events(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
-async fn acknowledge(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let pool = readable(&state, &caller)?;
     let operator = caller.role.as_ref().is_some_and(|r| state.settings().monitoring.operators.contains(r));
     if !operator {

@@ -186,6 +186,10 @@ async fn create(
     let reader = Reader { pool: &pool, base: &base, paging: monitoring.paging };
     let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
     let location = format!("{base}/{}({id})", set.name());
-    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, JSON.to_owned()), (header::LOCATION, location)], entity.to_string())
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, JSON.to_owned()), (header::LOCATION, location)],
+        entity.to_string(),
+    )
         .into_response())
 }

@@ -1,0 +1,329 @@
+//! Environmental monitoring through the SensorThings API: a real SensorThings client
+//! (frost-sta-client) against the server, alerts opened and closed by thresholds as the stream
+//! shows them, "no data" for a silent station, batches refused whole, the roles that may write,
+//! and readings kept across a SIGKILL.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use e2e::{Server, TestDb, run_ok};
+use reqwest::{StatusCode, blocking::Client};
+use serde_json::{Value, json};
+
+/// QCVN 40:2011/BTNMT column B limit for COD (150 mg/L, times the station's Kq × Kf), and a
+/// run of two readings back within it closes an alert.
+const ALERTS: &str = "{thresholds=[{parameter=\"COD\", class=\"B\", max=150.0, flow_factors=true}, \
+                      {parameter=\"pH\", min=5.5, max=9.0}], clear_after=2}";
+
+fn serve(db: &TestDb, env: &[(&str, &str)]) -> Server {
+    let mut cmd = db.bando(&[]);
+    cmd.env("BANDO_MONITORING__ALERTS", ALERTS);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Server::start(cmd)
+}
+
+fn key(db: &TestDb, role: &str) -> String {
+    run_ok(&mut db.bando(&["keys", "create", "--role", role])).trim().to_owned()
+}
+
+/// The public part of a key, `bando_<id>_<secret>`.
+fn key_id(key: &str) -> &str {
+    key.split('_').nth(1).unwrap()
+}
+
+fn post(server: &Server, path: &str, key: Option<&str>, body: &Value) -> reqwest::blocking::Response {
+    let mut request = Client::new().post(format!("{}/sta/v1.1/{path}", server.base)).json(body);
+    if let Some(key) = key {
+        // As SensorThings clients send it: HTTP Basic, the key as the password.
+        request = request.basic_auth("device", Some(key));
+    }
+    request.send().unwrap()
+}
+
+fn created_id(response: reqwest::blocking::Response) -> i64 {
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().unwrap_or_default());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit_once('(').unwrap().1.trim_end_matches(')');
+    id.parse().unwrap()
+}
+
+/// A station of class B (Kq 0.9, so COD is over above 135 mg/L) reporting COD and pH, its
+/// readings posted by the key `station_key`: the Datastreams' ids.
+fn station(server: &Server, operator: &str, station_key: &str) -> (i64, i64) {
+    let thing = json!({
+        "name": "Trạm quan trắc KCN Hưng Phú",
+        "description": "Nước thải sau xử lý, Cái Răng, Cần Thơ",
+        "properties": {"class": "B", "kq": 0.9, "kf": 1.0, "station_key": station_key},
+        "Locations": [{"name": "Cống xả Hưng Phú", "description": "Sông Hậu", "encodingType": "application/geo+json",
+                        "location": {"type": "Point", "coordinates": [105.8013, 10.0132]}}],
+        "Datastreams": [
+            {"name": "COD Hưng Phú", "description": "COD", "observationType": "OM_Measurement",
+             "unitOfMeasurement": {"name": "milligram per litre", "symbol": "mg/L", "definition": "ucum:mg/L"},
+             "Sensor": {"name": "COD probe", "description": "UV-Vis", "encodingType": "text/plain", "metadata": "-"},
+             "ObservedProperty": {"name": "COD", "definition": "COD", "description": "Nhu cầu oxy hóa học"}},
+            {"name": "pH Hưng Phú", "description": "pH", "observationType": "OM_Measurement",
+             "unitOfMeasurement": {"name": "pH", "symbol": "pH", "definition": "ucum:[pH]"},
+             "Sensor": {"name": "pH probe", "description": "glass electrode", "encodingType": "text/plain", "metadata": "-"},
+             "ObservedProperty": {"name": "pH", "definition": "pH", "description": "pH"}}
+        ]
+    });
+    let thing = created_id(post(server, "Things", Some(operator), &thing));
+    let streams: Value = server.json(&format!("/sta/v1.1/Things({thing})/Datastreams?$orderby=id"));
+    let ids: Vec<i64> = streams["value"].as_array().unwrap().iter().map(|d| d["@iot.id"].as_i64().unwrap()).collect();
+    (ids[0], ids[1])
+}
+
+/// The alert stream's events: (id, event, data).
+type Event = (i64, String, Value);
+
+fn alert_stream(server: &Server, last_event: Option<i64>) -> mpsc::Receiver<Event> {
+    let mut request = Client::builder().timeout(None).build().unwrap().get(format!("{}/alerts/stream", server.base));
+    if let Some(id) = last_event {
+        request = request.header("last-event-id", id.to_string());
+    }
+    let response = request.send().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut id, mut event, mut data) = (None, None, None);
+        for line in BufReader::new(response).lines() {
+            let Ok(line) = line else { return };
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().parse().ok();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data = Some(serde_json::from_str(v.trim()).unwrap());
+            } else if line.is_empty()
+                && let (Some(i), Some(e), Some(d)) = (id.take(), event.take(), data.take())
+                && tx.send((i, e, d)).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn observe(server: &Server, key: &str, datastream: i64, result: f64) -> StatusCode {
+    post(server, "Observations", Some(key), &json!({"result": result, "Datastream": {"@iot.id": datastream}})).status()
+}
+
+#[test]
+fn a_sensorthings_client_creates_a_station_posts_readings_and_queries_them() {
+    let db = TestDb::new();
+    let operator = key(&db, "editor");
+    let server = serve(&db, &[]);
+    let python = std::env::var("STA_CLIENT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = e2e::repo().join("tests/scripts/sensorthings_client.py");
+    let out = e2e::output(std::process::Command::new(&python).arg(&script).args([server.base.as_str(), &operator]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{python} {}: {stdout}{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    let read: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let ds = read["datastream"].as_i64().unwrap();
+    let results = |sql: &str| -> Value {
+        let text = db.sql(&format!(
+            "SELECT coalesce(json_agg(result ORDER BY {sql}), '[]') FROM sta.observations WHERE datastream_id = {ds}"
+        ));
+        serde_json::from_str(&text).unwrap()
+    };
+    // What the client read through $filter, $orderby and the pages it followed is the table.
+    let over = db.sql(&format!(
+        "SELECT json_agg(result ORDER BY phenomenon_time DESC) FROM sta.observations \
+         WHERE datastream_id = {ds} AND (result #>> '{{}}')::float8 > 100"
+    ));
+    assert_eq!(read["over"], serde_json::from_str::<Value>(&over).unwrap());
+    assert_eq!(read["all"], results("phenomenon_time"));
+    assert!(read["over"].as_array().unwrap().len() > 2, "more than one page was followed: {read}");
+    assert_eq!(
+        read["count"].as_i64().unwrap().to_string(),
+        db.sql(&format!("SELECT count(*) FROM sta.observations WHERE datastream_id = {ds}"))
+    );
+    assert_eq!(
+        read["expanded_datastreams"],
+        json!([db.sql(&format!("SELECT name FROM sta.datastreams WHERE id = {ds}"))])
+    );
+    assert_eq!(read["expanded_location"], json!([105.7302, 10.0971]));
+    // Readings that named no feature of interest got the station's Location as one, made once.
+    let thing = read["thing"].as_i64().unwrap();
+    assert_eq!(db.sql("SELECT count(DISTINCT feature_id) FROM sta.observations"), "1");
+    let foi = server
+        .json(&format!("/sta/v1.1/Things({thing})/Datastreams({ds})/Observations?$top=1&$expand=FeatureOfInterest"));
+    assert_eq!(foi["value"][0]["FeatureOfInterest"]["feature"]["coordinates"], json!([105.7302, 10.0971]));
+}
+
+#[test]
+fn a_reading_over_the_limit_opens_one_alert_that_readings_back_within_it_close() {
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    let events = alert_stream(&server, None);
+    let sent = Instant::now();
+    assert_eq!(observe(&server, &device, cod, 120.0), StatusCode::CREATED, "within 135");
+    assert_eq!(observe(&server, &device, cod, 140.0), StatusCode::CREATED);
+    let (first, event, alert) = events.recv_timeout(Duration::from_secs(5)).expect("an alert event");
+    assert!(sent.elapsed() < Duration::from_secs(5));
+    assert_eq!(event, "opened");
+    assert_eq!(alert["kind"], "limit");
+    assert_eq!(alert["parameter"], "COD");
+    assert_eq!(alert["value"], 140.0);
+    assert_eq!(alert["upperLimit"], 150.0 * 0.9);
+    assert_eq!(alert["thing"]["name"], "Trạm quan trắc KCN Hưng Phú");
+    for v in [150.0, 130.0, 160.0] {
+        assert_eq!(observe(&server, &device, cod, v), StatusCode::CREATED);
+    }
+    // 150 and 160 update it; the single 130 between them does not close it.
+    let updates: Vec<Event> = (0..2).map(|_| events.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+    assert!(updates.iter().all(|(_, e, a)| e == "updated" && a["id"] == alert["id"]), "{updates:?}");
+    assert_eq!(updates[1].2["worstValue"], 160.0);
+    assert_eq!(observe(&server, &device, cod, 100.0), StatusCode::CREATED);
+    assert_eq!(observe(&server, &device, cod, 90.0), StatusCode::CREATED);
+    let (_, event, closed) = events.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!((event.as_str(), &closed["id"], &closed["status"]), ("closed", &alert["id"], &json!("closed")));
+    // pH below 5.5 is over its lower limit, without flow factors.
+    assert_eq!(observe(&server, &device, ph, 5.2), StatusCode::CREATED);
+    let (_, event, low) = events.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!((event.as_str(), &low["parameter"], &low["lowerLimit"]), ("opened", &json!("pH"), &json!(5.5)));
+    assert_eq!(db.sql("SELECT count(*) FROM sta.alerts WHERE kind = 'limit'"), "2");
+    // A reconnecting client gets what it missed, in order.
+    let replay = alert_stream(&server, Some(first));
+    let again: Vec<String> = (0..4).map(|_| replay.recv_timeout(Duration::from_secs(5)).unwrap().1).collect();
+    assert_eq!(again, ["updated", "updated", "closed", "opened"]);
+    // An operator acknowledges the open one; anyone else may not.
+    let ack = |key: Option<&str>| {
+        let mut r = Client::new().post(format!("{}/alerts/{}/acknowledge", server.base, low["id"]));
+        if let Some(k) = key {
+            r = r.header("x-api-key", k);
+        }
+        r.send().unwrap()
+    };
+    assert_eq!(ack(None).status(), 401);
+    assert_eq!(ack(Some(&device)).status(), 403);
+    let acked: Value = ack(Some(&operator)).json().unwrap();
+    assert_eq!(acked["status"], "acknowledged");
+    assert_eq!(acked["acknowledgedBy"], key_id(&operator));
+    let open: Value = server.json("/alerts");
+    assert_eq!(open["alerts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_station_that_stops_reporting_raises_no_data_and_its_next_reading_clears_it() {
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[("BANDO_MONITORING__CHECK_S", "1")]);
+    let (cod, _) = station(&server, &operator, key_id(&device));
+    let events = alert_stream(&server, None);
+    // This datastream reports every 2 s; its last reading is 5 s old.
+    db.sql(&format!("UPDATE sta.datastreams SET properties = '{{\"reportingInterval\": 2}}' WHERE id = {cod}"));
+    let old = json!({"result": 80.0, "phenomenonTime": "2020-01-01T00:00:00Z", "Datastream": {"@iot.id": cod}});
+    assert_eq!(post(&server, "Observations", Some(&device), &old).status(), StatusCode::CREATED);
+    let (_, event, alert) = events.recv_timeout(Duration::from_secs(10)).expect("a no-data alert");
+    assert_eq!((event.as_str(), &alert["kind"], &alert["datastream"]), ("opened", &json!("no_data"), &json!(cod)));
+    assert_eq!(observe(&server, &device, cod, 81.0), StatusCode::CREATED);
+    let (_, event, cleared) = events.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!((event.as_str(), &cleared["id"]), ("closed", &alert["id"]));
+}
+
+#[test]
+fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    let rows: Vec<Value> =
+        (0..500).map(|i| json!([format!("2026-03-01T00:{:02}:{:02}Z", i / 60, i % 60), 70 + i % 10])).collect();
+    let mut bad = rows.clone();
+    bad[321] = json!(["2026-03-01T05:21:00Z", 71, "extra"]);
+    let batch = |rows: &[Value]| json!([{"Datastream": {"@iot.id": cod}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    let refused = post(&server, "CreateObservations", Some(&device), &batch(&bad));
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    let problem: Value = refused.json().unwrap();
+    assert_eq!(problem["pointer"], "/0/dataArray/321");
+    let mut bad = rows.clone();
+    bad[7] = json!(["2026-02-30T00:00:00Z", 71]);
+    let problem: Value = post(&server, "CreateObservations", Some(&device), &batch(&bad)).json().unwrap();
+    assert_eq!(problem["pointer"], "/0/dataArray/7/0");
+    assert_eq!(db.sql("SELECT count(*) FROM sta.observations"), "0", "nothing of a refused batch is kept");
+    let accepted = post(&server, "CreateObservations", Some(&device), &batch(&rows));
+    assert_eq!(accepted.status(), 201);
+    let links: Vec<String> = accepted.json().unwrap();
+    assert_eq!(links.len(), 500);
+    assert_eq!(db.sql("SELECT count(*) FROM sta.observations"), "500");
+    let last: Value = Client::new().get(&links[499]).send().unwrap().json().unwrap();
+    assert_eq!((last["result"].as_f64(), last["phenomenonTime"].as_str()), (Some(79.0), Some("2026-03-01T00:08:19Z")));
+    // Access: no key, a reading role, another station's key.
+    let one = json!({"result": 7.0, "Datastream": {"@iot.id": ph}});
+    assert_eq!(post(&server, "Observations", None, &one).status(), 401);
+    assert_eq!(post(&server, "Observations", Some(&key(&db, "agency")), &one).status(), 403);
+    let stranger = key(&db, "station");
+    let server = serve(&db, &[]);
+    assert_eq!(post(&server, "Observations", Some(&stranger), &one).status(), 403);
+    assert_eq!(post(&server, "Things", Some(&device), &json!({"name": "x", "description": "y"})).status(), 403);
+    assert_eq!(post(&server, "Observations", Some(&device), &one).status(), 201);
+}
+
+#[test]
+fn readings_answered_201_survive_a_sigkill_mid_ingestion() {
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let mut server = serve(&db, &[]);
+    let (cod, _) = station(&server, &operator, key_id(&device));
+    let (tx, rx) = mpsc::channel();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, device, tx) = (server.base.clone(), device.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let client = Client::new();
+                for i in 0.. {
+                    let body = json!({"result": w * 100_000 + i, "Datastream": {"@iot.id": cod}});
+                    let Ok(r) = client
+                        .post(format!("{base}/sta/v1.1/Observations"))
+                        .basic_auth("d", Some(&device))
+                        .json(&body)
+                        .send()
+                    else {
+                        return;
+                    };
+                    if r.status() == 201 {
+                        tx.send(w * 100_000 + i).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    std::thread::sleep(Duration::from_millis(1500));
+    kill9(server.pid());
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged: Vec<i64> = rx.iter().collect();
+    assert!(acknowledged.len() > 20, "only {} readings were answered", acknowledged.len());
+    server.wait_exit(Duration::from_secs(10));
+    let restarted = serve(&db, &[]);
+    let stored: Value = serde_json::from_str(&db.sql("SELECT json_agg(result) FROM sta.observations")).unwrap();
+    let stored: std::collections::HashSet<i64> =
+        stored.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let lost: Vec<&i64> = acknowledged.iter().filter(|v| !stored.contains(v)).collect();
+    assert!(lost.is_empty(), "{} acknowledged readings are gone: {lost:?}", lost.len());
+    // Readings of now are in this month's partition, made ahead, not in the default one.
+    assert_eq!(db.sql("SELECT count(*) FROM sta.observations_default"), "0");
+    let partition = db.sql("SELECT DISTINCT tableoid::regclass FROM sta.observations");
+    assert_eq!(partition, db.sql("SELECT 'sta.observations_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')"));
+    let count = restarted.json(&format!("/sta/v1.1/Datastreams({cod})/Observations?$count=true&$top=1"));
+    assert_eq!(count["@iot.count"].as_u64(), Some(stored.len() as u64));
+}
+
+fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
