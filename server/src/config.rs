@@ -320,6 +320,8 @@ pub struct MonitoringConfig {
     pub check_s: u64,
     /// Thresholds, and when alerts close and stations count as silent.
     pub alerts: layers::sensing::alerts::Rules,
+    /// Where every alert event is POSTed, in order, until each answers 2xx.
+    pub webhooks: Vec<crate::settings::Webhook>,
 }
 
 impl Default for MonitoringConfig {
@@ -333,6 +335,7 @@ impl Default for MonitoringConfig {
             max_observations: 10_000,
             check_s: 60,
             alerts: layers::sensing::alerts::Rules::default(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -347,6 +350,7 @@ impl MonitoringConfig {
             max_observations: self.max_observations,
             rules: self.alerts.clone(),
             check_every: std::time::Duration::from_secs(self.check_s.max(1)),
+            webhooks: self.webhooks.clone(),
         }
     }
 }

@@ -17,8 +17,9 @@
 //! - `downloads`, `mbtiles`, `package`, `respond`, `hub`, `state`: whole layers written as
 //!   files; the MBTiles writer and tile packages; how answers are written; what the change-log follower shares with handlers; the
 //!   shared state that composes the core.
-//! - `access_log`, `middleware`, `load`, `live`, `monitoring`, `routes`, `listener`: the access
-//!   log and what else runs around handlers, loading, the change feed, the monitoring chores, the handlers (extract → core → encode;
+//! - `access_log`, `middleware`, `load`, `live`, `monitoring`, `webhooks`, `routes`, `listener`: the
+//!   access log and what else runs around handlers, loading, the change feed, the monitoring
+//!   chores and alert deliveries, the handlers (extract → core → encode;
 //!   no route module imports another), and the connections they are served on.
 
 pub mod access;
@@ -59,6 +60,7 @@ pub mod style;
 pub mod tilejson;
 pub mod tiles;
 pub mod web;
+pub mod webhooks;
 
 use axum::{
     Extension, Router,

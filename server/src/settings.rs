@@ -67,4 +67,17 @@ pub struct Monitoring {
     pub rules: layers::sensing::alerts::Rules,
     /// How often silent datastreams are looked for.
     pub check_every: std::time::Duration,
+    /// Receivers of the alert events.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A receiver of alert events (`[[monitoring.webhooks]]`).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// An `http://` URL.
+    pub url: String,
+    /// The key of the `X-Bando-Signature` HMAC-SHA256 of each body; none: unsigned.
+    #[serde(default)]
+    pub secret: Option<String>,
 }

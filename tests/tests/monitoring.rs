@@ -112,6 +112,40 @@ fn alert_stream(server: &Server, last_event: Option<i64>) -> mpsc::Receiver<Even
     rx
 }
 
+/// A webhook receiver on a loopback port that answers 500 to its first `failures` requests:
+/// its URL, and each request it took (headers, body, when).
+fn receiver(failures: usize) -> (String, mpsc::Receiver<(String, String, Instant)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ioc/alerts", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            while !head.ends_with("\r\n\r\n") {
+                if reader.read_line(&mut head).unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n < failures { "500 Internal Server Error" } else { "200 OK" };
+            let _ = stream
+                .write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes());
+            if n >= failures && tx.send((head, String::from_utf8(body).unwrap(), Instant::now())).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
 fn observe(server: &Server, key: &str, datastream: i64, result: f64) -> StatusCode {
     post(server, "Observations", Some(key), &json!({"result": result, "Datastream": {"@iot.id": datastream}})).status()
 }
@@ -215,6 +249,41 @@ fn a_reading_over_the_limit_opens_one_alert_that_readings_back_within_it_close()
 }
 
 #[test]
+fn alerts_reach_the_webhook_signed_in_order_and_after_it_recovers() {
+    use hmac::{KeyInit, Mac};
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let (url, delivered) = receiver(2);
+    let hooks = format!("[{{url=\"{url}\", secret=\"s3cret\"}}]");
+    let server = serve(&db, &[("BANDO_MONITORING__WEBHOOKS", &hooks)]);
+    let (cod, _) = station(&server, &operator, key_id(&device));
+    let events = alert_stream(&server, None);
+    for v in [140.0, 100.0, 90.0] {
+        assert_eq!(observe(&server, &device, cod, v), StatusCode::CREATED);
+    }
+    let streamed: Vec<Event> = (0..2).map(|_| events.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+    // The receiver failed twice first: the opening is delivered after the retries, then the close.
+    let got: Vec<(String, String, Instant)> =
+        (0..2).map(|_| delivered.recv_timeout(Duration::from_secs(10)).expect("a delivery")).collect();
+    for ((head, body, _), (seq, event, alert)) in got.iter().zip(&streamed) {
+        let sent: Value = serde_json::from_str(body).unwrap();
+        assert_eq!((&sent["id"], &sent["sequence"], &sent["event"]), (&alert["id"], &json!(seq), &json!(event)));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(head.to_ascii_lowercase().contains(&format!("x-bando-signature: sha256={hex}")), "{head}");
+        assert!(head.to_ascii_lowercase().contains(&format!("x-bando-event: {event}")), "{head}");
+    }
+    // Once it answers, a new alert reaches it within a second.
+    let sent = Instant::now();
+    assert_eq!(observe(&server, &device, cod, 170.0), StatusCode::CREATED);
+    let (_, body, at) = delivered.recv_timeout(Duration::from_secs(5)).expect("a delivery");
+    assert!(at.duration_since(sent) < Duration::from_secs(1), "{:?}", at.duration_since(sent));
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["event"], "opened");
+    assert_eq!(db.sql("SELECT seq FROM sta.webhook_cursors"), db.sql("SELECT max(seq) FROM sta.alert_events"));
+}
+
+#[test]
 fn a_station_that_stops_reporting_raises_no_data_and_its_next_reading_clears_it() {
     let db = TestDb::new();
     let (operator, device) = (key(&db, "editor"), key(&db, "station"));
@@ -236,6 +305,7 @@ fn a_station_that_stops_reporting_raises_no_data_and_its_next_reading_clears_it(
 fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
     let db = TestDb::new();
     let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let (reader, stranger) = (key(&db, "agency"), key(&db, "station"));
     let server = serve(&db, &[]);
     let (cod, ph) = station(&server, &operator, key_id(&device));
     let rows: Vec<Value> =
@@ -263,9 +333,7 @@ fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
     // Access: no key, a reading role, another station's key.
     let one = json!({"result": 7.0, "Datastream": {"@iot.id": ph}});
     assert_eq!(post(&server, "Observations", None, &one).status(), 401);
-    assert_eq!(post(&server, "Observations", Some(&key(&db, "agency")), &one).status(), 403);
-    let stranger = key(&db, "station");
-    let server = serve(&db, &[]);
+    assert_eq!(post(&server, "Observations", Some(&reader), &one).status(), 403);
     assert_eq!(post(&server, "Observations", Some(&stranger), &one).status(), 403);
     assert_eq!(post(&server, "Things", Some(&device), &json!({"name": "x", "description": "y"})).status(), 403);
     assert_eq!(post(&server, "Observations", Some(&device), &one).status(), 201);
