@@ -22,6 +22,7 @@ const ALERTS: &str = "{thresholds=[{parameter=\"COD\", class=\"B\", max=150.0, f
 fn serve(db: &TestDb, env: &[(&str, &str)]) -> Server {
     let mut cmd = db.bando(&[]);
     cmd.env("BANDO_MONITORING__ALERTS", ALERTS);
+    cmd.env("BANDO_DATABASE__CHANGE_POLL_MS", "20");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -77,6 +78,18 @@ fn station(server: &Server, operator: &str, station_key: &str) -> (i64, i64) {
     let streams: Value = server.json(&format!("/sta/v1.1/Things({thing})/Datastreams?$orderby=id"));
     let ids: Vec<i64> = streams["value"].as_array().unwrap().iter().map(|d| d["@iot.id"].as_i64().unwrap()).collect();
     (ids[0], ids[1])
+}
+
+/// What `probe` finds within 5 s.
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "not seen within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The alert stream's events: (id, event, data).
@@ -227,6 +240,15 @@ fn a_reading_over_the_limit_opens_one_alert_that_readings_back_within_it_close()
     let (_, event, low) = events.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!((event.as_str(), &low["parameter"], &low["lowerLimit"]), ("opened", &json!("pH"), &json!(5.5)));
     assert_eq!(db.sql("SELECT count(*) FROM sta.alerts WHERE kind = 'limit'"), "2");
+    // The stations layer shows the station's latest readings and its status, as any layer does.
+    let thing = low["thing"]["id"].as_i64().unwrap();
+    let shown = wait_for(|| {
+        let f = server.json(&format!("/collections/monitoring_stations/items/{thing}"));
+        (f["properties"]["status"] == "alert").then_some(f)
+    });
+    assert_eq!(shown["properties"]["latest"], "COD 90.0 mg/L; pH 5.2 pH [alert]");
+    assert_eq!(shown["properties"]["open_alerts"], 1);
+    assert_eq!(shown["geometry"]["coordinates"], json!([105.8013, 10.0132]));
     // A reconnecting client gets what it missed, in order.
     let replay = alert_stream(&server, Some(first));
     let again: Vec<String> = (0..4).map(|_| replay.recv_timeout(Duration::from_secs(5)).unwrap().1).collect();

@@ -300,6 +300,16 @@ async fn event(conn: &mut sqlx::PgConnection, alert: i64, name: &str) -> Result<
     Ok(())
 }
 
+/// Writes the latest readings and the status of these Things into the stations layer's table.
+pub async fn refresh_stations(conn: &mut sqlx::PgConnection, things: &[i64]) -> Result<()> {
+    sqlx::query("SELECT sta.refresh_stations($1)")
+        .bind(things)
+        .execute(conn)
+        .await
+        .map_err(Error::db("refreshing the stations layer"))?;
+    Ok(())
+}
+
 /// Opens a "no data" alert for every datastream silent past its reporting interval; returns
 /// how many were opened.
 pub async fn silent(pool: &PgPool, rules: &Rules) -> Result<u64> {
@@ -313,7 +323,7 @@ pub async fn silent(pool: &PgPool, rules: &Rules) -> Result<u64> {
          INSERT INTO sta.alerts (kind, datastream_id, thing_id, parameter, unit, opened_at, last_at) \
          SELECT 'no_data', id, thing_id, name, unit, now(), at FROM last \
          WHERE at IS NOT NULL AND every IS NOT NULL AND at < now() - make_interval(secs => every) \
-         ON CONFLICT (datastream_id, kind) WHERE closed_at IS NULL DO NOTHING RETURNING id",
+         ON CONFLICT (datastream_id, kind) WHERE closed_at IS NULL DO NOTHING RETURNING id, thing_id",
     )
     .bind(rules.reporting_interval_s)
     .fetch_all(&mut *tx)
@@ -321,6 +331,10 @@ pub async fn silent(pool: &PgPool, rules: &Rules) -> Result<u64> {
     .map_err(Error::db("opening no-data alerts"))?;
     for row in &opened {
         event(&mut tx, row.get(0), "opened").await?;
+    }
+    let things: Vec<i64> = opened.iter().map(|r| r.get(1)).collect();
+    if !things.is_empty() {
+        refresh_stations(&mut tx, &things).await?;
     }
     tx.commit().await.map_err(Error::db("opening no-data alerts"))?;
     Ok(opened.len() as u64)

@@ -308,6 +308,10 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
         .map(|(o, t)| Reading { datastream: o.datastream, time: *t, value: o.result.as_f64() })
         .collect();
     alerts::evaluate(w, &streams, readings).await?;
+    let mut things: Vec<i64> = streams.values().map(|s| s.thing).collect();
+    things.sort_unstable();
+    things.dedup();
+    alerts::refresh_stations(&mut *w.conn, &things).await?;
     Ok(new_ids)
 }
 
