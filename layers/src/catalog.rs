@@ -304,6 +304,8 @@ pub enum Theme {
     Logistics,
     /// Heritage sites and tourist spots.
     Heritage,
+    /// Environmental monitoring stations, by status.
+    Monitoring,
 }
 
 fn placeholder_id() -> LayerId {

@@ -17,9 +17,10 @@ const MAPLIBRE_FILES: [(&str, &[u8]); 3] = [
 const MAPLIBRE_EMBEDDED: bool = matches!(env!("MAPLIBRE_EMBEDDED_AT_BUILD").as_bytes(), b"yes");
 
 /// Bando's page scripts and styles.
-const OWN_FILES: [(&str, &str); 4] = [
+const OWN_FILES: [(&str, &str); 5] = [
     ("common.mjs", include_str!("../web/common.mjs")),
     ("viewer.mjs", include_str!("../web/viewer.mjs")),
+    ("monitoring.mjs", include_str!("../web/monitoring.mjs")),
     ("embed.mjs", include_str!("../web/embed.mjs")),
     ("map.css", include_str!("../web/map.css")),
 ];

@@ -194,6 +194,13 @@ const WAREHOUSE_KINDS: Classes = &[
     ("Kho lương thực", "#f08c00", "Kho lương thực / grain"),
     ("Kho tổng hợp", "#495057", "Kho tổng hợp / general"),
 ];
+/// The `status` of the monitoring stations layer (`sta.stations`).
+const STATION_STATUS: Classes = &[
+    ("ok", "#2f9e44", "Đạt quy chuẩn / within limits"),
+    ("alert", "#e03131", "Vượt ngưỡng / over a limit"),
+    ("no_data", "#868e96", "Mất tín hiệu / no data"),
+    ("no_readings", "#ced4da", "Chưa có số liệu / no readings yet"),
+];
 const HERITAGE_RANKS: Classes = &[
     ("special_national", "#a61e4d", "Di tích quốc gia đặc biệt / special national"),
     ("national", "#e8590c", "Di tích quốc gia / national"),
@@ -264,8 +271,8 @@ fn circle(def: &LayerDef, colour: Value, radius: Value) -> Value {
 
 /// The cartography of each theme: boundaries as pale fills with dashed borders and names; zones
 /// by `kind`; parcels by `land_use` code; rivers and canals as blue lines; roads by `class`,
-/// wider as one zooms in; places, transport points, warehouses (by `kind`) and heritage sites
-/// (by `rank`) as labelled circles.
+/// wider as one zooms in; places, transport points, warehouses (by `kind`), heritage sites
+/// (by `rank`) and monitoring stations (by `status`) as labelled circles.
 fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
     let id = &def.id;
     let zoomed = |low: f64, high: f64| json!(["interpolate", ["linear"], ["zoom"], 6, low, 16, high]);
@@ -323,6 +330,10 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
             )),
             label(def, fonts.bold, 12.0, 11),
         ],
+        Theme::Monitoring => vec![
+            Some(circle(def, by("status", STATION_STATUS, "#ced4da"), zoomed(5.0, 9.0))),
+            label(def, fonts.bold, 11.0, 9),
+        ],
     };
     layers.into_iter().flatten().collect()
 }
@@ -335,6 +346,7 @@ fn legend_of(def: &LayerDef) -> Vec<Value> {
         Theme::Roads => ROAD_CLASSES,
         Theme::Logistics => WAREHOUSE_KINDS,
         Theme::Heritage => HERITAGE_RANKS,
+        Theme::Monitoring => STATION_STATUS,
         Theme::Boundaries => &[("", "#a89f91", "Ranh giới / boundary")],
         Theme::Water => &[("", "#4a90d9", "Sông, kênh / river, canal")],
         Theme::Places => &[("", "#495057", "Điểm dân cư / place")],

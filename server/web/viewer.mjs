@@ -1,20 +1,26 @@
 // /viewer: every layer the caller may see, a layer list with legends, popups, a search over
 // heritage sites and tourist spots that uses the service's `q` search, and on a click the point
-// features nearest it (the service's `near`).
+// features nearest it (the service's `near`); with the monitoring stations layer, the open alerts
+// and each station's readings (monitoring.mjs).
 import {
   anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, showPopup,
 } from '/assets/common.mjs';
+import { addReadings, alertsSection } from '/assets/monitoring.mjs';
 
 const TEXT = {
   vi: {
     layers: 'Lớp bản đồ', search: 'Tìm di tích, điểm du lịch…', none: 'Không tìm thấy', key: 'Khóa API',
     keyHint: 'Nhập khóa để xem các lớp nội bộ', apply: 'Dùng', clear: 'Xóa', language: 'English',
     nearest: 'Gần nhất', nothingNear: 'Không có gì trong vòng 5 km',
+    alerts: 'Cảnh báo quan trắc', noAlerts: 'Không có cảnh báo', readings: 'Số liệu mới nhất',
+    noReadings: 'Chưa có số liệu', noData: 'mất tín hiệu',
   },
   en: {
     layers: 'Layers', search: 'Find heritage sites, tourist spots…', none: 'Nothing found', key: 'API key',
     keyHint: 'Enter a key to see internal layers', apply: 'Use', clear: 'Clear', language: 'Tiếng Việt',
     nearest: 'Nearest', nothingNear: 'Nothing within 5 km',
+    alerts: 'Monitoring alerts', noAlerts: 'No open alerts', readings: 'Latest readings',
+    noReadings: 'No readings yet', noData: 'no data',
   },
 };
 let lang = localStorage.getItem('bando-lang') || 'vi';
@@ -157,9 +163,11 @@ function render() {
     localStorage.setItem('bando-lang', lang);
     render();
   });
+  const monitoring = layers.some((l) => l.theme === 'monitoring') ? [alertsSection(t)] : [];
   panel.replaceChildren(
     el('header', {}, el('h1', {}, 'Bando'), switcher),
     searchBox(),
+    ...monitoring,
     el('h2', {}, t('layers')),
     layerList(),
     keyForm(),
@@ -170,7 +178,11 @@ map.once('load', async () => {
   layers = map.getStyle().metadata?.['bando:layers'] ?? [];
   for (const l of layers) titles[l.id] = l.title;
   render();
-  inspectOnClick(map, titles, addNearest);
+  const stations = new Set(layers.filter((l) => l.theme === 'monitoring').map((l) => l.id));
+  inspectOnClick(map, titles, (content, at, clicked) => {
+    if (clicked && stations.has(bandoLayer(clicked.layer))) addReadings(content, clicked.id, t);
+    return addNearest(content, at, clicked);
+  });
   fitToStyle(map);
   const focus = config.focus && layers.find((l) => l.id === config.focus);
   if (focus) {

@@ -417,3 +417,67 @@ fn kill9(pid: u32) {
     let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn the_viewer_lists_alerts_live_and_shows_a_stations_readings_and_chart() {
+    use std::io::Write;
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    // A day of five-minute COD readings ending over the limit, and one pH reading.
+    let rows: Vec<Value> = (0..288)
+        .map(|i| json!([format!("2026-03-01T{:02}:{:02}:00Z", i / 12, i % 12 * 5), if i < 285 { 80.0 } else { 190.0 }]))
+        .collect();
+    let day = json!([{"Datastream": {"@iot.id": cod}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    assert_eq!(post(&server, "CreateObservations", Some(&device), &day).status(), 201);
+    assert_eq!(observe(&server, &device, ph, 7.1), StatusCode::CREATED);
+    let thing: i64 = db.sql(&format!("SELECT thing_id FROM sta.datastreams WHERE id = {cod}")).parse().unwrap();
+    wait_for(|| {
+        (server.json(&format!("/collections/monitoring_stations/items/{thing}"))["properties"]["status"] == "alert")
+            .then_some(())
+    });
+
+    let out = e2e::repo().join("target/browser-artifacts");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut browser = std::process::Command::new("node")
+        .arg(e2e::repo().join("web/monitoring-check.mjs"))
+        .args([server.base.as_str(), out.to_str().unwrap(), &thing.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(browser.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("ready") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the browser script ended before it was ready");
+    }
+    // An alert raised while the page is open.
+    assert_eq!(observe(&server, &device, ph, 4.0), StatusCode::CREATED);
+    browser.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let done = browser.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stdout));
+    let report: Value = serde_json::from_slice(&done.stdout).unwrap();
+
+    assert_eq!(report["errors"], json!([]));
+    assert_eq!(report["before"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["before"][0]["datastream"], cod);
+    assert!(report["before"][0]["text"].as_str().unwrap().contains("COD — 190"), "{report}");
+    assert_eq!(report["drawn"]["status"], "alert");
+    let rows = report["popup"]["rows"].as_array().unwrap();
+    assert!(rows.contains(&json!(["COD", "190 mg/L"])) && rows.contains(&json!(["pH", "7.1 pH"])), "{report}");
+    // The chart draws the alerted parameter's readings of the 24 h before its latest one.
+    assert_eq!(report["popup"]["chartOf"], cod);
+    let in_day = db.sql(&format!(
+        "SELECT count(*) FROM sta.observations WHERE datastream_id = {cod} AND phenomenon_time >= \
+         (SELECT max(phenomenon_time) FROM sta.observations WHERE datastream_id = {cod}) - interval '24 hours'"
+    ));
+    assert_eq!(report["popup"]["chart"].to_string(), in_day);
+    let after: Vec<i64> =
+        report["after"].as_array().unwrap().iter().map(|a| a["datastream"].as_i64().unwrap()).collect();
+    assert_eq!(after.len(), 2, "{report}");
+    assert!(after.contains(&ph));
+    assert!(report["after"][0]["text"].as_str().unwrap().contains("pH — 4 pH < 5.5"), "{report}");
+}

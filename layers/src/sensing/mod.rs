@@ -13,6 +13,11 @@ pub mod write;
 pub use model::EntitySet;
 pub use odata::Query;
 
+/// The table of the monitoring stations layer, which migration 0011 publishes.
+pub fn stations_table() -> crate::catalog::TableRef {
+    crate::catalog::TableRef { schema: "sta".into(), table: "stations".into() }
+}
+
 /// Creates the observation partitions of the coming months (and of the last one, for late
 /// readings); returns how many were made.
 pub async fn partitions(pool: &sqlx::PgPool) -> crate::Result<i32> {

@@ -281,6 +281,9 @@ pub async fn imported_layers(pool: &PgPool, configured: &[LayerDef]) -> Result<V
         if let Some(info) = describe_table(&mut *acquire(pool).await?, &table, None).await? {
             let mut def = layer_from_table(id, row.get(1), &info, parse_access(row.get(4)));
             def.description = row.get(5);
+            if table == crate::sensing::stations_table() {
+                def.theme = Some(crate::Theme::Monitoring);
+            }
             match row.get::<Option<String>, _>(6).as_deref() {
                 None => {}
                 Some("") => def.temporal = None,
