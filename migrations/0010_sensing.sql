@@ -119,7 +119,7 @@ CREATE INDEX features_of_interest_geom ON sta.features_of_interest USING gist (g
 CREATE SEQUENCE sta.observations_id;
 CREATE TABLE sta.observations (
     id                  bigint NOT NULL DEFAULT nextval('sta.observations_id'),
-    datastream_id       bigint NOT NULL,
+    datastream_id       bigint NOT NULL REFERENCES sta.datastreams ON DELETE CASCADE,
     phenomenon_time     timestamptz NOT NULL,
     phenomenon_time_end timestamptz,
     result_time         timestamptz,
@@ -128,7 +128,7 @@ CREATE TABLE sta.observations (
     valid_time_start    timestamptz,
     valid_time_end      timestamptz,
     parameters          jsonb,
-    feature_id          bigint NOT NULL,
+    feature_id          bigint NOT NULL REFERENCES sta.features_of_interest ON DELETE CASCADE,
     PRIMARY KEY (datastream_id, phenomenon_time, id)
 ) PARTITION BY RANGE (phenomenon_time);
 ALTER SEQUENCE sta.observations_id OWNED BY sta.observations.id;

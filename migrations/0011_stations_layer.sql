@@ -15,9 +15,16 @@ CREATE TABLE sta.stations (
     geom        geometry(Point, 4326) NOT NULL
 );
 
--- A Thing gets its station row with its first Location (a point on it, for areas).
+-- A Thing gets its station row with its first Location (a point on it, for areas). The first
+-- station publishes the layer, as an import publishes the layer it creates: a database without
+-- monitoring has no empty stations layer.
 CREATE FUNCTION sta.station_located() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
+    VALUES ('monitoring_stations', 'Trạm quan trắc môi trường',
+            'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
+            'sta', 'stations', 'Point', 'public', true)
+    ON CONFLICT (id) DO NOTHING;
     INSERT INTO sta.stations (id, name, description, class, geom)
     SELECT t.id, t.name, t.description, t.properties->>'class', ST_PointOnSurface(l.geom)
     FROM new_links n JOIN sta.things t ON t.id = n.thing_id JOIN sta.locations l ON l.id = n.location_id
@@ -69,10 +76,5 @@ CREATE FUNCTION sta.refresh_stations(things bigint[]) RETURNS void LANGUAGE sql 
       AND (s.latest, s.latest_at, s.open_alerts) IS DISTINCT FROM (n.latest, n.latest_at, n.open)
 $$;
 
--- Published as a layer like any imported table, its changes captured like theirs.
-INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
-VALUES ('monitoring_stations', 'Trạm quan trắc môi trường',
-        'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
-        'sta', 'stations', 'Point', 'public', true)
-ON CONFLICT (id) DO NOTHING;
+-- Its changes are captured like those of any layer table.
 SELECT bando.watch_layer('sta.stations'::regclass, 'id');

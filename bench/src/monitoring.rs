@@ -61,9 +61,10 @@ enum Command {
         /// A key that may post to the datastream.
         #[arg(long)]
         key: String,
-        /// The datastream (with a threshold, for the alert latency).
-        #[arg(long)]
-        datastream: i64,
+        /// The datastreams written, one per client in turn; the first (with a threshold) also
+        /// takes the alert latency's readings.
+        #[arg(long, value_delimiter = ',', required = true)]
+        datastreams: Vec<i64>,
         /// Observations per request: 1 posts to `Observations`, more to `CreateObservations`.
         #[arg(long, default_value_t = 1)]
         batch: usize,
@@ -268,7 +269,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn ingest(
     api: Arc<Api>,
-    datastream: i64,
+    datastreams: &[i64],
     batch: usize,
     concurrency: usize,
     seconds: f64,
@@ -278,8 +279,9 @@ async fn ingest(
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let (ok, values) = (values[0], values[1]);
     let mut workers = Vec::new();
-    for _ in 0..concurrency {
+    for worker in 0..concurrency {
         let (api, latencies) = (Arc::clone(&api), Arc::clone(&latencies));
+        let datastream = datastreams[worker % datastreams.len()];
         workers.push(tokio::spawn(async move {
             let mut posted = 0usize;
             while Instant::now() < deadline {
@@ -302,7 +304,7 @@ async fn ingest(
             Ok(posted)
         }));
     }
-    let alerts = alert_latency(&api, datastream, ok, values, deadline).await?;
+    let alerts = alert_latency(&api, datastreams[0], ok, values, deadline).await?;
     let started = Instant::now() - Duration::from_secs_f64(seconds);
     let mut posted = 0;
     for w in workers {
@@ -378,9 +380,9 @@ async fn main() -> anyhow::Result<()> {
             let api = Api { http, base, key };
             seed(&api, &stations, &start, every, readings, s, station_key).await?
         }
-        Command::Ingest { base, key, datastream, batch, concurrency, seconds, values } => {
+        Command::Ingest { base, key, datastreams, batch, concurrency, seconds, values } => {
             let api = Arc::new(Api { http, base, key });
-            ingest(api, datastream, batch.max(1), concurrency.max(1), seconds, &values).await?
+            ingest(api, &datastreams, batch.max(1), concurrency.max(1), seconds, &values).await?
         }
         Command::Copy { database_url, datastream, feature, rows } => {
             copy(&database_url, datastream, feature, rows).await?

@@ -92,6 +92,12 @@ fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The station's feature in the stations layer, once the layer shows it.
+fn station_shown(server: &Server, thing: i64) -> Option<Value> {
+    let r = server.get(&format!("/collections/monitoring_stations/items/{thing}"));
+    (r.status() == 200).then(|| r.json().unwrap())
+}
+
 /// The alert stream's events: (id, event, data).
 type Event = (i64, String, Value);
 
@@ -242,10 +248,7 @@ fn a_reading_over_the_limit_opens_one_alert_that_readings_back_within_it_close()
     assert_eq!(db.sql("SELECT count(*) FROM sta.alerts WHERE kind = 'limit'"), "2");
     // The stations layer shows the station's latest readings and its status, as any layer does.
     let thing = low["thing"]["id"].as_i64().unwrap();
-    let shown = wait_for(|| {
-        let f = server.json(&format!("/collections/monitoring_stations/items/{thing}"));
-        (f["properties"]["status"] == "alert").then_some(f)
-    });
+    let shown = wait_for(|| station_shown(&server, thing).filter(|f| f["properties"]["status"] == "alert"));
     assert_eq!(shown["properties"]["latest"], "COD 90.0 mg/L; pH 5.2 pH [alert]");
     assert_eq!(shown["properties"]["open_alerts"], 1);
     assert_eq!(shown["geometry"]["coordinates"], json!([105.8013, 10.0132]));
@@ -359,6 +362,82 @@ fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
     assert_eq!(post(&server, "Observations", Some(&stranger), &one).status(), 403);
     assert_eq!(post(&server, "Things", Some(&device), &json!({"name": "x", "description": "y"})).status(), 403);
     assert_eq!(post(&server, "Observations", Some(&device), &one).status(), 201);
+}
+
+fn send(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<(&str, &Value)>,
+) -> reqwest::blocking::Response {
+    let mut r = Client::new().request(method, format!("{}/sta/v1.1/{path}", server.base)).basic_auth("d", Some(key));
+    if let Some((media_type, body)) = body {
+        r = r.header("content-type", media_type).body(body.to_string());
+    }
+    r.send().unwrap()
+}
+
+#[test]
+fn entities_are_changed_by_merge_patch_and_deleted_with_what_depends_on_them() {
+    use reqwest::Method;
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    assert_eq!(observe(&server, &device, cod, 100.0), StatusCode::CREATED);
+    let thing: i64 = db.sql(&format!("SELECT thing_id FROM sta.datastreams WHERE id = {cod}")).parse().unwrap();
+    let obs: i64 = db.sql(&format!("SELECT id FROM sta.observations WHERE datastream_id = {cod}")).parse().unwrap();
+    let merge = "application/merge-patch+json";
+    // A Thing renamed: the members given change, the others stay; the stations layer follows.
+    let renamed = send(
+        &server,
+        Method::PATCH,
+        &format!("Things({thing})"),
+        &operator,
+        Some((merge, &json!({"name": "Trạm Hưng Phú 1"}))),
+    );
+    let (status, renamed): (StatusCode, Value) = (renamed.status(), renamed.json().unwrap());
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!((&renamed["name"], &renamed["properties"]["class"]), (&json!("Trạm Hưng Phú 1"), &json!("B")));
+    wait_for(|| station_shown(&server, thing).filter(|f| f["properties"]["name"] == "Trạm Hưng Phú 1"));
+    let fixed = send(
+        &server,
+        Method::PATCH,
+        &format!("Observations({obs})"),
+        &operator,
+        Some(("application/json", &json!({"result": 99.5}))),
+    );
+    assert_eq!(fixed.status(), 200, "{}", fixed.text().unwrap());
+    assert_eq!(server.json(&format!("/sta/v1.1/Observations({obs})"))["result"], 99.5);
+    // Refused: an unknown member (named), a JSON Patch document, a station's key, a missing entity.
+    let unknown =
+        send(&server, Method::PATCH, &format!("Things({thing})"), &operator, Some((merge, &json!({"colour": "red"}))));
+    assert_eq!(unknown.status(), 400);
+    assert_eq!(unknown.json::<Value>().unwrap()["pointer"], "/colour");
+    let json_patch = json!([{"op": "replace", "path": "/name", "value": "x"}]);
+    let refused = send(
+        &server,
+        Method::PATCH,
+        &format!("Things({thing})"),
+        &operator,
+        Some(("application/json-patch+json", &json_patch)),
+    );
+    assert_eq!(refused.status(), 415);
+    assert_eq!(
+        send(&server, Method::PATCH, &format!("Things({thing})"), &device, Some((merge, &json!({"name": "x"}))))
+            .status(),
+        403
+    );
+    assert_eq!(send(&server, Method::DELETE, &format!("Datastreams({cod})"), &device, None).status(), 403);
+    assert_eq!(send(&server, Method::DELETE, "Datastreams(999999)", &operator, None).status(), 404);
+    // A Datastream deleted takes its Observations; the Thing deleted takes the rest and its station.
+    assert_eq!(send(&server, Method::DELETE, &format!("Datastreams({cod})"), &operator, None).status(), 200);
+    assert_eq!(server.get(&format!("/sta/v1.1/Datastreams({cod})")).status(), 404);
+    assert_eq!(db.sql(&format!("SELECT count(*) FROM sta.observations WHERE datastream_id = {cod}")), "0");
+    assert_eq!(send(&server, Method::DELETE, &format!("Things({thing})"), &operator, None).status(), 200);
+    assert_eq!(db.sql(&format!("SELECT count(*) FROM sta.datastreams WHERE id = {ph}")), "0");
+    wait_for(|| station_shown(&server, thing).is_none().then_some(()));
 }
 
 #[test]

@@ -73,7 +73,7 @@ impl NewObservation {
             feature: FeatureOfInterest::FromLocation,
         };
         let mut times: HashMap<String, DateTime<Utc>> = HashMap::new();
-        for (column, value) in columns(EntitySet::Observations, object, pointer)? {
+        for (column, value) in columns(EntitySet::Observations, object, pointer, true)? {
             match (column.as_str(), value) {
                 ("result_quality", Param::Json(v)) => new.quality = Some(v),
                 ("parameters", Param::Json(v)) => new.parameters = Some(v),

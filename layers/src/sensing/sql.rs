@@ -25,6 +25,8 @@ pub enum Param {
     Time(DateTime<Utc>),
     /// A JSON value (jsonb).
     Json(serde_json::Value),
+    /// SQL NULL of this type (`timestamptz`, `jsonb`…).
+    Null(&'static str),
 }
 
 /// SQL text being written, and the values its placeholders stand for.
@@ -46,6 +48,7 @@ impl Sql {
             Param::Bool(_) => "boolean",
             Param::Time(_) => "timestamptz",
             Param::Json(_) => "jsonb",
+            Param::Null(sql_type) => sql_type,
         };
         self.params.push(p);
         format!("${}::{cast}", self.params.len())
@@ -62,6 +65,7 @@ impl Sql {
                 Param::Bool(v) => q.bind(v),
                 Param::Time(v) => q.bind(v),
                 Param::Json(v) => q.bind(sqlx::types::Json(v)),
+                Param::Null(_) => q.bind(None::<String>),
             };
         }
         q

@@ -88,8 +88,14 @@ fn geojson(value: &Json, pointer: &str) -> Result<()> {
     Ok(())
 }
 
-/// The column values of an entity's own properties.
-pub(super) fn columns(set: EntitySet, body: &Map<String, Json>, pointer: &str) -> Result<Vec<(String, Param)>> {
+/// The column values of an entity's own properties: all of them for a new entity (`whole`),
+/// those the body names for a change (an optional one given as null becomes NULL).
+pub(super) fn columns(
+    set: EntitySet,
+    body: &Map<String, Json>,
+    pointer: &str,
+    whole: bool,
+) -> Result<Vec<(String, Param)>> {
     for key in body.keys() {
         let known = set.property(key).is_some()
             || set.nav(key).is_some()
@@ -103,16 +109,25 @@ pub(super) fn columns(set: EntitySet, body: &Map<String, Json>, pointer: &str) -
     for p in set.properties() {
         let at = format!("{pointer}/{}", p.name);
         let value = match body.get(p.name) {
-            None | Some(Json::Null) if p.required && !matches!(p.kind, Kind::Json) => {
+            None if p.required && whole => return Err(invalid(&at, format!("{} is required", p.name))),
+            Some(Json::Null) if p.required && p.kind != Kind::Json => {
                 return Err(invalid(&at, format!("{} is required", p.name)));
             }
-            None if p.required => return Err(invalid(&at, format!("{} is required", p.name))),
             None => continue,
             Some(v) => v,
         };
         let col = p.column.to_owned();
         match p.kind {
             Kind::Derived(_) => {}
+            // A change that empties an optional member.
+            Kind::Object | Kind::Instant if value.is_null() && !whole => {
+                let sql_type = if p.kind == Kind::Object { "jsonb" } else { "timestamptz" };
+                out.push((col, Param::Null(sql_type)));
+            }
+            Kind::Interval if value.is_null() && !whole => {
+                out.push((format!("{col}_start"), Param::Null("timestamptz")));
+                out.push((format!("{col}_end"), Param::Null("timestamptz")));
+            }
             Kind::Text => {
                 let s = value.as_str().ok_or_else(|| invalid(&at, "a string"))?;
                 out.push((col, Param::Text(s.to_owned())));
@@ -130,8 +145,10 @@ pub(super) fn columns(set: EntitySet, body: &Map<String, Json>, pointer: &str) -
             Kind::InstantOrInterval => {
                 let (a, b) = span(value, &at)?;
                 out.push((col.clone(), Param::Time(a)));
-                if let Some(b) = b {
-                    out.push((format!("{col}_end"), Param::Time(b)));
+                match b {
+                    Some(b) => out.push((format!("{col}_end"), Param::Time(b))),
+                    None if !whole => out.push((format!("{col}_end"), Param::Null("timestamptz"))),
+                    None => {}
                 }
             }
             Kind::Interval if value.is_null() => {}
@@ -176,7 +193,7 @@ impl Write<'_> {
             if matches!(self.author, Author::Station(_)) {
                 return Err(Error::NotAllowed("a station key may only add observations".into()));
             }
-            let mut cols = columns(set, object, &pointer)?;
+            let mut cols = columns(set, object, &pointer, true)?;
             for nav in set.navs() {
                 let Link::Column(fk) = nav.link else { continue };
                 let at = format!("{pointer}/{}", nav.name);
@@ -228,6 +245,77 @@ impl Write<'_> {
             }
             Ok(id)
         })
+    }
+
+    /// Changes the members of an entity that `body` gives, as a JSON merge patch (RFC 7396) of its
+    /// own properties; a to-one navigation property names its new entity, a Thing's `Locations`
+    /// replace its Locations (and make a HistoricalLocation).
+    pub async fn update(&mut self, set: EntitySet, id: i64, body: &Json) -> Result<()> {
+        if matches!(self.author, Author::Station(_)) {
+            return Err(Error::NotAllowed("a station key may only add observations".into()));
+        }
+        let object = body.as_object().ok_or_else(|| invalid("", "a change is a JSON object"))?;
+        let mut cols = columns(set, object, "", false)?;
+        for nav in set.navs() {
+            let Some(value) = object.get(nav.name) else { continue };
+            let at = format!("/{}", nav.name);
+            match nav.link {
+                Link::Column(fk) => {
+                    if reference(value, &at)?.is_none() {
+                        return Err(invalid(&at, "name the entity by its @iot.id"));
+                    }
+                    cols.push((fk.to_owned(), Param::Int(self.related(nav.target, value, at).await?)));
+                }
+                Link::Table(..) if set == EntitySet::Things && nav.name == "Locations" => {
+                    if !value.is_array() {
+                        return Err(invalid(&at, "a list of Locations"));
+                    }
+                }
+                _ => return Err(invalid(&at, format!("change {} through their own URLs", nav.name))),
+            }
+        }
+        let mut sql = Sql::default();
+        let sets: Vec<String> = cols.into_iter().map(|(c, v)| format!("{c} = {}", sql.bind(v))).collect();
+        let id_param = sql.bind(Param::Int(id));
+        // With nothing to set, the statement still says whether the entity exists.
+        let assignments = if sets.is_empty() { "id = id".to_owned() } else { sets.join(", ") };
+        sql.text = format!("UPDATE {} SET {assignments} WHERE id = {id_param} RETURNING id", set.table());
+        let found = sql.query().fetch_optional(&mut *self.conn).await.map_err(write_error)?;
+        found.ok_or_else(|| Error::NoEntity(format!("no entity {}({id})", set.name())))?;
+        if let (EntitySet::Things, Some(Json::Array(locations))) = (set, object.get("Locations")) {
+            sqlx::query("DELETE FROM sta.thing_locations WHERE thing_id = $1")
+                .bind(id)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(write_error)?;
+            for (i, l) in locations.iter().enumerate() {
+                let location = self.related(EntitySet::Locations, l, format!("/Locations/{i}")).await?;
+                sqlx::query(
+                    "INSERT INTO sta.thing_locations (thing_id, location_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(location)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(write_error)?;
+            }
+            self.moved(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an entity, and what cannot be without it (a Thing's Datastreams, their
+    /// Observations…, as the standard's integrity rules say).
+    pub async fn delete(&mut self, set: EntitySet, id: i64) -> Result<()> {
+        if matches!(self.author, Author::Station(_)) {
+            return Err(Error::NotAllowed("a station key may only add observations".into()));
+        }
+        let text = format!("DELETE FROM {} WHERE id = $1", set.table());
+        let done = sqlx::query(AssertSqlSafe(text)).bind(id).execute(&mut *self.conn).await.map_err(write_error)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NoEntity(format!("no entity {}({id})", set.name())));
+        }
+        Ok(())
     }
 
     /// The id of an entity named by reference, or created inline.
@@ -286,7 +374,7 @@ mod tests {
     use serde_json::json;
 
     fn cols(set: EntitySet, body: Json) -> Result<Vec<(String, Param)>> {
-        columns(set, body.as_object().expect("valid"), "")
+        columns(set, body.as_object().expect("valid"), "", true)
     }
 
     #[test]

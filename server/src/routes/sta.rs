@@ -1,6 +1,7 @@
 //! The SensorThings API 1.1 (OGC 18-088) under `/sta/v1.1`: the service root, every entity set
 //! and the paths through them (`Things(1)/Datastreams`), the query options, creating entities
-//! (with related ones inline), and `CreateObservations` (the `dataArray` extension).
+//! (with related ones inline), changing (`PATCH`, a JSON merge patch) and deleting them, and
+//! `CreateObservations` (the `dataArray` extension).
 //!
 //! Reads need the `[monitoring] access` level; creating needs an operator role, or a station
 //! role for observations of the caller's own Things. SensorThings clients authenticate with HTTP
@@ -30,13 +31,14 @@ const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
 ];
 
 /// The SensorThings paths and their methods.
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     use axum::routing::get;
-    vec![("/sta/v1.1", get(root)), ("/sta/v1.1/{*path}", get(read).post(create))]
+    vec![("/sta/v1.1", get(root)), ("/sta/v1.1/{*path}", get(read).post(create).patch(update).delete(remove))]
 }
 
 /// The layers crate's refusals as HTTP answers.
@@ -192,4 +194,48 @@ async fn create(
         entity.to_string(),
     )
         .into_response())
+}
+
+/// The one entity a path names, for a change.
+async fn entity(pool: &sqlx::PgPool, path: &str) -> Result<(EntitySet, i64), ApiError> {
+    match read::resolve(pool, path).await.map_err(answer)? {
+        Resource::Entity(set, id) => Ok((set, id)),
+        _ => Err(ApiError::MethodNotAllowed("one entity is changed or deleted at a time: name it".into())),
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let pool = readable(&state, &caller)?.clone();
+    let author = author(&state, &caller)?;
+    let json = request::json_body(state.settings(), &headers, body, &[JSON, "application/merge-patch+json"]).await?;
+    let (set, id) = entity(&pool, &path).await?;
+    let monitoring = &state.settings().monitoring;
+    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings change's transaction: {e}"));
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
+    write.update(set, id, &json).await.map_err(answer)?;
+    tx.commit().await.map_err(db)?;
+    let base = service_root(&headers);
+    let reader = Reader { pool: &pool, base: &base, paging: monitoring.paging };
+    let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
+    Ok(([(header::CONTENT_TYPE, JSON)], entity.to_string()).into_response())
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(path): Path<String>) -> Result<Response, ApiError> {
+    let pool = readable(&state, &caller)?.clone();
+    let author = author(&state, &caller)?;
+    let (set, id) = entity(&pool, &path).await?;
+    let monitoring = &state.settings().monitoring;
+    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings deletion's transaction: {e}"));
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
+    write.delete(set, id).await.map_err(answer)?;
+    tx.commit().await.map_err(db)?;
+    Ok(StatusCode::OK.into_response())
 }
