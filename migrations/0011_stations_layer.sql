@@ -20,6 +20,10 @@ CREATE TABLE sta.stations (
 -- monitoring has no empty stations layer.
 CREATE FUNCTION sta.station_located() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- A statement trigger fires for statements that insert nothing too.
+    IF NOT EXISTS (SELECT FROM new_links) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
     VALUES ('monitoring_stations', 'Trạm quan trắc môi trường',
             'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
@@ -78,3 +82,34 @@ $$;
 
 -- Its changes are captured like those of any layer table.
 SELECT bando.watch_layer('sta.stations'::regclass, 'id');
+
+-- The alerts as a layer too (`alerts`): each at its station, filterable as any collection
+-- (`/collections/alerts/items?filter=status='open'`), published by the first alert.
+ALTER TABLE sta.alerts
+    ADD COLUMN status text GENERATED ALWAYS AS (
+        CASE WHEN closed_at IS NOT NULL THEN 'closed'
+             WHEN acknowledged_at IS NOT NULL THEN 'acknowledged' ELSE 'open' END) STORED,
+    ADD COLUMN geom geometry(Point, 4326);
+
+CREATE FUNCTION sta.alert_placed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.geom := (SELECT s.geom FROM sta.stations s WHERE s.id = NEW.thing_id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER alert_placed BEFORE INSERT ON sta.alerts FOR EACH ROW EXECUTE FUNCTION sta.alert_placed();
+
+CREATE FUNCTION sta.alerts_published() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A statement trigger fires for statements that insert nothing too.
+    IF NOT EXISTS (SELECT FROM new_alerts) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
+    VALUES ('alerts', 'Cảnh báo quan trắc', 'Monitoring alerts: readings over their limits, stations without data',
+            'sta', 'alerts', 'Point', 'public', true)
+    ON CONFLICT (id) DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER alerts_published AFTER INSERT ON sta.alerts
+    REFERENCING NEW TABLE AS new_alerts FOR EACH STATEMENT EXECUTE FUNCTION sta.alerts_published();
+SELECT bando.watch_layer('sta.alerts'::regclass, 'id');

@@ -200,6 +200,14 @@ impl AppState {
         &self.inner.alerts
     }
 
+    /// The access level reading monitoring data needs: the stations layer's, once it exists
+    /// (`bando layers set monitoring_stations --access …` changes both), else `[monitoring] access`.
+    pub fn monitoring_access(&self) -> layers::AccessLevel {
+        let stations: Option<LayerId> = layers::sensing::STATIONS_LAYER.parse().ok();
+        let layer = stations.and_then(|id| self.layers().get(&id).map(|l| l.def.access));
+        layer.unwrap_or(self.settings().monitoring.access)
+    }
+
     /// The database, when layers come from PostGIS.
     pub fn pool(&self) -> Option<&PgPool> {
         self.inner.pool.as_ref()

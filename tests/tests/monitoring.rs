@@ -271,6 +271,19 @@ fn a_reading_over_the_limit_opens_one_alert_that_readings_back_within_it_close()
     assert_eq!(acked["acknowledgedBy"], key_id(&operator));
     let open: Value = server.json("/alerts");
     assert_eq!(open["alerts"].as_array().unwrap().len(), 1);
+    // The alerts are a collection as well, at their station, filtered as any other.
+    let cod_alerts = wait_for(|| {
+        let r = server.get("/collections/alerts/items?filter=parameter%3D%27COD%27&f=json");
+        let page: Value = if r.status() == 200 { r.json().unwrap() } else { return None };
+        (page["numberMatched"] == 1 && page["features"][0]["properties"]["status"] == "closed").then_some(page)
+    });
+    assert_eq!(cod_alerts["features"][0]["geometry"]["coordinates"], json!([105.8013, 10.0132]));
+    assert_eq!(cod_alerts["features"][0]["id"], alert["id"]);
+    let acked = wait_for(|| {
+        let page = server.json("/collections/alerts/items?filter=status%3D%27acknowledged%27&f=json");
+        (page["numberMatched"] == 1).then_some(page)
+    });
+    assert_eq!(acked["features"][0]["properties"]["parameter"], "pH");
 }
 
 #[test]
@@ -362,6 +375,13 @@ fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
     assert_eq!(post(&server, "Observations", Some(&stranger), &one).status(), 403);
     assert_eq!(post(&server, "Things", Some(&device), &json!({"name": "x", "description": "y"})).status(), 403);
     assert_eq!(post(&server, "Observations", Some(&device), &one).status(), 201);
+    // Reads follow the stations layer's access level: made internal, anonymous callers see nothing.
+    run_ok(&mut db.bando(&["layers", "set", "monitoring_stations", "--access", "internal"]));
+    wait_for(|| (server.get("/sta/v1.1/Things").status() == 404).then_some(()));
+    assert_eq!(server.get("/alerts").status(), 404);
+    let as_agency =
+        Client::new().get(format!("{}/sta/v1.1/Things", server.base)).basic_auth("a", Some(&reader)).send().unwrap();
+    assert_eq!(as_agency.status(), 200);
 }
 
 fn send(

@@ -13,6 +13,9 @@ pub mod write;
 pub use model::EntitySet;
 pub use odata::Query;
 
+/// The id of the monitoring stations layer, which its first station publishes.
+pub const STATIONS_LAYER: &str = "monitoring_stations";
+
 /// The table of the monitoring stations layer, which migration 0011 publishes.
 pub fn stations_table() -> crate::catalog::TableRef {
     crate::catalog::TableRef { schema: "sta".into(), table: "stations".into() }

@@ -36,7 +36,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 
 fn readable<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a sqlx::PgPool, ApiError> {
     let pool = state.pool().ok_or_else(|| ApiError::NotFound("alerts need a database".into()))?;
-    if !caller.may_read(state.settings().monitoring.access) {
+    if !caller.may_read(state.monitoring_access()) {
         return Err(ApiError::NotFound("no such resource".into()));
     }
     Ok(pool)

@@ -60,7 +60,7 @@ fn answer(e: layers::Error) -> ApiError {
 /// The database, for a caller who may read the monitoring data.
 fn readable<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a sqlx::PgPool, ApiError> {
     let pool = state.pool().ok_or_else(|| ApiError::NotFound("monitoring needs a database".into()))?;
-    if !caller.may_read(state.settings().monitoring.access) {
+    if !caller.may_read(state.monitoring_access()) {
         return Err(ApiError::NotFound("no such resource".into()));
     }
     Ok(pool)
