@@ -34,7 +34,8 @@ streams=$(psql -At "$db" -c "SELECT string_agg(d.id::text, ',' ORDER BY d.id) FR
 cod=${streams%%,*}
 feature=$(psql -At "$db" -c "SELECT feature_id FROM sta.observations WHERE datastream_id = $cod LIMIT 1")
 
-# What is read meanwhile: tiles and bbox pages of the sample's parcels and roads around the city.
+# What is read meanwhile: tiles of the sample's communes and roads, and bbox pages of its roads,
+# around the city.
 python3 - "$base" >"$dir/reads.txt" <<'PY'
 import math, sys
 base = sys.argv[1]
@@ -48,10 +49,10 @@ for z in (12, 13, 14):
     x1, y0 = tile(105.82, 10.08, z)
     for x in range(x0, x1 + 1):
         for y in range(y0, y1 + 1):
-            print(f"{base}/tiles/land_parcels,roads/{z}/{x}/{y}.mvt")
+            print(f"{base}/tiles/communes,roads/{z}/{x}/{y}.mvt")
 for i in range(40):
     lon, lat = 105.70 + (i % 8) * 0.015, 9.98 + (i // 8) * 0.02
-    print(f"{base}/collections/land_parcels/items?bbox={lon},{lat},{lon + 0.02},{lat + 0.02}&limit=100")
+    print(f"{base}/collections/roads/items?bbox={lon},{lat},{lon + 0.02},{lat + 0.02}&limit=100")
 PY
 reads() { "$loadgen" "$dir/reads.txt" --gzip --concurrency 4 --requests 100000000 --max-seconds "$seconds" --label "$1"; }
 

@@ -321,7 +321,8 @@ async fn ingest(
 }
 
 /// Every half second, one reading over the limit (then enough within it to close the alert):
-/// the time from the answer of the POST to the alert's `opened` on the stream.
+/// the time from sending the POST to the alert's `opened` on the stream (the POST's own time
+/// included: the event may arrive before the answer).
 async fn alert_latency(api: &Api, datastream: i64, ok: f64, over: f64, deadline: Instant) -> anyhow::Result<Vec<f64>> {
     let url = format!("{}/alerts/stream", api.base);
     let mut stream = api.http.get(url).send().await?;
@@ -329,9 +330,9 @@ async fn alert_latency(api: &Api, datastream: i64, ok: f64, over: f64, deadline:
     let mut buffer = String::new();
     while Instant::now() + Duration::from_millis(500) < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let committed = Instant::now();
         let r = api.post("Observations", &json!({"result": over, "Datastream": {"@iot.id": datastream}})).await?;
         anyhow::ensure!(r.status() == 201, "POST answered {}", r.status());
-        let committed = Instant::now();
         loop {
             let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await??;
             let Some(chunk) = chunk else { anyhow::bail!("the alert stream ended") };

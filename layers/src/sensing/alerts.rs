@@ -153,8 +153,13 @@ impl Open {
     }
 }
 
-/// Runs the rules over a batch of readings of these datastreams, in the write's transaction.
-pub async fn evaluate(w: &mut Write<'_>, streams: &HashMap<i64, Stream>, mut readings: Vec<Reading>) -> Result<()> {
+/// Runs the rules over a batch of readings of these datastreams, in the write's transaction:
+/// the Things whose alerts it opened, updated or closed.
+pub async fn evaluate(
+    w: &mut Write<'_>,
+    streams: &HashMap<i64, Stream>,
+    mut readings: Vec<Reading>,
+) -> Result<Vec<i64>> {
     let limits: HashMap<i64, Limit> = streams.values().filter_map(|s| Some((s.id, w.rules.limit(s)?))).collect();
     let mut ids: Vec<i64> = streams.keys().copied().collect();
     ids.sort_unstable();
@@ -229,11 +234,15 @@ pub async fn evaluate(w: &mut Write<'_>, streams: &HashMap<i64, Stream>, mut rea
         }
     }
     done.extend(open.into_values());
+    let mut alerted = Vec::new();
     for alert in done.into_iter().filter(|a| a.changed) {
         let stream = &streams[&alert.datastream];
         save(w, &alert, stream).await?;
+        if !alert.events.is_empty() && !alerted.contains(&stream.thing) {
+            alerted.push(stream.thing);
+        }
     }
-    Ok(())
+    Ok(alerted)
 }
 
 /// Writes an alert's state and its events.
@@ -300,11 +309,23 @@ async fn event(conn: &mut sqlx::PgConnection, alert: i64, name: &str) -> Result<
     Ok(())
 }
 
-/// Writes the latest readings and the status of these Things into the stations layer's table.
+/// Writes the latest readings and the status of these Things into the stations layer's table
+/// (only the rows that change).
 pub async fn refresh_stations(conn: &mut sqlx::PgConnection, things: &[i64]) -> Result<()> {
     sqlx::query("SELECT sta.refresh_stations($1)")
         .bind(things)
         .execute(conn)
+        .await
+        .map_err(Error::db("refreshing the stations layer"))?;
+    Ok(())
+}
+
+/// Brings every station of the stations layer up to date: a write refreshes the stations whose
+/// alerts it changed at once, and this the latest readings of the others, every few seconds, so
+/// that readings do not all queue on their station's row.
+pub async fn refresh_all_stations(pool: &PgPool) -> Result<()> {
+    sqlx::query("SELECT sta.refresh_stations(array(SELECT id FROM sta.stations))")
+        .execute(pool)
         .await
         .map_err(Error::db("refreshing the stations layer"))?;
     Ok(())
@@ -422,6 +443,7 @@ mod tests {
             parameter: parameter.into(),
             unit: None,
             location: None,
+            feature: None,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct Stream {
     pub unit: Option<String>,
     /// The Thing's first Location.
     pub location: Option<i64>,
+    /// The feature of interest made from it, once there is one.
+    pub feature: Option<i64>,
 }
 
 impl NewObservation {
@@ -167,9 +169,13 @@ pub fn data_array(body: &Json, most: usize) -> Result<Vec<(NewObservation, Strin
 async fn streams(w: &mut Write<'_>, ids: &[i64]) -> Result<HashMap<i64, Stream>> {
     let rows = sqlx::query(
         "SELECT d.id, d.thing_id, coalesce(t.properties, '{}'), op.name, d.unit_of_measurement->>'symbol', \
-                (SELECT min(l.location_id) FROM sta.thing_locations l WHERE l.thing_id = d.thing_id) \
-         FROM sta.datastreams d JOIN sta.things t ON t.id = d.thing_id \
-         JOIN sta.observed_properties op ON op.id = d.observed_property_id WHERE d.id = ANY($1)",
+                l.location, (SELECT f.id FROM sta.features_of_interest f WHERE f.location_id = l.location) \
+         FROM sta.datastreams d \
+         JOIN sta.things t ON t.id = d.thing_id \
+         JOIN sta.observed_properties op ON op.id = d.observed_property_id \
+         CROSS JOIN LATERAL (SELECT min(tl.location_id) AS location FROM sta.thing_locations tl \
+                             WHERE tl.thing_id = d.thing_id) l \
+         WHERE d.id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(&mut *w.conn)
@@ -186,6 +192,7 @@ async fn streams(w: &mut Write<'_>, ids: &[i64]) -> Result<HashMap<i64, Stream>>
                 parameter: r.get(3),
                 unit: r.get(4),
                 location: r.get(5),
+                feature: r.get(6),
             };
             (s.id, s)
         })
@@ -258,8 +265,8 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
                 let location = stream.location.ok_or_else(|| {
                     invalid(&format!("{at}/FeatureOfInterest"), "required: the Thing has no Location to take it from")
                 })?;
-                match features.get(&location) {
-                    Some(f) => *f,
+                match features.get(&location).copied().or(stream.feature) {
+                    Some(f) => f,
                     None => {
                         let f = feature_from_location(w, location).await?;
                         features.insert(location, f);
@@ -307,11 +314,10 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
         .zip(&times)
         .map(|(o, t)| Reading { datastream: o.datastream, time: *t, value: o.result.as_f64() })
         .collect();
-    alerts::evaluate(w, &streams, readings).await?;
-    let mut things: Vec<i64> = streams.values().map(|s| s.thing).collect();
-    things.sort_unstable();
-    things.dedup();
-    alerts::refresh_stations(&mut *w.conn, &things).await?;
+    let alerted = alerts::evaluate(w, &streams, readings).await?;
+    if !alerted.is_empty() {
+        alerts::refresh_stations(&mut *w.conn, &alerted).await?;
+    }
     Ok(new_ids)
 }
 
