@@ -7,12 +7,12 @@
 CREATE SCHEMA IF NOT EXISTS sta;
 
 -- An instant as SensorThings writes it: UTC, seconds, and only the fractional digits it has.
-CREATE FUNCTION sta.iso(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+CREATE FUNCTION sta.iso(t timestamptz) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT rtrim(rtrim(to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'
 $$;
 
 -- An instant, or a "start/end" interval when the end differs.
-CREATE FUNCTION sta.iso_span(a timestamptz, b timestamptz) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+CREATE FUNCTION sta.iso_span(a timestamptz, b timestamptz) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN a IS NULL THEN NULL
                 WHEN b IS NULL OR b = a THEN sta.iso(a)
                 ELSE sta.iso(a) || '/' || sta.iso(b) END
@@ -145,16 +145,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
     made int := 0;
     first timestamptz;
+    next timestamptz;
     name text;
 BEGIN
     FOR i IN 0 .. months - 1 LOOP
-        first := date_trunc('month', from_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + make_interval(months => i);
+        -- Month arithmetic on UTC wall time, so that the session's time zone moves no bound.
+        first := (date_trunc('month', from_time AT TIME ZONE 'UTC') + make_interval(months => i)) AT TIME ZONE 'UTC';
+        next := (date_trunc('month', from_time AT TIME ZONE 'UTC') + make_interval(months => i + 1)) AT TIME ZONE 'UTC';
         name := 'observations_' || to_char(first AT TIME ZONE 'UTC', 'YYYY_MM');
         CONTINUE WHEN to_regclass('sta.' || name) IS NOT NULL;
         CONTINUE WHEN EXISTS (SELECT 1 FROM sta.observations_default
-                              WHERE phenomenon_time >= first AND phenomenon_time < first + interval '1 month');
+                              WHERE phenomenon_time >= first AND phenomenon_time < next);
         EXECUTE format('CREATE TABLE sta.%I PARTITION OF sta.observations FOR VALUES FROM (%L) TO (%L)',
-                       name, first, first + interval '1 month');
+                       name, first, next);
         made := made + 1;
     END LOOP;
     RETURN made;

@@ -1,6 +1,14 @@
 -- The monitoring stations as an ordinary Bando layer (`monitoring_stations`): one row per Thing
 -- that has a Location, with its latest readings and its status, kept current by the writes that
 -- change them, so that tiles, features and the map show every station as it is now.
+-- What the server's configuration says of monitoring, for the triggers: the access level the
+-- layers below are published with (`[monitoring] access`, written at every start).
+CREATE TABLE sta.settings (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    access text NOT NULL DEFAULT 'internal' CHECK (access IN ('public', 'internal', 'restricted'))
+);
+INSERT INTO sta.settings DEFAULT VALUES;
+
 CREATE TABLE sta.stations (
     id          bigint PRIMARY KEY REFERENCES sta.things ON DELETE CASCADE,
     name        text NOT NULL,
@@ -25,13 +33,14 @@ BEGIN
         RETURN NULL;
     END IF;
     INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
-    VALUES ('monitoring_stations', 'Trạm quan trắc môi trường',
-            'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
-            'sta', 'stations', 'Point', 'public', true)
+    SELECT 'monitoring_stations', 'Trạm quan trắc môi trường',
+           'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
+           'sta', 'stations', 'Point', access, true FROM sta.settings
     ON CONFLICT (id) DO NOTHING;
     INSERT INTO sta.stations (id, name, description, class, geom)
-    SELECT t.id, t.name, t.description, t.properties->>'class', ST_PointOnSurface(l.geom)
+    SELECT DISTINCT ON (t.id) t.id, t.name, t.description, t.properties->>'class', ST_Force2D(ST_PointOnSurface(l.geom))
     FROM new_links n JOIN sta.things t ON t.id = n.thing_id JOIN sta.locations l ON l.id = n.location_id
+    ORDER BY t.id, l.id
     ON CONFLICT (id) DO UPDATE SET geom = excluded.geom;
     RETURN NULL;
 END $$;
@@ -48,8 +57,18 @@ END $$;
 CREATE TRIGGER station_renamed AFTER UPDATE ON sta.things
     REFERENCING NEW TABLE AS new_things FOR EACH STATEMENT EXECUTE FUNCTION sta.station_renamed();
 
--- The latest readings and the status of these stations, written only where they changed.
-CREATE FUNCTION sta.refresh_stations(things bigint[]) RETURNS void LANGUAGE sql AS $$
+-- The latest readings and the status of these stations, written only where they changed. The
+-- rows are locked in id order first, so that two refreshes never wait on each other in a cycle;
+-- with `skip_locked` (the periodic refresh) rows that a write holds are left to that write.
+CREATE FUNCTION sta.refresh_stations(things bigint[], skip_locked boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF skip_locked THEN
+        ids := array(SELECT id FROM sta.stations WHERE id = ANY(things) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED);
+    ELSE
+        ids := array(SELECT id FROM sta.stations WHERE id = ANY(things) ORDER BY id FOR NO KEY UPDATE);
+    END IF;
     WITH now_is AS (
         SELECT t.id,
                (SELECT string_agg(op.name || ' ' || (o.result #>> '{}')
@@ -69,7 +88,7 @@ CREATE FUNCTION sta.refresh_stations(things bigint[]) RETURNS void LANGUAGE sql 
                 WHERE d.thing_id = t.id) AS latest_at,
                (SELECT count(*) FROM sta.alerts a WHERE a.thing_id = t.id AND a.closed_at IS NULL)::int AS open,
                EXISTS (SELECT FROM sta.alerts a WHERE a.thing_id = t.id AND a.closed_at IS NULL AND a.kind = 'no_data') AS silent
-        FROM unnest(things) AS t(id)
+        FROM unnest(ids) AS t(id)
     )
     UPDATE sta.stations s
     SET latest = n.latest, latest_at = n.latest_at, open_alerts = n.open,
@@ -77,8 +96,8 @@ CREATE FUNCTION sta.refresh_stations(things bigint[]) RETURNS void LANGUAGE sql 
                       WHEN n.latest_at IS NULL THEN 'no_readings' ELSE 'ok' END
     FROM now_is n
     WHERE s.id = n.id
-      AND (s.latest, s.latest_at, s.open_alerts) IS DISTINCT FROM (n.latest, n.latest_at, n.open)
-$$;
+      AND (s.latest, s.latest_at, s.open_alerts) IS DISTINCT FROM (n.latest, n.latest_at, n.open);
+END $$;
 
 -- Its changes are captured like those of any layer table.
 SELECT bando.watch_layer('sta.stations'::regclass, 'id');
@@ -105,8 +124,8 @@ BEGIN
         RETURN NULL;
     END IF;
     INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
-    VALUES ('alerts', 'Cảnh báo quan trắc', 'Monitoring alerts: readings over their limits, stations without data',
-            'sta', 'alerts', 'Point', 'public', true)
+    SELECT 'alerts', 'Cảnh báo quan trắc', 'Monitoring alerts: readings over their limits, stations without data',
+           'sta', 'alerts', 'Point', access, true FROM sta.settings
     ON CONFLICT (id) DO NOTHING;
     RETURN NULL;
 END $$;

@@ -117,7 +117,9 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            // Keys go as a bearer token, or as the password of HTTP Basic (SensorThings clients).
+            let challenges = header::HeaderValue::from_static("Bearer, Basic realm=\"bando\"");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenges);
         }
         response
     }

@@ -642,6 +642,7 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
     }
     if let Some(pool) = &pool {
         tokio::spawn(server::monitoring::watch(state.clone(), pool.clone()));
+        tokio::spawn(server::monitoring::follow_alerts(state.clone(), pool.clone()));
         server::webhooks::start(&state, pool);
     }
     tokio::spawn(load::load_all(state.clone(), defs, pool));

@@ -193,7 +193,8 @@ pub fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileCoord, ApiError> {
     TileCoord::new(num("zoom", z)?, num("column", x)?, num("row", y)?).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// A JSON request body of one of these media types, at most `[limits] max_write_bytes` long.
+/// A JSON request body of one of these media types, at most `[limits] max_write_bytes` long:
+/// 415 for another media type, 413 past the limit, 400 for what is not JSON.
 pub async fn json_body(
     settings: &crate::settings::Settings,
     headers: &axum::http::HeaderMap,

@@ -50,6 +50,7 @@ struct Inner {
     hub: Hub,
     write_shapes: WriteShapes,
     alerts: tokio::sync::Notify,
+    alert_feed: tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>>,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -79,6 +80,7 @@ impl AppState {
                 hub: Hub::default(),
                 write_shapes: Mutex::default(),
                 alerts: tokio::sync::Notify::new(),
+                alert_feed: tokio::sync::broadcast::channel(1024).0,
             }),
         }
     }
@@ -195,17 +197,33 @@ impl AppState {
         }
     }
 
-    /// What alert streams wait on between two reads of the events.
+    /// What the alert follower and webhooks wait on between two reads of the events.
     pub fn alert_signal(&self) -> &tokio::sync::Notify {
         &self.inner.alerts
     }
 
-    /// The access level reading monitoring data needs: the stations layer's, once it exists
-    /// (`bando layers set monitoring_stations --access …` changes both), else `[monitoring] access`.
+    /// Alert events as the follower reads them, for the alert streams.
+    pub fn alert_feed(&self) -> &tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>> {
+        &self.inner.alert_feed
+    }
+
+    /// The access level reading monitoring data needs: `[monitoring] access`, or the stations
+    /// layer's when that is stricter (`bando layers set monitoring_stations --access …`).
     pub fn monitoring_access(&self) -> layers::AccessLevel {
+        let configured = self.settings().monitoring.access;
         let stations: Option<LayerId> = layers::sensing::STATIONS_LAYER.parse().ok();
         let layer = stations.and_then(|id| self.layers().get(&id).map(|l| l.def.access));
-        layer.unwrap_or(self.settings().monitoring.access)
+        layer.map_or(configured, |l| l.max(configured))
+    }
+
+    /// The database, for a caller who may read monitoring data (404 otherwise, as for a layer
+    /// one may not see).
+    pub fn monitoring_pool(&self, caller: &Caller) -> Result<&PgPool, crate::error::ApiError> {
+        let pool = self.pool().ok_or_else(|| crate::error::ApiError::NotFound("monitoring needs a database".into()))?;
+        if !caller.may_read(self.monitoring_access()) {
+            return Err(crate::error::ApiError::NotFound("no such resource".into()));
+        }
+        Ok(pool)
     }
 
     /// The database, when layers come from PostGIS.

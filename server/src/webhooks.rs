@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
 use layers::sensing::alerts::{self, AlertEvent};
-use sqlx::{PgPool, Row, pool::PoolConnection};
+use sqlx::{PgPool, Row};
 
 use crate::{settings::Webhook, state::AppState};
 
@@ -45,26 +45,34 @@ async fn deliver_all(state: AppState, pool: PgPool, hook: Webhook) {
     };
     loop {
         // The lock lives as long as its connection: held while this replica delivers.
-        let Some(lock) = take_lock(&pool, &hook.url).await else {
+        let Some(mut lock) = take_lock(&pool, &hook.url).await else {
             tokio::time::sleep(STANDBY).await;
             continue;
         };
-        if let Err(e) = deliver_from_cursor(&state, &pool, &client, &hook).await {
+        if let Err(e) = deliver_from_cursor(&state, &pool, &client, &hook, &mut lock).await {
             tracing::warn!(url = %hook.url, error = %e, "webhook deliveries paused");
             tokio::time::sleep(STANDBY).await;
         }
-        drop(lock);
     }
 }
 
-async fn take_lock(pool: &PgPool, url: &str) -> Option<PoolConnection<sqlx::Postgres>> {
-    let mut conn = pool.acquire().await.ok()?;
+/// The webhook's lock, on a connection of its own (not the pool's: a session lock would stay
+/// with a pooled connection after its use); it is released when the connection closes.
+async fn take_lock(pool: &PgPool, url: &str) -> Option<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(&pool.connect_options()).await.ok()?;
     let row = sqlx::query("SELECT pg_try_advisory_lock(hashtextextended('sta.webhook:' || $1, 0))")
         .bind(url)
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut conn)
         .await
         .ok()?;
     row.get::<bool, _>(0).then_some(conn)
+}
+
+/// Whether the lock's connection is still open (a lost session has lost the lock).
+async fn holds(lock: &mut sqlx::PgConnection) -> bool {
+    use sqlx::Connection;
+    lock.ping().await.is_ok()
 }
 
 /// Delivers events from the webhook's cursor on; returns only on a database error.
@@ -73,6 +81,7 @@ async fn deliver_from_cursor(
     pool: &PgPool,
     client: &reqwest::Client,
     hook: &Webhook,
+    lock: &mut sqlx::PgConnection,
 ) -> Result<(), layers::Error> {
     let db = layers::Error::db("webhook cursor");
     // A new webhook starts with the events that come after it was configured.
@@ -98,6 +107,9 @@ async fn deliver_from_cursor(
         if events.is_empty() {
             let _ = tokio::time::timeout(POLL, woken).await;
             continue;
+        }
+        if !holds(lock).await {
+            return Err(layers::Error::db("webhook lock")(sqlx::Error::PoolClosed));
         }
         for event in events {
             deliver(client, hook, &event).await;

@@ -39,7 +39,6 @@ export function alertsSection(t) {
       : [el('li', { className: 'none' }, t('noAlerts'))]));
     list.dataset.count = open.alerts.length;
   };
-  refresh();
   follow(refresh, list);
   return section;
 }
@@ -51,6 +50,8 @@ async function follow(onEvent, list) {
       const response = await fetch('/alerts/stream', { headers: headers() });
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
+      // What changed while the stream was away.
+      await onEvent();
       list.dataset.live = 'yes';
       for (;;) {
         const { value, done } = await reader.read();
@@ -116,10 +117,11 @@ export async function addReadings(content, thing, t) {
     const until = Date.parse(d.Observations[0].phenomenonTime.split('/')[0]);
     const from = new Date(until - DAY_MS).toISOString();
     const page = await getJson(`${STA}/Datastreams(${d['@iot.id']})/Observations`
-      + `?$filter=${encodeURIComponent(`phenomenonTime ge ${from}`)}&$orderby=phenomenonTime asc`
-      + '&$select=phenomenonTime,result&$top=1000');
+      + `?$filter=${encodeURIComponent(`phenomenonTime ge ${from}`)}&$orderby=phenomenonTime desc`
+      + '&$select=phenomenonTime,result&$top=1500');
+    // The newest 1 500 readings of the day (a reading a minute fits), oldest first.
     figure.replaceChildren(el('h5', {}, `${d.ObservedProperty?.name ?? d.name}, 24 h`),
-      chart(page.value, d.unitOfMeasurement?.symbol ?? ''));
+      chart(page.value.reverse(), d.unitOfMeasurement?.symbol ?? ''));
     figure.dataset.datastream = d['@iot.id'];
   }
   // The parameter in alert first, else the first one.

@@ -32,6 +32,7 @@ panel.className = 'panel';
 document.body.append(panel);
 
 let layers = [];
+let alerts;
 const titles = {};
 const hidden = new Set();
 
@@ -163,7 +164,9 @@ function render() {
     localStorage.setItem('bando-lang', lang);
     render();
   });
-  const monitoring = layers.some((l) => l.theme === 'monitoring') ? [alertsSection(t)] : [];
+  // Made once: its stream keeps running across re-renders (a language switch).
+  alerts ??= layers.some((l) => l.theme === 'monitoring') ? alertsSection(t) : null;
+  const monitoring = alerts ? [alerts] : [];
   panel.replaceChildren(
     el('header', {}, el('h1', {}, 'Bando'), switcher),
     searchBox(),

@@ -146,7 +146,7 @@ fn bad_keys_are_refused_with_401() {
     ] {
         let r = client.get(format!("{}/collections", server.base)).header(name, value).send().unwrap();
         assert_eq!(r.status(), 401, "{name}");
-        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer, Basic realm=\"bando\"");
         assert_eq!(r.headers()["content-type"], "application/problem+json");
     }
     let bearer = client.get(format!("{}/collections/land_parcels", server.base)).bearer_auth(&key).send().unwrap();

@@ -204,6 +204,23 @@ fn a_sensorthings_client_creates_a_station_posts_readings_and_queries_them() {
         json!([db.sql(&format!("SELECT name FROM sta.datastreams WHERE id = {ds}"))])
     );
     assert_eq!(read["expanded_location"], json!([105.7302, 10.0971]));
+    // `$top=0` counts without a page (and links to none); bad requests are 4xx, never 5xx.
+    let counted = server.json("/sta/v1.1/Observations?$top=0&$count=true");
+    assert_eq!((counted["value"].as_array().unwrap().len(), counted.get("@iot.nextLink")), (0, None));
+    assert_eq!(counted["@iot.count"], read["count"]);
+    for bad in [
+        "Things?$filter=endswith(name)",
+        "Locations?$filter=st_within(location,geography'POINT(1')",
+        "Things?$expand=Datastreams/Thing/Datastreams/Thing/Datastreams",
+        "Things?$top=-1",
+    ] {
+        let r = server.get(&format!("/sta/v1.1/{bad}"));
+        assert_eq!(r.status(), 400, "{bad}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let wrong = post(&server, &format!("Things({})", read["thing"]), Some(&operator), &json!({}));
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers()["allow"], "GET, HEAD, PATCH, DELETE");
     // Readings that named no feature of interest got the station's Location as one, made once.
     let thing = read["thing"].as_i64().unwrap();
     assert_eq!(db.sql("SELECT count(DISTINCT feature_id) FROM sta.observations"), "1");

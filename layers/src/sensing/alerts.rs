@@ -161,8 +161,18 @@ pub async fn evaluate(
     mut readings: Vec<Reading>,
 ) -> Result<Vec<i64>> {
     let limits: HashMap<i64, Limit> = streams.values().filter_map(|s| Some((s.id, w.rules.limit(s)?))).collect();
-    let mut ids: Vec<i64> = streams.keys().copied().collect();
+    // Only a datastream with an open alert, or a reading over its limit, has alerts to change:
+    // readings within their limits, where nothing is open, cost nothing more. (A reading within
+    // its limit written while another write opens an alert does not count towards closing it.)
+    let over = |r: &Reading| r.value.zip(limits.get(&r.datastream)).is_some_and(|(v, l)| l.excess(v) > 0.0);
+    let mut ids: Vec<i64> = streams.values().filter(|s| s.alerted).map(|s| s.id).collect();
+    ids.extend(readings.iter().filter(|r| over(r)).map(|r| r.datastream));
     ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    readings.retain(|r| ids.binary_search(&r.datastream).is_ok());
     let db = Error::db("evaluating alerts");
     // One writer of a datastream's alerts at a time, taken in id order (no deadlock).
     sqlx::query(
@@ -202,13 +212,21 @@ pub async fn evaluate(
     readings.sort_by_key(|r| (r.datastream, r.time));
     let mut done: Vec<Open> = Vec::new();
     for r in &readings {
-        if let Some(mut silent) = open.remove(&(r.datastream, "no_data")) {
+        // A late reading (older than what an open alert has seen) does not move it.
+        let newer = |a: &Open| a.id.is_none() || r.time > a.last_at;
+        if let Some(silent) = open.get(&(r.datastream, "no_data"))
+            && newer(silent)
+            && let Some(mut silent) = open.remove(&(r.datastream, "no_data"))
+        {
             silent.closed_at = Some(r.time);
             silent.event("closed");
             done.push(silent);
         }
         let (Some(limit), Some(v)) = (limits.get(&r.datastream), r.value) else { continue };
         let key = (r.datastream, "limit");
+        if open.get(&key).is_some_and(|a| !newer(a)) {
+            continue;
+        }
         if limit.excess(v) > 0.0 {
             let alert = open.entry(key).or_insert_with(|| Open::new("limit", r.datastream, *limit, r.time));
             if alert.id.is_some() {
@@ -299,7 +317,15 @@ async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
     Ok(())
 }
 
+/// Writes an alert event. Writers of events take turns until they commit, so that the events'
+/// sequence is their commit order: a stream that has read up to one sequence never misses a
+/// smaller one committed later. Events are rare beside readings, and the lock is taken after the
+/// datastreams' locks, always in that order.
 async fn event(conn: &mut sqlx::PgConnection, alert: i64, name: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('sta.alert_events', 0))")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db("ordering alert events"))?;
     sqlx::query("INSERT INTO sta.alert_events (alert_id, event, body) SELECT a.id, $2, sta.alert_body(a) FROM sta.alerts a WHERE a.id = $1")
         .bind(alert)
         .bind(name)
@@ -312,7 +338,7 @@ async fn event(conn: &mut sqlx::PgConnection, alert: i64, name: &str) -> Result<
 /// Writes the latest readings and the status of these Things into the stations layer's table
 /// (only the rows that change).
 pub async fn refresh_stations(conn: &mut sqlx::PgConnection, things: &[i64]) -> Result<()> {
-    sqlx::query("SELECT sta.refresh_stations($1)")
+    sqlx::query("SELECT sta.refresh_stations($1, false)")
         .bind(things)
         .execute(conn)
         .await
@@ -324,7 +350,7 @@ pub async fn refresh_stations(conn: &mut sqlx::PgConnection, things: &[i64]) -> 
 /// alerts it changed at once, and this the latest readings of the others, every few seconds, so
 /// that readings do not all queue on their station's row.
 pub async fn refresh_all_stations(pool: &PgPool) -> Result<()> {
-    sqlx::query("SELECT sta.refresh_stations(array(SELECT id FROM sta.stations))")
+    sqlx::query("SELECT sta.refresh_stations(array(SELECT id FROM sta.stations), true)")
         .execute(pool)
         .await
         .map_err(Error::db("refreshing the stations layer"))?;
@@ -370,6 +396,15 @@ pub struct AlertEvent {
     pub event: String,
     /// The alert as the event left it, with `event` and `sequence`.
     pub body: Json,
+}
+
+/// The sequence of the last alert event (0 before the first).
+pub async fn last_event(pool: &PgPool) -> Result<i64> {
+    let row: (Option<i64>,) = sqlx::query_as("SELECT max(seq) FROM sta.alert_events")
+        .fetch_one(pool)
+        .await
+        .map_err(Error::db("reading alert events"))?;
+    Ok(row.0.unwrap_or(0))
 }
 
 /// Up to `limit` events after `seq`, in order.
@@ -444,6 +479,7 @@ mod tests {
             unit: None,
             location: None,
             feature: None,
+            alerted: false,
         }
     }
 

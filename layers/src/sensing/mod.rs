@@ -13,10 +13,10 @@ pub mod write;
 pub use model::EntitySet;
 pub use odata::Query;
 
-/// The id of the monitoring stations layer, which its first station publishes.
+/// The id of the monitoring stations layer, which its first station publishes (migration 0011).
 pub const STATIONS_LAYER: &str = "monitoring_stations";
 
-/// The table of the monitoring stations layer, which migration 0011 publishes.
+/// The table of the monitoring stations layer.
 pub fn stations_table() -> crate::catalog::TableRef {
     crate::catalog::TableRef { schema: "sta".into(), table: "stations".into() }
 }
@@ -29,4 +29,14 @@ pub async fn partitions(pool: &sqlx::PgPool) -> crate::Result<i32> {
         .await
         .map_err(crate::Error::db("creating observation partitions"))?;
     Ok(row.0)
+}
+
+/// Records the access level that the stations and alerts layers are published with.
+pub async fn configure(pool: &sqlx::PgPool, access: crate::AccessLevel) -> crate::Result<()> {
+    sqlx::query("UPDATE sta.settings SET access = $1")
+        .bind(crate::store::postgis::access_name(access))
+        .execute(pool)
+        .await
+        .map_err(crate::Error::db("recording the monitoring settings"))?;
+    Ok(())
 }

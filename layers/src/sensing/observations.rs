@@ -58,6 +58,8 @@ pub struct Stream {
     pub location: Option<i64>,
     /// The feature of interest made from it, once there is one.
     pub feature: Option<i64>,
+    /// Whether the datastream has an open alert.
+    pub alerted: bool,
 }
 
 impl NewObservation {
@@ -101,6 +103,13 @@ impl NewObservation {
             },
         };
         Ok(new)
+    }
+}
+
+impl NewObservation {
+    /// Makes it an observation of this feature of interest (it is created inside it).
+    pub fn of_feature(&mut self, feature: i64) {
+        self.feature = FeatureOfInterest::Id(feature);
     }
 }
 
@@ -165,38 +174,51 @@ pub fn data_array(body: &Json, most: usize) -> Result<Vec<(NewObservation, Strin
     Ok(out)
 }
 
-/// The datastreams these observations name, with what the alert rules need of them.
-async fn streams(w: &mut Write<'_>, ids: &[i64]) -> Result<HashMap<i64, Stream>> {
+/// The datastreams these observations name, with what the alert rules need of them; and, in the
+/// same round trip, the transaction's time and `count` new observation ids.
+async fn streams(
+    w: &mut Write<'_>,
+    ids: &[i64],
+    count: usize,
+) -> Result<(HashMap<i64, Stream>, DateTime<Utc>, Vec<i64>)> {
     let rows = sqlx::query(
-        "SELECT d.id, d.thing_id, coalesce(t.properties, '{}'), op.name, d.unit_of_measurement->>'symbol', \
-                l.location, (SELECT f.id FROM sta.features_of_interest f WHERE f.location_id = l.location) \
-         FROM sta.datastreams d \
-         JOIN sta.things t ON t.id = d.thing_id \
-         JOIN sta.observed_properties op ON op.id = d.observed_property_id \
-         CROSS JOIN LATERAL (SELECT min(tl.location_id) AS location FROM sta.thing_locations tl \
-                             WHERE tl.thing_id = d.thing_id) l \
-         WHERE d.id = ANY($1)",
+        "WITH fresh AS MATERIALIZED ( \
+             SELECT now() AS at, array(SELECT nextval('sta.observations_id') FROM generate_series(1, $2)) AS ids) \
+         SELECT fresh.at, fresh.ids, d.id, d.thing_id, coalesce(t.properties, '{}'), op.name, \
+                d.unit_of_measurement->>'symbol', l.location, \
+                (SELECT f.id FROM sta.features_of_interest f WHERE f.location_id = l.location), \
+                EXISTS (SELECT FROM sta.alerts a WHERE a.datastream_id = d.id AND a.closed_at IS NULL) \
+         FROM fresh LEFT JOIN ( \
+             sta.datastreams d \
+             JOIN sta.things t ON t.id = d.thing_id \
+             JOIN sta.observed_properties op ON op.id = d.observed_property_id \
+             CROSS JOIN LATERAL (SELECT min(tl.location_id) AS location FROM sta.thing_locations tl \
+                                 WHERE tl.thing_id = d.thing_id) l \
+         ) ON d.id = ANY($1)",
     )
     .bind(ids)
+    .bind(count as i64)
     .fetch_all(&mut *w.conn)
     .await
     .map_err(write_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let sqlx::types::Json(station): sqlx::types::Json<Map<String, Json>> = r.get(2);
-            let s = Stream {
-                id: r.get(0),
-                thing: r.get(1),
-                station,
-                parameter: r.get(3),
-                unit: r.get(4),
-                location: r.get(5),
-                feature: r.get(6),
-            };
-            (s.id, s)
-        })
-        .collect())
+    let first = rows.first().ok_or_else(|| Error::db("reading datastreams")(sqlx::Error::RowNotFound))?;
+    let (at, new_ids): (DateTime<Utc>, Vec<i64>) = (first.get(0), first.get(1));
+    let mut streams = HashMap::new();
+    for r in rows.iter().filter(|r| r.get::<Option<i64>, _>(2).is_some()) {
+        let sqlx::types::Json(station): sqlx::types::Json<Map<String, Json>> = r.get(4);
+        let s = Stream {
+            id: r.get(2),
+            thing: r.get(3),
+            station,
+            parameter: r.get(5),
+            unit: r.get(6),
+            location: r.get(7),
+            feature: r.get(8),
+            alerted: r.get(9),
+        };
+        streams.insert(s.id, s);
+    }
+    Ok((streams, at, new_ids))
 }
 
 /// The feature of interest made from a Location (once, then reused).
@@ -228,8 +250,10 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
     let mut ids: Vec<i64> = items.iter().map(|(o, _)| o.datastream).collect();
     ids.sort_unstable();
     ids.dedup();
-    let streams = streams(w, &ids).await?;
+    let (streams, now, new_ids) = streams(w, &ids, items.len()).await?;
     let mut features: HashMap<i64, i64> = HashMap::new();
+    // Features of interest named by id, each looked up once.
+    let mut checked: Vec<i64> = Vec::new();
     let mut feature_ids = Vec::with_capacity(items.len());
     for (o, at) in &items {
         let stream = streams
@@ -244,7 +268,9 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
             )));
         }
         let feature = match &o.feature {
+            FeatureOfInterest::Id(id) if checked.contains(id) => *id,
             FeatureOfInterest::Id(id) => {
+                checked.push(*id);
                 let found = sqlx::query("SELECT 1 FROM sta.features_of_interest WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *w.conn)
@@ -277,13 +303,6 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
         };
         feature_ids.push(feature);
     }
-    let row = sqlx::query("SELECT now(), array(SELECT nextval('sta.observations_id') FROM generate_series(1, $1))")
-        .bind(items.len() as i64)
-        .fetch_one(&mut *w.conn)
-        .await
-        .map_err(write_error)?;
-    let now: DateTime<Utc> = row.get(0);
-    let new_ids: Vec<i64> = row.get(1);
     let observations: Vec<NewObservation> = items.into_iter().map(|(o, _)| o).collect();
     let times: Vec<DateTime<Utc>> = observations.iter().map(|o| o.phenomenon.map_or(now, |p| p.0)).collect();
     let json = |f: &dyn Fn(&NewObservation) -> Option<Json>| -> Vec<Option<sqlx::types::Json<Json>>> {

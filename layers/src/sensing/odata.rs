@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 
 use crate::{Error, Result};
 
-/// Nesting of parentheses and `$expand` a query may have: deeper input is refused before it can
-/// exhaust the stack.
+/// Nesting of parentheses an expression may have: deeper input is refused before it can exhaust
+/// the stack.
 const MAX_DEPTH: usize = 32;
+/// Levels of `$expand` (nested options and `A/B` paths alike): each multiplies the work.
+const MAX_EXPAND: usize = 4;
 /// Terms one expression may have.
 const MAX_TERMS: usize = 256;
 
@@ -159,8 +161,8 @@ impl Query {
     }
 
     fn parse_at<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, depth: usize) -> Result<Self> {
-        if depth > MAX_DEPTH {
-            return Err(bad("$expand is nested too deeply"));
+        if depth > MAX_EXPAND {
+            return Err(bad(format!("$expand reaches at most {MAX_EXPAND} levels deep")));
         }
         let mut q = Self::default();
         let mut seen = Vec::new();
@@ -244,9 +246,9 @@ fn expands(value: &str, depth: usize) -> Result<Vec<Expand>> {
                 option.split_once('=').ok_or_else(|| bad(format!("$expand option {option:?} has no value")))?;
             pairs.push((k.trim(), v));
         }
-        let mut query = Query::parse_at(pairs, depth + 1)?;
         // `A/B(options)` expands A, and B within it.
         let mut steps: Vec<&str> = path.split('/').map(str::trim).collect();
+        let mut query = Query::parse_at(pairs, depth + steps.len())?;
         let last = steps.pop().unwrap_or_default();
         let mut nav = last.to_owned();
         while let Some(outer) = steps.pop() {
@@ -256,9 +258,31 @@ fn expands(value: &str, depth: usize) -> Result<Vec<Expand>> {
         if nav.is_empty() || !nav.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(bad(format!("$expand names navigation properties, not {item:?}")));
         }
-        out.push(Expand { nav, query });
+        merge(&mut out, Expand { nav, query })?;
     }
     Ok(out)
+}
+
+/// Adds an expanded navigation property; one named twice (`A/B,A/C`) is expanded once with both
+/// of its own expansions, as long as its other options agree.
+fn merge(out: &mut Vec<Expand>, e: Expand) -> Result<()> {
+    let Some(same) = out.iter_mut().find(|o| o.nav == e.nav) else {
+        out.push(e);
+        return Ok(());
+    };
+    let options = |q: &Query| Query { expand: Vec::new(), rest: Vec::new(), ..q.clone() };
+    if options(&same.query) != options(&e.query) {
+        return Err(bad(format!("{} is expanded twice with different options", e.nav)));
+    }
+    for inner in e.query.expand {
+        merge(&mut same.query.expand, inner)?;
+    }
+    for r in e.query.rest {
+        if !same.query.rest.contains(&r) {
+            same.query.rest.push(r);
+        }
+    }
+    Ok(())
 }
 
 /// A token of an expression.
@@ -572,6 +596,10 @@ mod tests {
         assert_eq!(ds.query.select, Some(vec!["name".to_owned()]));
         assert_eq!(ds.query.expand[0].nav, "Observations");
         assert_eq!(ds.query.expand[0].query.top, Some(2));
+        let q = Query::parse([("$expand", "Datastreams/Sensor,Datastreams/ObservedProperty")]).expect("valid");
+        assert_eq!(q.expand.len(), 1);
+        let inner: Vec<&str> = q.expand[0].query.expand.iter().map(|e| e.nav.as_str()).collect();
+        assert_eq!(inner, ["Sensor", "ObservedProperty"]);
         let q = Query::parse([("$expand", "Datastream/Thing")]).expect("valid");
         assert_eq!(q.expand[0].nav, "Datastream");
         assert_eq!(q.expand[0].query.expand[0].nav, "Thing");
@@ -587,5 +615,7 @@ mod tests {
         assert!(Query::parse([("$expand", "Datastreams($top=1")]).is_err());
         let deep = format!("{}Things{}", "Things($expand=".repeat(40), ")".repeat(40));
         assert!(Query::parse([("$expand", deep.as_str())]).is_err());
+        assert!(Query::parse([("$expand", "Datastreams/Thing/Datastreams/Thing/Datastreams")]).is_err());
+        assert!(Query::parse([("$expand", "Datastreams($top=1),Datastreams($top=2)")]).is_err());
     }
 }

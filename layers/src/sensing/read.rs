@@ -168,9 +168,37 @@ pub struct Reader<'a> {
     pub base: &'a str,
     /// Page sizes.
     pub paging: Paging,
+    /// Queries and entities one request may still read: `$expand` multiplies both, so the
+    /// request is refused (400) once they are spent rather than left to run.
+    pub budget: std::sync::atomic::AtomicU64,
 }
 
-impl Reader<'_> {
+impl Paging {
+    /// The page size a query gets.
+    pub fn top(&self, query: &Query) -> u64 {
+        query.top.unwrap_or(self.default_top).min(self.max_top)
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of one request, with its budget of queries and entities.
+    pub fn new(pool: &'a PgPool, base: &'a str, paging: Paging) -> Self {
+        // Room for a full page with a few expanded members each.
+        let budget = (paging.max_top * 4).max(10_000);
+        Reader { pool, base, paging, budget: budget.into() }
+    }
+
+    fn spend(&self, n: u64) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let left = self.budget.fetch_sub(n.min(self.budget.load(Ordering::Relaxed)), Ordering::Relaxed);
+        if left < n {
+            return Err(Error::BadQuery(
+                "the request reads too many entities (its $expand and $top multiply): ask for less".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// A page of the set's entities in `scope`, as `query` asks.
     pub fn list<'b>(&'b self, set: EntitySet, scope: Scope, query: &'b Query) -> BoxFuture<'b, Result<Page>> {
         Box::pin(async move { self.list_where(set, scope, query, None).await })
@@ -191,10 +219,8 @@ impl Reader<'_> {
 
     async fn list_where(&self, set: EntitySet, scope: Scope, query: &Query, id: Option<i64>) -> Result<Page> {
         check_names(set, query)?;
-        let top = query.top.unwrap_or(self.paging.default_top);
-        if top > self.paging.max_top {
-            return Err(Error::BadQuery(format!("$top is at most {}", self.paging.max_top)));
-        }
+        // A larger $top is served as pages of the largest, with a next link.
+        let top = self.paging.top(query);
         let mut sql = Sql::default();
         let mut conditions = vec![scope.condition("e", &mut sql)];
         if let Some(id) = id {
@@ -228,7 +254,8 @@ impl Reader<'_> {
             order.join(", ")
         );
         let rows = sql.query().fetch_all(self.pool).await.map_err(read_error)?;
-        let more = rows.len() as u64 > top;
+        self.spend(1 + rows.len() as u64)?;
+        let more = top > 0 && rows.len() as u64 > top;
         let mut values = Vec::with_capacity(rows.len());
         for row in rows.into_iter().take(top as usize) {
             let id: i64 = row.get(0);
@@ -255,8 +282,9 @@ impl Reader<'_> {
         }
         for (name, value) in body {
             // Optional properties without a value are left out, as the standard's examples do;
-            // a result is mandatory, and null is a result.
-            if wanted(&name) && (!value.is_null() || name == "result") {
+            // an Observation's result and resultTime are mandatory, and may be null.
+            let mandatory = set == EntitySet::Observations && (name == "result" || name == "resultTime");
+            if wanted(&name) && (!value.is_null() || mandatory) {
                 out.insert(name, value);
             }
         }
@@ -283,7 +311,7 @@ impl Reader<'_> {
             return Ok(());
         }
         if page.more {
-            let top = expand.query.top.unwrap_or(self.paging.default_top);
+            let top = self.paging.top(&expand.query);
             let link = format!("{}/{}({id})/{}", self.base, set.name(), nav.name);
             entity.insert(format!("{}@iot.nextLink", nav.name), next_link(&link, &expand.query, top).into());
         }
@@ -332,6 +360,12 @@ fn check_names(set: EntitySet, query: &Query) -> Result<()> {
 /// A query's failure: the database refusing a value (a time that does not parse, a division) is
 /// the request's fault.
 fn read_error(e: sqlx::Error) -> Error {
+    // PostGIS reports WKT it cannot parse as an internal error (XX000): it is the request's.
+    if let sqlx::Error::Database(d) = &e
+        && d.message().starts_with("parse error")
+    {
+        return Error::BadQuery(format!("a geography literal: {}", d.message()));
+    }
     let err = Error::db("reading entities")(e);
     match err.refused_by_table() {
         Some(why) => Error::BadQuery(why),

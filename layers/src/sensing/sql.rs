@@ -220,8 +220,7 @@ impl<'a> Compiler<'a> {
             _ => "<=",
         };
         let (a, b) = match (left, right) {
-            ((a, Ty::Null), (b, _)) | ((b, _), (a, Ty::Null)) => {
-                let _ = a;
+            ((_, Ty::Null), (b, _)) | ((b, _), (_, Ty::Null)) => {
                 return match op {
                     Op::Eq => Ok((format!("({b} IS NULL)"), Ty::Bool)),
                     Op::Ne => Ok((format!("({b} IS NOT NULL)"), Ty::Bool)),
@@ -241,12 +240,15 @@ impl<'a> Compiler<'a> {
         let arity = |n: usize| {
             if compiled.len() == n { Ok(()) } else { Err(bad(format!("{name} takes {n} arguments"))) }
         };
-        let text = |i: usize| as_text(compiled[i].clone());
-        let geom = |i: usize| match compiled[i].clone() {
+        // Each argument is read through `arg`, so that too few arguments are a 400 wherever the
+        // arity is checked.
+        let arg = |i: usize| compiled.get(i).cloned().ok_or_else(|| bad(format!("{name} takes more arguments")));
+        let text = |i: usize| as_text(arg(i)?);
+        let geom = |i: usize| match arg(i)? {
             (t, Ty::Geometry) => Ok(t),
             _ => Err(bad(format!("argument {} of {name} is not a geometry", i + 1))),
         };
-        let time = |i: usize| match compiled[i].clone() {
+        let time = |i: usize| match arg(i)? {
             (t, Ty::Time) => Ok(t),
             (t, Ty::Text | Ty::Json) => Ok(format!("({})::timestamptz", as_text((t, Ty::Text))?)),
             _ => Err(bad(format!("argument {} of {name} is not a time", i + 1))),
@@ -269,8 +271,23 @@ impl<'a> Compiler<'a> {
                 (arity(1)?, format!("extract({name} FROM ({}) AT TIME ZONE 'UTC')", time(0)?), Ty::Number)
             }
             "now" => (arity(0)?, "now()".to_owned(), Ty::Time),
-            "round" | "floor" => (arity(1)?, format!("{name}({})", number(compiled[0].clone())?), Ty::Number),
-            "ceiling" => (arity(1)?, format!("ceiling({})", number(compiled[0].clone())?), Ty::Number),
+            // Times are UTC here: the offset of every instant is 0.
+            "totaloffsetminutes" => (arity(1)?, format!("(0 * extract(epoch FROM {}))", time(0)?), Ty::Number),
+            "fractionalseconds" => {
+                (arity(1)?, format!("(extract(microseconds FROM {}) % 1000000 / 1e6)", time(0)?), Ty::Number)
+            }
+            "date" => (arity(1)?, format!("(({}) AT TIME ZONE 'UTC')::date::text", time(0)?), Ty::Text),
+            "time" => (arity(1)?, format!("(({}) AT TIME ZONE 'UTC')::time::text", time(0)?), Ty::Text),
+            // OData counts from 0, SQL from 1.
+            "substring" if compiled.len() == 2 => {
+                ((), format!("substr({}, ({})::int + 1)", text(0)?, number(arg(1)?)?), Ty::Text)
+            }
+            "substring" => {
+                let (s, from, n) = (text(0)?, number(arg(1)?)?, number(arg(2)?)?);
+                (arity(3)?, format!("substr({s}, ({from})::int + 1, ({n})::int)"), Ty::Text)
+            }
+            "round" | "floor" => (arity(1)?, format!("{name}({})", number(arg(0)?)?), Ty::Number),
+            "ceiling" => (arity(1)?, format!("ceiling({})", number(arg(0)?)?), Ty::Number),
             "geo.distance" => (arity(2)?, format!("ST_Distance({}, {})", geom(0)?, geom(1)?), Ty::Number),
             "geo.length" => (arity(1)?, format!("ST_Length({})", geom(0)?), Ty::Number),
             "geo.intersects" => (arity(2)?, format!("ST_Intersects({}, {})", geom(0)?, geom(1)?), Ty::Bool),
@@ -365,6 +382,8 @@ mod tests {
             "phenomenonTime eq 'a' or location eq 1",
             "unknownfn(name)",
             "substringof(name)",
+            "endswith(result)",
+            "round()",
             "description",
         ] {
             let set = if f.starts_with("Datastreams") || f == "description" {

@@ -185,8 +185,12 @@ impl Write<'_> {
         Box::pin(async move {
             let object = body.as_object().ok_or_else(|| invalid(&pointer, "an entity is a JSON object"))?;
             if set == EntitySet::Observations {
-                let datastream = preset.map(|(_, id)| id);
-                let new = NewObservation::from_json(body, &pointer, datastream)?;
+                // Created inside its Datastream, or inside its FeatureOfInterest.
+                let datastream = preset.filter(|(col, _)| *col == "datastream_id").map(|(_, id)| id);
+                let mut new = NewObservation::from_json(body, &pointer, datastream)?;
+                if let Some((_, feature)) = preset.filter(|(col, _)| *col == "feature_id") {
+                    new.of_feature(feature);
+                }
                 let ids = observations::insert(self, vec![(new, pointer)]).await?;
                 return Ok(ids[0]);
             }

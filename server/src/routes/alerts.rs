@@ -1,5 +1,6 @@
 //! Alerts as they happen: `/alerts` (the open ones, or all), `/alerts/stream` (Server-Sent
-//! Events, one per change of an alert, resumable with `Last-Event-ID`) and
+//! Events, one per change of an alert, from the one follower of the events table, resumable
+//! with `Last-Event-ID`) and
 //! `POST /alerts/{id}/acknowledge` for operators.
 
 use std::{convert::Infallible, time::Duration};
@@ -14,15 +15,14 @@ use axum::{
     routing::MethodRouter,
 };
 use futures_util::{StreamExt, stream};
-use layers::sensing::alerts;
+use layers::sensing::alerts::{self, AlertEvent};
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::{auth::Caller, error::ApiError, media::JSON, request::Params, state::AppState};
 
-/// Events one read of the table sends at most.
-const BATCH: i64 = 500;
-/// How often a stream looks at the table without a signal (writes through another replica).
-const POLL: Duration = Duration::from_millis(500);
+/// Missed events one reconnection replays at most.
+const REPLAY: i64 = 10_000;
 
 /// The alert paths and their methods.
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -34,14 +34,6 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
-fn readable<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a sqlx::PgPool, ApiError> {
-    let pool = state.pool().ok_or_else(|| ApiError::NotFound("alerts need a database".into()))?;
-    if !caller.may_read(state.monitoring_access()) {
-        return Err(ApiError::NotFound("no such resource".into()));
-    }
-    Ok(pool)
-}
-
 fn failed(e: layers::Error) -> ApiError {
     match e {
         layers::Error::NoEntity(detail) => ApiError::NotFound(detail),
@@ -51,7 +43,7 @@ fn failed(e: layers::Error) -> ApiError {
 
 async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Response, ApiError> {
     params.only(&["status"])?;
-    let pool = readable(&state, &caller)?;
+    let pool = state.monitoring_pool(&caller)?;
     let open_only = match params.get("status") {
         None | Some("open") => true,
         Some("all") => false,
@@ -68,52 +60,55 @@ async fn stream_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     params.only(&[])?;
-    let pool = readable(&state, &caller)?.clone();
-    let after = match headers.get("last-event-id") {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .ok_or_else(|| ApiError::BadRequest("Last-Event-ID is the sequence of an alert event".into()))?,
-        None => {
-            let row: (Option<i64>,) = sqlx::query_as("SELECT max(seq) FROM sta.alert_events")
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| ApiError::Unavailable(format!("alerts cannot be read now: {e}")))?;
-            row.0.unwrap_or(0)
-        }
+    let pool = state.monitoring_pool(&caller)?.clone();
+    let closing = state.hub().closing();
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID is the sequence of an alert event".into()))?,
+        ),
     };
-    let signal = state.clone();
-    let events = stream::unfold(Some(after), move |after| {
-        let (state, pool) = (signal.clone(), pool.clone());
+    // Subscribed before the replay is read, so that nothing falls between the two.
+    let live = state.alert_feed().subscribe();
+    let replay = match resume {
+        Some(after) => alerts::events_after(&pool, after, REPLAY).await.map_err(failed)?,
+        None => Vec::new(),
+    };
+    // A replay that reaches its bound ends the stream: the client resumes from its last event.
+    let complete = replay.len() < REPLAY as usize;
+    let last = replay.last().map(|e| e.seq).or(resume).unwrap_or(0);
+    let replayed: Vec<Result<Event, Infallible>> = replay.iter().map(|e| Ok(event(e))).collect();
+    let following = stream::unfold(complete.then_some((live, last)), move |follow| {
+        let (state, caller) = (state.clone(), caller.clone());
         async move {
-            let mut after = after?;
+            let (mut live, last) = follow?;
             loop {
-                // Armed before the table is read, so that a commit in between still wakes it.
-                let woken = state.alert_signal().notified();
-                tokio::pin!(woken);
-                woken.as_mut().enable();
-                match alerts::events_after(&pool, after, BATCH).await {
-                    // The client resumes from its last event when the stream ends.
-                    Err(_) => return None,
-                    Ok(found) if !found.is_empty() => {
-                        after = found.last().map_or(after, |e| e.seq);
-                        let sent: Vec<Result<Event, Infallible>> = found
-                            .into_iter()
-                            .map(|e| Ok(Event::default().id(e.seq.to_string()).event(e.event).data(e.body.to_string())))
-                            .collect();
-                        return Some((stream::iter(sent), Some(after)));
-                    }
-                    Ok(_) => {
-                        let _ = tokio::time::timeout(POLL, woken).await;
-                    }
+                let e = match live.recv().await {
+                    Ok(e) if e.seq <= last => continue,
+                    Ok(e) => e,
+                    // Too slow for the stream, or shutting down: the client resumes from its last event.
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => return None,
+                };
+                // The same rule as every other monitoring URL, as it is now.
+                let revoked = caller.key.as_ref().is_some_and(|k| !state.keyring().knows(k));
+                if revoked || !caller.may_read(state.monitoring_access()) {
+                    return None;
                 }
+                let seq = e.seq;
+                return Some((Ok(event(&e)), Some((live, seq))));
             }
         }
     });
-    let closing = state.hub().closing();
-    let events = events.flatten().take_until(closing);
+    let events = stream::iter(replayed).chain(following).take_until(closing);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+/// An alert event on the stream: its sequence as the id, its name as the event type.
+fn event(e: &AlertEvent) -> Event {
+    Event::default().id(e.seq.to_string()).event(e.event.clone()).data(e.body.to_string())
 }
 
 async fn acknowledge(
@@ -121,7 +116,7 @@ async fn acknowledge(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let pool = readable(&state, &caller)?;
+    let pool = state.monitoring_pool(&caller)?;
     let operator = caller.role.as_ref().is_some_and(|r| state.settings().monitoring.operators.contains(r));
     if !operator {
         return Err(match caller.key {

@@ -26,14 +26,18 @@ use serde_json::{Value as Json, json};
 use super::base_url;
 use crate::{auth::Caller, error::ApiError, media::JSON, request, state::AppState};
 
-/// The conformance classes of OGC 18-088 this service implements.
+/// The conformance classes of OGC 18-088 this service implements. Not the data-array class:
+/// `CreateObservations` is served, `$resultFormat=dataArray` on reads is not.
 const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
 ];
+
+/// What an entity's path allows, and a collection's (the `Allow` of a 405).
+const ENTITY_METHODS: &str = "GET, HEAD, PATCH, DELETE";
+const COLLECTION_METHODS: &str = "GET, HEAD, POST";
 
 /// The SensorThings paths and their methods.
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -57,21 +61,12 @@ fn answer(e: layers::Error) -> ApiError {
     }
 }
 
-/// The database, for a caller who may read the monitoring data.
-fn readable<'a>(state: &'a AppState, caller: &Caller) -> Result<&'a sqlx::PgPool, ApiError> {
-    let pool = state.pool().ok_or_else(|| ApiError::NotFound("monitoring needs a database".into()))?;
-    if !caller.may_read(state.monitoring_access()) {
-        return Err(ApiError::NotFound("no such resource".into()));
-    }
-    Ok(pool)
-}
-
 fn service_root(headers: &HeaderMap) -> String {
     format!("{}/sta/v1.1", base_url(headers))
 }
 
 async fn root(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
-    readable(&state, &caller)?;
+    state.monitoring_pool(&caller)?;
     let base = service_root(&headers);
     let sets: Vec<Json> =
         EntitySet::ALL.iter().map(|s| json!({"name": s.name(), "url": format!("{base}/{}", s.name())})).collect();
@@ -86,10 +81,10 @@ async fn read(
     params: request::Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let pool = readable(&state, &caller)?;
+    let pool = state.monitoring_pool(&caller)?;
     let query = Query::parse(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(answer)?;
     let base = service_root(&headers);
-    let reader = Reader { pool, base: &base, paging: state.settings().monitoring.paging };
+    let reader = Reader::new(pool, &base, state.settings().monitoring.paging);
     let body = match read::resolve(pool, &path).await.map_err(answer)? {
         Resource::Collection(set, scope) => {
             let page = reader.list(set, scope, &query).await.map_err(answer)?;
@@ -98,7 +93,7 @@ async fn read(
                 out.insert("@iot.count".into(), count.into());
             }
             if page.more {
-                let top = query.top.unwrap_or(reader.paging.default_top);
+                let top = reader.paging.top(&query);
                 let link = format!("{base}/{}", path.trim_matches('/'));
                 out.insert("@iot.nextLink".into(), read::next_link(&link, &query, top).into());
             }
@@ -143,8 +138,13 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let pool = readable(&state, &caller)?.clone();
     let author = author(&state, &caller)?;
+    // A reporting device writes its readings whatever it may read.
+    let pool = match author {
+        Author::Station(_) => state.pool().ok_or_else(|| ApiError::NotFound("monitoring needs a database".into()))?,
+        Author::Operator => state.monitoring_pool(&caller)?,
+    }
+    .clone();
     let json = request::json_body(state.settings(), &headers, body, &[JSON]).await?;
     let monitoring = &state.settings().monitoring;
     let base = service_root(&headers);
@@ -166,7 +166,12 @@ async fn create(
             Link::Reverse(_) => (set, Some((parent, id, nav.name))),
             _ => return Err(ApiError::BadRequest(format!("create {} at /{} instead", set.name(), set.name()))),
         },
-        _ => return Err(ApiError::MethodNotAllowed("entities are created by POST to a collection".into())),
+        _ => {
+            return Err(ApiError::ReadOnly {
+                allow: ENTITY_METHODS,
+                detail: "entities are created by POST to a collection".into(),
+            });
+        }
     };
     // An entity created under its parent (`Datastreams(1)/Observations`) names the parent.
     let json = match (preset, json) {
@@ -185,7 +190,7 @@ async fn create(
     let raised = write.alert_events;
     tx.commit().await.map_err(db)?;
     state.alerts_changed(raised);
-    let reader = Reader { pool: &pool, base: &base, paging: monitoring.paging };
+    let reader = Reader::new(&pool, &base, monitoring.paging);
     let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
     let location = format!("{base}/{}({id})", set.name());
     Ok((
@@ -200,7 +205,10 @@ async fn create(
 async fn entity(pool: &sqlx::PgPool, path: &str) -> Result<(EntitySet, i64), ApiError> {
     match read::resolve(pool, path).await.map_err(answer)? {
         Resource::Entity(set, id) => Ok((set, id)),
-        _ => Err(ApiError::MethodNotAllowed("one entity is changed or deleted at a time: name it".into())),
+        _ => Err(ApiError::ReadOnly {
+            allow: COLLECTION_METHODS,
+            detail: "one entity is changed or deleted at a time: name it".into(),
+        }),
     }
 }
 
@@ -211,7 +219,7 @@ async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let pool = readable(&state, &caller)?.clone();
+    let pool = state.monitoring_pool(&caller)?.clone();
     let author = author(&state, &caller)?;
     let json = request::json_body(state.settings(), &headers, body, &[JSON, "application/merge-patch+json"]).await?;
     let (set, id) = entity(&pool, &path).await?;
@@ -222,13 +230,13 @@ async fn update(
     write.update(set, id, &json).await.map_err(answer)?;
     tx.commit().await.map_err(db)?;
     let base = service_root(&headers);
-    let reader = Reader { pool: &pool, base: &base, paging: monitoring.paging };
+    let reader = Reader::new(&pool, &base, monitoring.paging);
     let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
     Ok(([(header::CONTENT_TYPE, JSON)], entity.to_string()).into_response())
 }
 
 async fn remove(State(state): State<AppState>, caller: Caller, Path(path): Path<String>) -> Result<Response, ApiError> {
-    let pool = readable(&state, &caller)?.clone();
+    let pool = state.monitoring_pool(&caller)?.clone();
     let author = author(&state, &caller)?;
     let (set, id) = entity(&pool, &path).await?;
     let monitoring = &state.settings().monitoring;

@@ -347,8 +347,6 @@ fn answer_json(view: &LayerView, f: &Feature, crs: Crs) -> Result<Json, ApiError
     Ok(answer)
 }
 
-/// The body as JSON: 415 for a media type this path does not take, 413 past the limit, 400
-/// for what is not JSON.
 /// The CRS of the body's coordinates: `Content-Crs`, CRS84 without one.
 fn content_crs(headers: &HeaderMap) -> Result<Crs, ApiError> {
     let Some(v) = headers.get("content-crs") else { return Ok(Crs::Crs84) };
