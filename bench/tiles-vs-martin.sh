@@ -3,7 +3,7 @@
 # gzip as browsers do. Cold (caches off) at concurrency 16 and 64 per layer, then warm.
 #   bench/tiles-vs-martin.sh DATABASE_URL BANDO_BIN MARTIN_BIN LOADGEN_BIN [OUT_DIR]
 # The database holds the benchmark province (bench/generate-province.sh ... bench). Martin is the
-# crates.io release (cargo install martin --version 1.14.0 --no-default-features --features
+# published release (cargo install martin --version 1.14.0 --no-default-features --features
 # postgres); this script only runs the binary it is given. Every run is bounded in time.
 set -euo pipefail
 db=$1 bando=$2 martin=$3 loadgen=$4 out=${5:-bench/out}

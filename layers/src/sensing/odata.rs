@@ -1,7 +1,7 @@
 //! The SensorThings query options (OGC 18-088 §9.3): `$filter` and `$orderby` expressions,
 //! `$select`, `$expand` with nested options, `$top`, `$skip`, `$count`.
 //!
-//! Hand-written: the OData crates on crates.io parse OData 4 filters without SensorThings'
+//! Hand-written: the published OData crates parse OData 4 filters without SensorThings'
 //! paths across entities (`Datastream/Thing/name`), `geography'…'` literals or `st_*`
 //! functions, and bring decimal and time-zone tables with them.
 
