@@ -244,6 +244,58 @@ async fn feature_from_location(w: &mut Write<'_>, location: i64) -> Result<i64> 
     Ok(row.get(0))
 }
 
+/// Features of interest a batch has resolved: those made from a Location, by location, and
+/// those named by id that exist.
+#[derive(Default)]
+struct Features {
+    made: HashMap<i64, i64>,
+    checked: Vec<i64>,
+}
+
+/// The feature of interest of one new observation: named, given inline, or its Thing's Location.
+async fn feature_of(
+    w: &mut Write<'_>,
+    o: &NewObservation,
+    at: &str,
+    stream: &Stream,
+    found: &mut Features,
+) -> Result<i64> {
+    Ok(match &o.feature {
+        FeatureOfInterest::Id(id) if found.checked.contains(id) => *id,
+        FeatureOfInterest::Id(id) => {
+            found.checked.push(*id);
+            let exists = sqlx::query("SELECT 1 FROM sta.features_of_interest WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *w.conn)
+                .await
+                .map_err(write_error)?;
+            exists.ok_or_else(|| {
+                invalid(&format!("{at}/FeatureOfInterest/@iot.id"), format!("no FeaturesOfInterest({id})"))
+            })?;
+            *id
+        }
+        FeatureOfInterest::New(body) => {
+            if matches!(w.author, Author::Station(_)) {
+                return Err(Error::NotAllowed("a station key may not create features of interest".into()));
+            }
+            w.create_feature(body, format!("{at}/FeatureOfInterest")).await?
+        }
+        FeatureOfInterest::FromLocation => {
+            let location = stream.location.ok_or_else(|| {
+                invalid(&format!("{at}/FeatureOfInterest"), "required: the Thing has no Location to take it from")
+            })?;
+            match found.made.get(&location).copied().or(stream.feature) {
+                Some(f) => f,
+                None => {
+                    let f = feature_from_location(w, location).await?;
+                    found.made.insert(location, f);
+                    f
+                }
+            }
+        }
+    })
+}
+
 /// Inserts the observations (each with the pointer that names it in the request) and returns
 /// their ids, in order.
 pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> Result<Vec<i64>> {
@@ -251,9 +303,7 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
     ids.sort_unstable();
     ids.dedup();
     let (streams, now, new_ids) = streams(w, &ids, items.len()).await?;
-    let mut features: HashMap<i64, i64> = HashMap::new();
-    // Features of interest named by id, each looked up once.
-    let mut checked: Vec<i64> = Vec::new();
+    let mut found = Features::default();
     let mut feature_ids = Vec::with_capacity(items.len());
     for (o, at) in &items {
         let stream = streams
@@ -267,41 +317,7 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
                 o.datastream
             )));
         }
-        let feature = match &o.feature {
-            FeatureOfInterest::Id(id) if checked.contains(id) => *id,
-            FeatureOfInterest::Id(id) => {
-                checked.push(*id);
-                let found = sqlx::query("SELECT 1 FROM sta.features_of_interest WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *w.conn)
-                    .await
-                    .map_err(write_error)?;
-                found.ok_or_else(|| {
-                    invalid(&format!("{at}/FeatureOfInterest/@iot.id"), format!("no FeaturesOfInterest({id})"))
-                })?;
-                *id
-            }
-            FeatureOfInterest::New(body) => {
-                if matches!(w.author, Author::Station(_)) {
-                    return Err(Error::NotAllowed("a station key may not create features of interest".into()));
-                }
-                w.create_feature(body, format!("{at}/FeatureOfInterest")).await?
-            }
-            FeatureOfInterest::FromLocation => {
-                let location = stream.location.ok_or_else(|| {
-                    invalid(&format!("{at}/FeatureOfInterest"), "required: the Thing has no Location to take it from")
-                })?;
-                match features.get(&location).copied().or(stream.feature) {
-                    Some(f) => f,
-                    None => {
-                        let f = feature_from_location(w, location).await?;
-                        features.insert(location, f);
-                        f
-                    }
-                }
-            }
-        };
-        feature_ids.push(feature);
+        feature_ids.push(feature_of(w, o, at, stream, &mut found).await?);
     }
     let observations: Vec<NewObservation> = items.into_iter().map(|(o, _)| o).collect();
     let times: Vec<DateTime<Utc>> = observations.iter().map(|o| o.phenomenon.map_or(now, |p| p.0)).collect();
