@@ -23,6 +23,14 @@ CREATE TABLE sta.stations (
     geom        geometry(Point, 4326) NOT NULL
 );
 
+-- Publishes one of this schema's tables as a layer, at the configured access level, once.
+CREATE FUNCTION sta.publish_layer(layer text, title text, description text, tbl text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
+    SELECT layer, title, description, 'sta', tbl, 'Point', access, true FROM sta.settings
+    ON CONFLICT (id) DO NOTHING
+$$;
+
 -- A Thing gets its station row with its first Location (a point on it, for areas). The first
 -- station publishes the layer, as an import publishes the layer it creates: a database without
 -- monitoring has no empty stations layer.
@@ -32,11 +40,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM new_links) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
-    SELECT 'monitoring_stations', 'Trạm quan trắc môi trường',
-           'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
-           'sta', 'stations', 'Point', access, true FROM sta.settings
-    ON CONFLICT (id) DO NOTHING;
+    PERFORM sta.publish_layer('monitoring_stations', 'Trạm quan trắc môi trường',
+        'Environmental monitoring stations with their latest readings and alert status (SensorThings Things)',
+        'stations');
     INSERT INTO sta.stations (id, name, description, class, geom)
     SELECT DISTINCT ON (t.id) t.id, t.name, t.description, t.properties->>'class', ST_Force2D(ST_PointOnSurface(l.geom))
     FROM new_links n JOIN sta.things t ON t.id = n.thing_id JOIN sta.locations l ON l.id = n.location_id
@@ -123,10 +129,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM new_alerts) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO bando.layers (id, title, description, schema_name, table_name, geometry_type, access, imported)
-    SELECT 'alerts', 'Cảnh báo quan trắc', 'Monitoring alerts: readings over their limits, stations without data',
-           'sta', 'alerts', 'Point', access, true FROM sta.settings
-    ON CONFLICT (id) DO NOTHING;
+    PERFORM sta.publish_layer('alerts', 'Cảnh báo quan trắc',
+        'Monitoring alerts: readings over their limits, stations without data', 'alerts');
     RETURN NULL;
 END $$;
 CREATE TRIGGER alerts_published AFTER INSERT ON sta.alerts

@@ -549,10 +549,7 @@ fn the_viewer_lists_alerts_live_and_shows_a_stations_readings_and_chart() {
     assert_eq!(post(&server, "CreateObservations", Some(&device), &day).status(), 201);
     assert_eq!(observe(&server, &device, ph, 7.1), StatusCode::CREATED);
     let thing: i64 = db.sql(&format!("SELECT thing_id FROM sta.datastreams WHERE id = {cod}")).parse().unwrap();
-    wait_for(|| {
-        (server.json(&format!("/collections/monitoring_stations/items/{thing}"))["properties"]["status"] == "alert")
-            .then_some(())
-    });
+    wait_for(|| station_shown(&server, thing).filter(|f| f["properties"]["status"] == "alert"));
 
     let out = e2e::repo().join("target/browser-artifacts");
     std::fs::create_dir_all(&out).unwrap();

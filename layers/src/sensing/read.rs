@@ -190,7 +190,9 @@ impl<'a> Reader<'a> {
 
     fn spend(&self, n: u64) -> Result<()> {
         use std::sync::atomic::Ordering;
-        let left = self.budget.fetch_sub(n.min(self.budget.load(Ordering::Relaxed)), Ordering::Relaxed);
+        // One request's reads run one after another: a plain load and store suffice.
+        let left = self.budget.load(Ordering::Relaxed);
+        self.budget.store(left.saturating_sub(n), Ordering::Relaxed);
         if left < n {
             return Err(Error::BadQuery(
                 "the request reads too many entities (its $expand and $top multiply): ask for less".into(),

@@ -148,15 +148,9 @@ async fn create(
     let json = request::json_body(state.settings(), &headers, body, &[JSON]).await?;
     let monitoring = &state.settings().monitoring;
     let base = service_root(&headers);
-    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings write's transaction: {e}"));
     if path.trim_matches('/') == "CreateObservations" {
         let items = observations::data_array(&json, monitoring.max_observations).map_err(answer)?;
-        let mut tx = pool.begin().await.map_err(db)?;
-        let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
-        let ids = observations::insert(&mut write, items).await.map_err(answer)?;
-        let raised = write.alert_events;
-        tx.commit().await.map_err(db)?;
-        state.alerts_changed(raised);
+        let ids = write(&state, &pool, &author, Change::Observations(items)).await?;
         let links: Vec<String> = ids.iter().map(|id| format!("{base}/Observations({id})")).collect();
         return Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, JSON)], json!(links).to_string()).into_response());
     }
@@ -184,12 +178,7 @@ async fn create(
         }
         (_, other) => other,
     };
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
-    let id = write.create(set, &json).await.map_err(answer)?;
-    let raised = write.alert_events;
-    tx.commit().await.map_err(db)?;
-    state.alerts_changed(raised);
+    let id = write(&state, &pool, &author, Change::Create(set, &json)).await?[0];
     let reader = Reader::new(&pool, &base, monitoring.paging);
     let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
     let location = format!("{base}/{}({id})", set.name());
@@ -223,14 +212,9 @@ async fn update(
     let author = author(&state, &caller)?;
     let json = request::json_body(state.settings(), &headers, body, &[JSON, "application/merge-patch+json"]).await?;
     let (set, id) = entity(&pool, &path).await?;
-    let monitoring = &state.settings().monitoring;
-    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings change's transaction: {e}"));
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
-    write.update(set, id, &json).await.map_err(answer)?;
-    tx.commit().await.map_err(db)?;
+    write(&state, &pool, &author, Change::Update(set, id, &json)).await?;
     let base = service_root(&headers);
-    let reader = Reader::new(&pool, &base, monitoring.paging);
+    let reader = Reader::new(&pool, &base, state.settings().monitoring.paging);
     let entity = reader.one(set, id, &Query::default()).await.map_err(answer)?;
     Ok(([(header::CONTENT_TYPE, JSON)], entity.to_string()).into_response())
 }
@@ -239,11 +223,43 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(path): Path<
     let pool = state.monitoring_pool(&caller)?.clone();
     let author = author(&state, &caller)?;
     let (set, id) = entity(&pool, &path).await?;
-    let monitoring = &state.settings().monitoring;
-    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings deletion's transaction: {e}"));
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut write = Write { conn: &mut tx, rules: &monitoring.rules, author: &author, alert_events: 0 };
-    write.delete(set, id).await.map_err(answer)?;
-    tx.commit().await.map_err(db)?;
+    write(&state, &pool, &author, Change::Delete(set, id)).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// What one SensorThings write does.
+enum Change<'a> {
+    /// Adds observations (a `CreateObservations` batch).
+    Observations(Vec<(observations::NewObservation, String)>),
+    /// Creates an entity, with those given inline.
+    Create(EntitySet, &'a Json),
+    /// Merges a patch into an entity.
+    Update(EntitySet, i64, &'a Json),
+    /// Deletes an entity.
+    Delete(EntitySet, i64),
+}
+
+/// Runs one change in a transaction of its own, then wakes the alert streams if it raised
+/// alerts: the ids of the entities it made.
+async fn write(
+    state: &AppState,
+    pool: &sqlx::PgPool,
+    author: &Author,
+    change: Change<'_>,
+) -> Result<Vec<i64>, ApiError> {
+    let db = |e: sqlx::Error| ApiError::Internal(format!("a SensorThings write's transaction: {e}"));
+    let monitoring = &state.settings().monitoring;
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut w = Write { conn: &mut tx, rules: &monitoring.rules, author, alert_events: 0 };
+    let made = match change {
+        Change::Observations(items) => observations::insert(&mut w, items).await,
+        Change::Create(set, json) => w.create(set, json).await.map(|id| vec![id]),
+        Change::Update(set, id, json) => w.update(set, id, json).await.map(|()| Vec::new()),
+        Change::Delete(set, id) => w.delete(set, id).await.map(|()| Vec::new()),
+    }
+    .map_err(answer)?;
+    let raised = w.alert_events;
+    tx.commit().await.map_err(db)?;
+    state.alerts_changed(raised);
+    Ok(made)
 }
