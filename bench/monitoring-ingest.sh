@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Monitoring ingestion, in one run on one machine (server, PostGIS and load generator together):
 # observations/s through single POSTs (concurrency 16) and through `dataArray` batches of 1000
-# (concurrency 4), each with the alert latency (an over-limit reading answered 201 → its alert on
+# (concurrency 4), as fast as answered and paced at the target rates, each with the alert latency (an over-limit reading answered 201 → its alert on
 # `/alerts/stream`) measured at that rate; tiles and items latency on the same server idle and
 # under each write load; and the ceiling, PostgreSQL's own COPY of rows of the same shape into
 # the same partitioned table.
-#   bench/monitoring-ingest.sh DATABASE_URL BANDO MONITORING LOADGEN [SECONDS]
+#   [READ_RATE=1000] bench/monitoring-ingest.sh DATABASE_URL BANDO MONITORING LOADGEN [SECONDS]
 # DATABASE_URL: a database with the sample province imported (`bando import --all`), whose
 # tiles and items are read during the writes. BANDO, MONITORING and LOADGEN are release binaries
 # (`cargo build --release --bin bando -p bench --bin monitoring --bin loadgen`).
@@ -54,17 +54,32 @@ for i in range(40):
     lon, lat = 105.70 + (i % 8) * 0.015, 9.98 + (i // 8) * 0.02
     print(f"{base}/collections/roads/items?bbox={lon},{lat},{lon + 0.02},{lat + 0.02}&limit=100")
 PY
-reads() { "$loadgen" "$dir/reads.txt" --gzip --concurrency 4 --requests 100000000 --max-seconds "$seconds" --label "$1"; }
+# Reads as fast as answered (they and the writes share the two cores: what is the reads' share),
+# then paced at READ_RATE requests/s, latency counted from when each was due (what a map client
+# sees at a given read load).
+read_rate=${READ_RATE:-1000}
+reads() {
+  # shellcheck disable=SC2086 # $2 is empty or two words
+  "$loadgen" "$dir/reads.txt" --gzip --concurrency 4 --requests 100000000 --max-seconds "$seconds" --label "$1" $2
+}
 
 echo "seed: $(cat "$dir/seed.json")"
-echo "reads idle: $(reads idle)"
-for batch in 1 1000; do
-  concurrency=$([ "$batch" = 1 ] && echo 16 || echo 4)
-  reads "under batch $batch" >"$dir/reads-$batch.json" &
-  reading=$!
-  echo "ingest batch $batch: $("$monitoring" ingest "$base" --key "$station" --datastreams "$streams" --batch "$batch" \
-    --concurrency "$concurrency" --seconds "$seconds" --values 80 500)"
-  wait "$reading"
-  echo "reads under batch $batch: $(cat "$dir/reads-$batch.json")"
+for reading in max "$read_rate"; do
+  read_pace=$([ "$reading" = max ] || echo "--rate $reading")
+  echo "reads at $reading, idle: $(reads "idle" "$read_pace")"
+  # Each write load as fast as it is answered, then paced at the issue's target rate (2 000/s
+  # single, 20 000/s batched).
+  for load in "1 max" "1000 max" "1 2000" "1000 20000"; do
+    read -r batch rate <<<"$load"
+    concurrency=$([ "$batch" = 1 ] && echo 16 || echo 4)
+    pace=$([ "$rate" = max ] || echo "--rate $rate")
+    reads "under batch $batch at $rate" "$read_pace" >"$dir/reads.json" &
+    reader=$!
+    # shellcheck disable=SC2086 # $pace is empty or two words
+    echo "ingest batch $batch at $rate: $("$monitoring" ingest "$base" --key "$station" --datastreams "$streams" \
+      --batch "$batch" --concurrency "$concurrency" --seconds "$seconds" --values 50 500 $pace)"
+    wait "$reader"
+    echo "reads at $reading, under batch $batch at $rate: $(cat "$dir/reads.json")"
+  done
 done
 echo "ceiling: $("$monitoring" copy "$db" --datastream "$cod" --feature "$feature" --rows 500000)"

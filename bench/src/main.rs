@@ -1,5 +1,5 @@
 //! `loadgen`: requests every URL of a list (cycling until a request count or a time limit is
-//! reached) at a fixed concurrency, and prints one JSON line of results: requests/s, latency
+//! reached) at a fixed concurrency, as fast as answered or paced to a rate, and prints one JSON line of results: requests/s, latency
 //! percentiles, statuses, bytes. Bounded: it stops by itself.
 //!
 //! Written here rather than taken from a load tool so that both servers of a side-by-side run
@@ -40,6 +40,12 @@ struct Args {
     /// A label copied into the output.
     #[arg(long, default_value = "")]
     label: String,
+    /// Requests per second in all, due at even intervals (default: as fast as answered). The
+    /// latency counts from the send (the timer wakes up to a millisecond late); requests sent
+    /// over 5 ms after they were due are counted as `late`, so that a server that falls
+    /// behind shows.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 struct Sample {
@@ -86,14 +92,23 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
+    #[allow(clippy::cast_precision_loss)]
+    let every = args.rate.map(|r| Duration::from_secs_f64(args.concurrency as f64 / r));
+    for worker in 0..args.concurrency {
         let (client, urls, next) = (client.clone(), Arc::clone(&urls), Arc::clone(&next));
+        #[allow(clippy::cast_precision_loss)]
+        let mut due = started + every.map_or(Duration::ZERO, |e| e.mul_f64(worker as f64 / args.concurrency as f64));
         workers.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
+            let (mut samples, mut late) = (Vec::new(), 0);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total || Instant::now() > deadline {
-                    return samples;
+                    return (samples, late);
+                }
+                if let Some(every) = every {
+                    tokio::time::sleep_until(due.into()).await;
+                    late += usize::from(due.elapsed() > Duration::from_millis(5));
+                    due += every;
                 }
                 let t = Instant::now();
                 let (status, body) = match client.get(&urls[i % urls.len()]).send().await {
@@ -106,9 +121,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }));
     }
-    let mut samples = Vec::new();
+    let (mut samples, mut late) = (Vec::new(), 0);
     for w in workers {
-        samples.extend(w.await?);
+        let (s, l) = w.await?;
+        samples.extend(s);
+        late += l;
     }
     let seconds = started.elapsed().as_secs_f64();
     let mut latencies: Vec<u64> = samples.iter().map(|s| s.micros).collect();
@@ -133,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "label": args.label,
             "concurrency": args.concurrency,
+            "rate": args.rate,
+            "late": late,
             "requests": samples.len(),
             "seconds": seconds,
             "rps": n / seconds,

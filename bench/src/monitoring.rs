@@ -5,7 +5,7 @@
 //!   readings from a seeded generator, with a few excursions over the limits. Prints what it
 //!   planned as one JSON line.
 //! - `ingest`: observations posted at a fixed concurrency for a fixed time, one per request or in
-//!   `dataArray` batches, while one client times each over-limit reading until the alert stream
+//!   `dataArray` batches, as fast as answered or paced to a rate, while one client times each over-limit reading until the alert stream
 //!   shows it. Prints one JSON line.
 //! - `copy`: the ceiling, PostgreSQL's own `COPY` of as many rows into the same table.
 //!
@@ -77,6 +77,10 @@ enum Command {
         /// A reading within the limit, and one over it.
         #[arg(long, num_args = 2, default_values_t = [80.0, 500.0])]
         values: Vec<f64>,
+        /// Observations per second in all, spread evenly over the clients (a client that falls
+        /// behind sends at once); as fast as answered when not given.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// `COPY`s rows shaped as the observations into `sta.observations`.
     Copy {
@@ -274,6 +278,7 @@ async fn ingest(
     concurrency: usize,
     seconds: f64,
     values: &[f64],
+    rate: Option<f64>,
 ) -> anyhow::Result<Value> {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -282,9 +287,17 @@ async fn ingest(
     for worker in 0..concurrency {
         let (api, latencies) = (Arc::clone(&api), Arc::clone(&latencies));
         let datastream = datastreams[worker % datastreams.len()];
+        // Each client's requests are due at even intervals, offset from the others'.
+        let every = rate.map(|r| Duration::from_secs_f64(batch as f64 * concurrency as f64 / r));
+        let first = Instant::now() + every.map_or(Duration::ZERO, |e| e.mul_f64(worker as f64 / concurrency as f64));
         workers.push(tokio::spawn(async move {
             let mut posted = 0usize;
+            let mut due = first;
             while Instant::now() < deadline {
+                if let Some(every) = every {
+                    tokio::time::sleep_until(due.into()).await;
+                    due += every;
+                }
                 let sent = Instant::now();
                 let r = if batch == 1 {
                     api.post("Observations", &json!({"result": ok, "Datastream": {"@iot.id": datastream}})).await
@@ -314,7 +327,7 @@ async fn ingest(
     let mut l = latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
     l.sort_by(f64::total_cmp);
     Ok(
-        json!({"observations": posted, "per_second": posted as f64 / elapsed, "batch": batch, "concurrency": concurrency,
+        json!({"observations": posted, "per_second": posted as f64 / elapsed, "batch": batch, "concurrency": concurrency, "rate": rate,
               "request_ms_p50": percentile(&l, 0.5), "request_ms_p99": percentile(&l, 0.99),
               "alerts": alerts.len(), "alert_ms_p50": percentile(&alerts, 0.5), "alert_ms_p99": percentile(&alerts, 0.99)}),
     )
@@ -381,9 +394,9 @@ async fn main() -> anyhow::Result<()> {
             let api = Api { http, base, key };
             seed(&api, &stations, &start, every, readings, s, station_key).await?
         }
-        Command::Ingest { base, key, datastreams, batch, concurrency, seconds, values } => {
+        Command::Ingest { base, key, datastreams, batch, concurrency, seconds, values, rate } => {
             let api = Arc::new(Api { http, base, key });
-            ingest(api, &datastreams, batch.max(1), concurrency.max(1), seconds, &values).await?
+            ingest(api, &datastreams, batch.max(1), concurrency.max(1), seconds, &values, rate).await?
         }
         Command::Copy { database_url, datastream, feature, rows } => {
             copy(&database_url, datastream, feature, rows).await?

@@ -11,7 +11,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use layers::LayerId;
+use layers::{LayerId, sensing::group_commit::GroupCommit};
 use sqlx::PgPool;
 
 use crate::{
@@ -51,6 +51,7 @@ struct Inner {
     write_shapes: WriteShapes,
     alerts: tokio::sync::Notify,
     alert_feed: tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>>,
+    observations: std::sync::OnceLock<GroupCommit>,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -81,6 +82,7 @@ impl AppState {
                 write_shapes: Mutex::default(),
                 alerts: tokio::sync::Notify::new(),
                 alert_feed: tokio::sync::broadcast::channel(1024).0,
+                observations: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -205,6 +207,13 @@ impl AppState {
     /// Alert events as the follower reads them, for the alert streams.
     pub fn alert_feed(&self) -> &tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>> {
         &self.inner.alert_feed
+    }
+
+    /// Where single observations are written, together (started by the first one).
+    pub fn observation_queue(&self) -> Option<&GroupCommit> {
+        let pool = self.pool()?;
+        let rules = &self.settings().monitoring.rules;
+        Some(self.inner.observations.get_or_init(|| GroupCommit::start(pool.clone(), rules.clone())))
     }
 
     /// The access level reading monitoring data needs: `[monitoring] access`, or the stations

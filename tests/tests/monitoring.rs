@@ -401,6 +401,52 @@ fn a_batch_with_one_bad_reading_is_refused_whole_with_a_pointer_to_it() {
     assert_eq!(as_agency.status(), 200);
 }
 
+#[test]
+fn readings_posted_at_once_are_each_answered_as_stored_and_a_bad_one_fails_alone() {
+    let db = TestDb::new();
+    let (operator, device, stranger) = (key(&db, "editor"), key(&db, "station"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    let (theirs, _) = station(&server, &operator, key_id(&stranger));
+    // Sent together, so that they queue for the same transactions: 40 good readings, one to
+    // another station's datastream, one to no datastream, one that is not a reading.
+    let mut sends: Vec<(String, Value)> = (0..40)
+        .map(|i| {
+            let stream = if i % 2 == 0 { cod } else { ph };
+            (device.clone(), json!({"result": 7.0 + f64::from(i) / 8.0, "Datastream": {"@iot.id": stream}}))
+        })
+        .collect();
+    sends.push((device.clone(), json!({"result": 1.0, "Datastream": {"@iot.id": theirs}})));
+    sends.push((device.clone(), json!({"result": 1.0, "Datastream": {"@iot.id": 999_999}})));
+    sends.push((device.clone(), json!({"result": 1.0, "Datastream": {"@iot.id": cod}, "phenomenonTime": "never"})));
+    let start = std::sync::Arc::new(std::sync::Barrier::new(sends.len()));
+    let answers: Vec<(StatusCode, Value)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = sends
+            .iter()
+            .map(|(key, body)| {
+                let (start, server) = (start.clone(), &server);
+                scope.spawn(move || {
+                    start.wait();
+                    let r = post(server, "Observations", Some(key), body);
+                    (r.status(), r.json::<Value>().unwrap())
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for ((_, sent), (status, answer)) in sends.iter().zip(&answers).take(40) {
+        assert_eq!(*status, StatusCode::CREATED, "{answer}");
+        assert_eq!(answer["result"], sent["result"]);
+        let stored: Value = server.json(&format!("/sta/v1.1/Observations({})", answer["@iot.id"]));
+        assert_eq!(answer, &stored, "the answer is the reading as stored");
+    }
+    let statuses: Vec<u16> = answers[40..].iter().map(|(s, _)| s.as_u16()).collect();
+    assert_eq!(statuses, [403, 400, 400]);
+    assert_eq!(answers[42].1["pointer"], "/phenomenonTime");
+    assert_eq!(db.sql(&format!("SELECT count(*) FROM sta.observations WHERE datastream_id IN ({cod}, {ph})")), "40");
+    assert_eq!(db.sql(&format!("SELECT count(*) FROM sta.observations WHERE datastream_id = {theirs}")), "0");
+}
+
 fn send(
     server: &Server,
     method: reqwest::Method,

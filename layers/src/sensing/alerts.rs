@@ -154,7 +154,7 @@ impl Open {
 }
 
 /// Runs the rules over a batch of readings of these datastreams, in the write's transaction:
-/// the Things whose alerts it opened, updated or closed.
+/// the Things whose alerts it opened or closed (their status changed).
 pub async fn evaluate(
     w: &mut Write<'_>,
     streams: &HashMap<i64, Stream>,
@@ -256,7 +256,10 @@ pub async fn evaluate(
     for alert in done.into_iter().filter(|a| a.changed) {
         let stream = &streams[&alert.datastream];
         save(w, &alert, stream).await?;
-        if !alert.events.is_empty() && !alerted.contains(&stream.thing) {
+        // An alert opened or closed changes its station's status at once; an update does not
+        // (the latest readings follow with the stations' periodic refresh).
+        let moved = alert.events.iter().any(|e| *e != "updated");
+        if moved && !alerted.contains(&stream.thing) {
             alerted.push(stream.thing);
         }
     }

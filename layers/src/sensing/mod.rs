@@ -3,6 +3,7 @@
 //! the alerts that thresholds raise from them.
 
 pub mod alerts;
+pub mod group_commit;
 pub mod model;
 pub mod observations;
 pub mod odata;

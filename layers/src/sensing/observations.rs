@@ -253,13 +253,8 @@ struct Features {
 }
 
 /// The feature of interest of one new observation: named, given inline, or its Thing's Location.
-async fn feature_of(
-    w: &mut Write<'_>,
-    o: &NewObservation,
-    at: &str,
-    stream: &Stream,
-    found: &mut Features,
-) -> Result<i64> {
+async fn feature_of(w: &mut Write<'_>, posted: &Posted<'_>, stream: &Stream, found: &mut Features) -> Result<i64> {
+    let (o, at) = (&posted.observation, posted.pointer.as_str());
     Ok(match &o.feature {
         FeatureOfInterest::Id(id) if found.checked.contains(id) => *id,
         FeatureOfInterest::Id(id) => {
@@ -275,7 +270,7 @@ async fn feature_of(
             *id
         }
         FeatureOfInterest::New(body) => {
-            if matches!(w.author, Author::Station(_)) {
+            if matches!(posted.author, Author::Station(_)) {
                 return Err(Error::NotAllowed("a station key may not create features of interest".into()));
             }
             w.create_feature(body, format!("{at}/FeatureOfInterest")).await?
@@ -296,20 +291,39 @@ async fn feature_of(
     })
 }
 
-/// Inserts the observations (each with the pointer that names it in the request) and returns
+/// One observation to add: the pointer that names it in its request, and who sends it.
+pub struct Posted<'a> {
+    /// The observation.
+    pub observation: NewObservation,
+    /// Where it is in its request's body.
+    pub pointer: String,
+    /// Who sends it.
+    pub author: &'a Author,
+}
+
+/// Inserts the observations of one request (each with the pointer that names it) and returns
 /// their ids, in order.
 pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> Result<Vec<i64>> {
-    let mut ids: Vec<i64> = items.iter().map(|(o, _)| o.datastream).collect();
+    let author = w.author;
+    let posted = items.into_iter().map(|(observation, pointer)| Posted { observation, pointer, author }).collect();
+    insert_posted(w, posted).await
+}
+
+/// Inserts observations each sent by its own author (those of several requests written
+/// together) and returns their ids, in order.
+pub async fn insert_posted(w: &mut Write<'_>, items: Vec<Posted<'_>>) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = items.iter().map(|p| p.observation.datastream).collect();
     ids.sort_unstable();
     ids.dedup();
     let (streams, now, new_ids) = streams(w, &ids, items.len()).await?;
     let mut found = Features::default();
     let mut feature_ids = Vec::with_capacity(items.len());
-    for (o, at) in &items {
+    for posted in &items {
+        let (o, at) = (&posted.observation, &posted.pointer);
         let stream = streams
             .get(&o.datastream)
             .ok_or_else(|| invalid(&format!("{at}/Datastream/@iot.id"), format!("no Datastreams({})", o.datastream)))?;
-        if let Author::Station(key) = w.author
+        if let Author::Station(key) = posted.author
             && stream.station.get("station_key").and_then(Json::as_str) != Some(key.as_str())
         {
             return Err(Error::NotAllowed(format!(
@@ -317,9 +331,9 @@ pub async fn insert(w: &mut Write<'_>, items: Vec<(NewObservation, String)>) -> 
                 o.datastream
             )));
         }
-        feature_ids.push(feature_of(w, o, at, stream, &mut found).await?);
+        feature_ids.push(feature_of(w, posted, stream, &mut found).await?);
     }
-    let observations: Vec<NewObservation> = items.into_iter().map(|(o, _)| o).collect();
+    let observations: Vec<NewObservation> = items.into_iter().map(|p| p.observation).collect();
     let times: Vec<DateTime<Utc>> = observations.iter().map(|o| o.phenomenon.map_or(now, |p| p.0)).collect();
     let json = |f: &dyn Fn(&NewObservation) -> Option<Json>| -> Vec<Option<sqlx::types::Json<Json>>> {
         observations.iter().map(|o| f(o).map(sqlx::types::Json)).collect()
