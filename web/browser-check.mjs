@@ -88,9 +88,13 @@ const report = {};
   await idle(page);
   report.viewer.roadsOn = (await view(page)).counts.roads ?? 0;
   const placeholder = () => page.getAttribute('#search', 'placeholder');
+  // The heritage sites' legend, in the language shown.
+  const legend = () => page.$$eval('li[data-layer="heritage_sites"] .legend li', (items) => items.map((i) => i.textContent));
   report.viewer.languages = [await placeholder()];
+  report.viewer.legends = [await legend()];
   await page.click('button.lang');
   report.viewer.languages.push(await placeholder());
+  report.viewer.legends.push(await legend());
   await page.click('button.lang');
 
   await page.fill('#search', 'den tho');
@@ -111,15 +115,22 @@ const report = {};
     const box = map.getCanvas().getBoundingClientRect();
     const middle = { x: box.width / 2, y: box.height / 2 };
     const sites = map.queryRenderedFeatures({ layers: ['heritage_sites-circle'] })
-      .map((f) => ({ name: f.properties.name, at: map.project(f.geometry.coordinates) }))
+      .map((f) => ({ id: f.id, name: f.properties.name, at: map.project(f.geometry.coordinates) }))
       .sort((a, b) => Math.hypot(a.at.x - middle.x, a.at.y - middle.y) - Math.hypot(b.at.x - middle.x, b.at.y - middle.y));
-    return sites[0] && { name: sites[0].name, x: box.left + sites[0].at.x, y: box.top + sites[0].at.y };
+    return sites[0] && { id: sites[0].id, name: sites[0].name, x: box.left + sites[0].at.x, y: box.top + sites[0].at.y };
   });
   if (target) {
     await page.mouse.click(target.x, target.y);
     await page.waitForSelector('.maplibregl-popup', { timeout: 10000 }).catch(() => {});
   }
-  report.viewer.click = { target: target?.name ?? null, popup: await popupTitle(page) };
+  report.viewer.click = {
+    target: target?.name ?? null,
+    id: target?.id ?? null,
+    popup: await popupTitle(page),
+    // Each row of the popup's own table: the property it shows, then its two cells.
+    rows: await page.$$eval('.maplibregl-popup .bando-popup > table tr',
+      (rows) => rows.map((r) => [r.dataset.property, ...[...r.cells].map((c) => c.textContent)])),
+  };
   // The site's popup lists the point features nearest the click.
   await page.waitForSelector('.bando-nearest[data-done]', { timeout: 10000 }).catch(() => {});
   await page.screenshot({ path: `${out}/viewer-popup.png` });

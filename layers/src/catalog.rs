@@ -4,7 +4,10 @@ use std::{fmt, path::PathBuf, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    labels::{Bilingual, CodeList, Lang},
+};
 
 /// A layer's identifier: lowercase ASCII letters, digits and `_`, starting with a letter, at most
 /// 63 bytes. It names the layer in URLs and, for imported layers, its PostgreSQL table, so the
@@ -133,15 +136,36 @@ pub struct PropertyDef {
     /// Personal data: removed from every answer to a caller without clearance.
     #[serde(default)]
     pub private: bool,
-    /// Human-readable title.
+    /// What people call it (popups, tables, schemas).
     #[serde(default)]
-    pub title: Option<String>,
+    pub title: Option<Bilingual>,
+    /// The unit of its numbers, as people write it (`m²`, `ha`, `t`).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The code list (`[codes.NAME]` in the configuration) that labels its values.
+    #[serde(default)]
+    pub codes: Option<String>,
+    /// That list's labels, filled in when the configuration is loaded.
+    #[serde(skip)]
+    pub labels: Option<CodeList>,
     /// Whether the table refuses a missing value (`NOT NULL`); found in the database at load.
     #[serde(skip)]
     pub required: bool,
     /// The only values the table accepts (a `CHECK (p IN (...))`); found in the database at load.
     #[serde(skip)]
     pub choices: Option<Vec<String>>,
+}
+
+impl PropertyDef {
+    /// Its title in `lang`, or its name when it has none.
+    pub fn title_in(&self, lang: Lang) -> &str {
+        self.title.as_ref().map_or(&self.name, |t| t.get(lang))
+    }
+
+    /// The label of code `value` in `lang`, when its code list has one.
+    pub fn label(&self, value: &str, lang: Lang) -> Option<&str> {
+        self.labels.as_ref()?.get(value).map(|l| l.get(lang))
+    }
 }
 
 /// A PostGIS table, as `schema.table`.

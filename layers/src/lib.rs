@@ -13,6 +13,7 @@ pub mod feature;
 pub mod filter;
 pub mod import;
 pub mod index;
+pub mod labels;
 pub mod legacy_text;
 pub mod mercator;
 pub mod query;

@@ -83,6 +83,9 @@ pub struct Config {
     /// Layers by id.
     #[serde(default)]
     pub layers: BTreeMap<String, LayerDef>,
+    /// Code lists by name: the label of each code, which a property names with `codes`.
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, layers::labels::Bilingual>>,
     /// Roles by name: what each may read. Without the section: agency, editor and admin.
     #[serde(default = "crate::auth::default_roles")]
     pub roles: BTreeMap<String, crate::auth::Role>,
@@ -510,7 +513,17 @@ impl Config {
             let message = "is the name of the style of all layers".to_owned();
             return Err(config_layer_error(&config.origin, crate::style::PROVINCE, "id", message));
         }
+        let code_lists: BTreeMap<&str, layers::labels::CodeList> =
+            config.codes.iter().map(|(name, list)| (name.as_str(), std::sync::Arc::new(list.clone()))).collect();
         for (key, def) in &mut config.layers {
+            for p in &mut def.properties {
+                let Some(name) = &p.codes else { continue };
+                let list = code_lists.get(name.as_str()).ok_or_else(|| {
+                    let message = format!("property `{}` names codes {name:?}, which is not one of [codes]", p.name);
+                    config_layer_error(&config.origin, key, "properties", message)
+                })?;
+                p.labels = Some(list.clone());
+            }
             def.id =
                 key.parse::<LayerId>().map_err(|message| config_layer_error(&config.origin, key, "id", message))?;
             if let Some(file) = def.source.file.as_mut().filter(|f| f.is_relative()) {
@@ -577,6 +590,22 @@ source = { table = "transport.roads" }
         let config = Config::load(None).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.layers.len() >= 8, "{} layers", config.layers.len());
         assert!(config.layers.values().all(|d| d.source.file.as_ref().is_some_and(|f| f.exists())));
+    }
+
+    #[test]
+    fn a_property_gets_the_labels_of_the_code_list_it_names() {
+        let with_codes = format!(
+            "{LAYER}properties = [{{ name = \"class\", type = \"text\", codes = \"road_class\" }}]\n\n\
+             [codes.road_class]\ntrunk = {{ vi = \"Quốc lộ\", en = \"National highway\" }}\nlocal = \"Đường xã\"\n"
+        );
+        let config = load_text(&with_codes).unwrap_or_else(|e| panic!("{e}"));
+        let class = &config.layers["roads"].properties[0];
+        assert_eq!(class.label("trunk", layers::labels::Lang::En), Some("National highway"));
+        assert_eq!(class.label("local", layers::labels::Lang::En), Some("Đường xã"));
+        assert_eq!(class.label("alley", layers::labels::Lang::Vi), None);
+        let missing =
+            error_of(&format!("{LAYER}properties = [{{ name = \"class\", type = \"text\", codes = \"nope\" }}]\n"));
+        assert!(missing.contains("roads") && missing.contains("\"nope\""), "{missing}");
     }
 
     #[test]

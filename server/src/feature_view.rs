@@ -3,18 +3,18 @@
 //! that what a caller may see is decided once, when the [`Columns`] are chosen.
 
 use geo_types::Geometry;
-use layers::{Feature, LayerDef, Value, crs::Crs};
+use layers::{Feature, LayerDef, PropertyDef, Value, crs::Crs};
 
 use crate::error::ApiError;
 
-/// Which properties an answer carries, by index into the layer's properties, with their names.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Columns<'a>(Vec<(usize, &'a str)>);
+/// Which properties an answer carries, by index into the layer's properties.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns<'a>(Vec<(usize, &'a PropertyDef)>);
 
 impl<'a> Columns<'a> {
     /// The properties at these indices of `def`, in that order.
     pub fn new(def: &'a LayerDef, indices: impl IntoIterator<Item = usize>) -> Self {
-        Self(indices.into_iter().map(|i| (i, def.properties[i].name.as_str())).collect())
+        Self(indices.into_iter().map(|i| (i, &def.properties[i])).collect())
     }
 
     /// The properties no caller needs clearance for: what tiles and TileJSON carry.
@@ -24,7 +24,12 @@ impl<'a> Columns<'a> {
 
     /// The property names, in order.
     pub fn names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.0.iter().map(|&(_, name)| name)
+        self.0.iter().map(|&(_, p)| p.name.as_str())
+    }
+
+    /// The properties, in order.
+    pub fn defs(&self) -> impl Iterator<Item = &'a PropertyDef> + '_ {
+        self.0.iter().map(|&(_, p)| p)
     }
 
     /// The indices, in order.
@@ -81,7 +86,14 @@ impl<'a> FeatureView<'a> {
     /// `(name, value)` of each column, in order, then the distance of a `near` query.
     pub fn properties(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
         let (feature, columns) = (self.feature, self.columns);
-        let columns = columns.0.iter().map(move |&(i, name)| (name, &feature.properties[i]));
+        let columns = columns.0.iter().map(move |&(i, p)| (p.name.as_str(), &feature.properties[i]));
         columns.chain(self.distance.map(|d| (DISTANCE, d)))
+    }
+
+    /// `(property, value)` of each column, in order, then `(None, distance)` of a `near` query.
+    pub fn described(&self) -> impl Iterator<Item = (Option<&'a PropertyDef>, &'a Value)> + 'a {
+        let (feature, columns) = (self.feature, self.columns);
+        let columns = columns.0.iter().map(move |&(i, p)| (Some(p), &feature.properties[i]));
+        columns.chain(self.distance.map(|d| (None, d)))
     }
 }

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use geo_types::{Coord, Geometry, LineString, Rect};
-use layers::Value;
+use layers::{PropertyDef, Value, labels::Lang};
 
 use crate::{
     feature_view::{Columns, FeatureView},
@@ -69,6 +69,7 @@ pub struct Page {
     nav: String,
     json: String,
     body: String,
+    lang: Lang,
 }
 
 impl Page {
@@ -78,14 +79,19 @@ impl Page {
         for (label, href) in trail.crumbs() {
             let _ = write!(nav, r#"<a href="{}">{}</a> › "#, escape(&href), escape(label));
         }
-        Self { title: title.to_owned(), nav, json: json.to_owned(), body }
+        Self { title: title.to_owned(), nav, json: json.to_owned(), body, lang: Lang::Vi }
+    }
+
+    /// The page with its labels in `lang` (Vietnamese by default).
+    pub fn in_language(self, lang: Lang) -> Self {
+        Self { lang, ..self }
     }
 
     /// The page's HTML text.
     pub fn render(&self) -> String {
         format!(
             r#"<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Bando</title>
 <link rel="alternate" type="application/json" href="{json}">
 <style>
@@ -106,6 +112,7 @@ code {{ background: #eef3f6; padding: 0 0.2rem; }}
             json = escape(&self.json),
             nav = self.nav,
             body = self.body,
+            lang = self.lang.tag(),
         )
     }
 }
@@ -191,28 +198,30 @@ fn draw(svg: &mut String, g: &Geometry, at: &dyn Fn(&Coord) -> (f64, f64)) {
 }
 
 /// Features as a table: one row each, a column per property of `columns` (the same columns
-/// whatever the first feature holds), the id linking to the feature's page.
+/// whatever the first feature holds), headed by its title and unit in `lang`, coded values
+/// shown with their labels, the id linking to the feature's page.
 pub fn features_table<'a>(
     collection: &str,
     columns: &Columns,
     features: impl IntoIterator<Item = FeatureView<'a>>,
+    lang: Lang,
 ) -> String {
     let features: Vec<FeatureView> = features.into_iter().collect();
-    // The features' own names head the table: a `near` query adds its distance to each.
-    let names: Vec<&str> = match features.first() {
-        Some(f) => f.properties().map(|(name, _)| name).collect(),
-        None => columns.names().collect(),
+    // The features' own columns head the table: a `near` query adds its distance to each.
+    let heads: Vec<String> = match features.first() {
+        Some(f) => f.described().map(|(p, _)| heading(p, lang)).collect(),
+        None => columns.defs().map(|p| heading(Some(p), lang)).collect(),
     };
     let mut t = String::from("<table><tr><th>id</th>");
-    for name in names {
-        let _ = write!(t, "<th>{}</th>", escape(name));
+    for head in heads {
+        let _ = write!(t, "<th>{}</th>", escape(&head));
     }
     t.push_str("</tr>");
     for f in features {
         let fid = f.id();
         let _ = write!(t, r#"<tr><td><a href="/collections/{collection}/items/{fid}?f=html">{fid}</a></td>"#);
-        for (_, value) in f.properties() {
-            let _ = write!(t, "<td>{}</td>", escape(&value.to_string()));
+        for (p, value) in f.described() {
+            let _ = write!(t, "<td>{}</td>", escape(&shown(p, value, lang)));
         }
         t.push_str("</tr>");
     }
@@ -220,9 +229,29 @@ pub fn features_table<'a>(
     t
 }
 
-/// One feature's properties as a table of `(name, value)` rows.
-pub fn feature_table(f: &FeatureView) -> String {
-    table(f.properties().map(|(name, value): (&str, &Value)| (name, value.to_string())))
+/// One feature's properties as a table of `(title, value)` rows, as [`features_table`] shows them.
+pub fn feature_table(f: &FeatureView, lang: Lang) -> String {
+    let rows: Vec<(String, String)> =
+        f.described().map(|(p, value)| (heading(p, lang), shown(p, value, lang))).collect();
+    table(rows.iter().map(|(k, v)| (k.as_str(), v.clone())))
+}
+
+/// A column's heading: the property's title, with its unit; a `near` query's distance otherwise.
+fn heading(p: Option<&PropertyDef>, lang: Lang) -> String {
+    let Some(p) = p else { return crate::feature_view::DISTANCE.to_owned() };
+    match &p.unit {
+        Some(unit) => format!("{} ({unit})", p.title_in(lang)),
+        None => p.title_in(lang).to_owned(),
+    }
+}
+
+/// A value as people read it: a code with its label, `label (code)`, anything else as it is.
+fn shown(p: Option<&PropertyDef>, value: &Value, lang: Lang) -> String {
+    let text = value.to_string();
+    match p.and_then(|p| p.label(&text, lang)) {
+        Some(label) => format!("{label} ({text})"),
+        None => text,
+    }
 }
 
 /// A table of `(name, value)` rows.

@@ -5,9 +5,9 @@
 //! - `media`, `error`, `settings`, `layer`, `assets`, `glyphs`: the media types; the one status
 //!   table; the serving settings; the served layer and its extents; the map pages' files; label
 //!   glyphs.
-//! - `auth`, `request`, `feature_view`, `limits`, `compute`, `audit`, `html`: keys and callers;
-//!   typed request values; a feature as answers show it; the rate limiters; the bounded pool for
-//!   CPU work; the audit trail; page layout.
+//! - `auth`, `request`, `language`, `feature_view`, `limits`, `compute`, `audit`, `html`: keys
+//!   and callers; typed request values; the language people read; a feature as answers show it;
+//!   the rate limiters; the bounded pool for CPU work; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
 //! - `tiles`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`: the
 //!   service core (tile rendering and cache, TileJSON, MapLibre styles and cartography, JSON
@@ -39,6 +39,7 @@ pub mod glyphs;
 pub mod html;
 pub mod hub;
 pub mod keys;
+pub mod language;
 pub mod layer;
 pub mod limits;
 pub mod listener;

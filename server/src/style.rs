@@ -48,13 +48,14 @@ pub struct Fonts<'a> {
 /// The style document: `layers` drawn in theme order over a plain background. `id` names the
 /// style; when it is one of the layers, the style is framed on that layer.
 pub fn document(base: &str, id: &str, name: &str, layers: &[LayerView], fonts: &Fonts) -> Value {
-    let mut ordered: Vec<&LayerDef> = layers.iter().map(|l| &l.def).collect();
-    ordered.sort_by_key(|d| (theme_of(d), d.id.to_string()));
-    let sources = sources(&ordered);
+    let mut ordered: Vec<&LayerView> = layers.iter().collect();
+    ordered.sort_by_key(|v| (theme_of(&v.def), v.def.id.to_string()));
+    let sources = sources(&ordered.iter().map(|v| &v.def).collect::<Vec<_>>());
     let mut style_layers =
         vec![json!({"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}})];
     let mut legend = Vec::new();
-    for def in &ordered {
+    for view in ordered {
+        let def = &view.def;
         let source = sources.iter().find(|s| s.layers.contains(&def.id.as_str())).map_or("", |s| s.id.as_str());
         let drawn = match &def.style {
             Some(custom) => custom_layers(def, custom),
@@ -66,6 +67,7 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[LayerView], fonts: &
             "title": def.title,
             "theme": theme_of(def),
             "legend": if def.style.is_some() { Vec::new() } else { legend_of(def) },
+            "properties": described_properties(view),
         }));
     }
     let framed: Vec<&Layer> = layers.iter().map(|l| &**l).filter(|l| l.def.id.as_str() == id).collect();
@@ -161,57 +163,57 @@ fn finish(def: &LayerDef, source: &str, mut layer: Value) -> Value {
     layer
 }
 
-/// Categories by a property's value: (value, colour, Vietnamese and English label).
-type Classes = &'static [(&'static str, &'static str, &'static str)];
+/// Categories by a property's value: (value, colour, Vietnamese label, English label).
+type Classes = &'static [(&'static str, &'static str, &'static str, &'static str)];
 
 const ROAD_CLASSES: Classes = &[
-    ("trunk", "#d9480f", "Quốc lộ / national highway"),
-    ("primary", "#f08c00", "Đường tỉnh / provincial road"),
-    ("secondary", "#fab005", "Đường huyện / district road"),
-    ("tertiary", "#ffe066", "Đường xã / commune road"),
-    ("residential", "#ffffff", "Đường ngõ / local road"),
+    ("trunk", "#d9480f", "Quốc lộ", "National highway"),
+    ("primary", "#f08c00", "Đường tỉnh", "Provincial road"),
+    ("secondary", "#fab005", "Đường huyện", "District road"),
+    ("tertiary", "#ffe066", "Đường xã", "Commune road"),
+    ("residential", "#ffffff", "Đường ngõ", "Local road"),
 ];
 /// Land-use codes of the Vietnamese land law, in colours close to the official land-use maps.
 const LAND_USE: Classes = &[
-    ("LUA", "#ffff64", "LUA đất trồng lúa / rice"),
-    ("BHK", "#fff0b4", "BHK cây hàng năm / annual crops"),
-    ("CLN", "#ffd2a0", "CLN cây lâu năm / perennial crops"),
-    ("RSX", "#b4ffb4", "RSX rừng sản xuất / production forest"),
-    ("NTS", "#aaffff", "NTS nuôi trồng thủy sản / aquaculture"),
-    ("ONT", "#ffd0ff", "ONT đất ở nông thôn / rural housing"),
-    ("ODT", "#ffa0ff", "ODT đất ở đô thị / urban housing"),
-    ("TMD", "#faaaa0", "TMD thương mại, dịch vụ / commerce"),
+    ("LUA", "#ffff64", "LUA đất trồng lúa", "LUA rice"),
+    ("BHK", "#fff0b4", "BHK cây hàng năm", "BHK annual crops"),
+    ("CLN", "#ffd2a0", "CLN cây lâu năm", "CLN perennial crops"),
+    ("RSX", "#b4ffb4", "RSX rừng sản xuất", "RSX production forest"),
+    ("NTS", "#aaffff", "NTS nuôi trồng thủy sản", "NTS aquaculture"),
+    ("ONT", "#ffd0ff", "ONT đất ở nông thôn", "ONT rural housing"),
+    ("ODT", "#ffa0ff", "ODT đất ở đô thị", "ODT urban housing"),
+    ("TMD", "#faaaa0", "TMD thương mại, dịch vụ", "TMD commerce"),
 ];
 const ZONE_KINDS: Classes = &[
-    ("forest", "#2b8a3e", "Rừng / forest"),
-    ("water", "#339af0", "Mặt nước / water"),
-    ("mineral", "#a0522d", "Khoáng sản / minerals"),
+    ("forest", "#2b8a3e", "Rừng", "Forest"),
+    ("water", "#339af0", "Mặt nước", "Water"),
+    ("mineral", "#a0522d", "Khoáng sản", "Minerals"),
 ];
 const WAREHOUSE_KINDS: Classes = &[
-    ("Kho lạnh", "#1971c2", "Kho lạnh / cold store"),
-    ("Kho ngoại quan", "#9c36b5", "Kho ngoại quan / bonded"),
-    ("Kho xăng dầu", "#e03131", "Kho xăng dầu / fuel depot"),
-    ("Kho lương thực", "#f08c00", "Kho lương thực / grain"),
-    ("Kho tổng hợp", "#495057", "Kho tổng hợp / general"),
+    ("Kho lạnh", "#1971c2", "Kho lạnh", "Cold store"),
+    ("Kho ngoại quan", "#9c36b5", "Kho ngoại quan", "Bonded"),
+    ("Kho xăng dầu", "#e03131", "Kho xăng dầu", "Fuel depot"),
+    ("Kho lương thực", "#f08c00", "Kho lương thực", "Grain"),
+    ("Kho tổng hợp", "#495057", "Kho tổng hợp", "General"),
 ];
 /// The `status` of the monitoring stations layer (`sta.stations`).
 const STATION_STATUS: Classes = &[
-    ("ok", "#2f9e44", "Đạt quy chuẩn / within limits"),
-    ("alert", "#e03131", "Vượt ngưỡng / over a limit"),
-    ("no_data", "#868e96", "Mất tín hiệu / no data"),
-    ("no_readings", "#ced4da", "Chưa có số liệu / no readings yet"),
+    ("ok", "#2f9e44", "Đạt quy chuẩn", "Within limits"),
+    ("alert", "#e03131", "Vượt ngưỡng", "Over a limit"),
+    ("no_data", "#868e96", "Mất tín hiệu", "No data"),
+    ("no_readings", "#ced4da", "Chưa có số liệu", "No readings yet"),
 ];
 const HERITAGE_RANKS: Classes = &[
-    ("special_national", "#a61e4d", "Di tích quốc gia đặc biệt / special national"),
-    ("national", "#e8590c", "Di tích quốc gia / national"),
-    ("provincial", "#f59f00", "Di tích cấp tỉnh / provincial"),
-    ("tourist_spot", "#1c7ed6", "Điểm du lịch / tourist spot"),
+    ("special_national", "#a61e4d", "Di tích quốc gia đặc biệt", "Special national"),
+    ("national", "#e8590c", "Di tích quốc gia", "National"),
+    ("provincial", "#f59f00", "Di tích cấp tỉnh", "Provincial"),
+    ("tourist_spot", "#1c7ed6", "Điểm du lịch", "Tourist spot"),
 ];
 
 /// `["match", ["get", property], value, colour, …, fallback]`.
 fn by(property: &str, classes: Classes, fallback: &str) -> Value {
     let mut m = vec![json!("match"), json!(["get", property])];
-    for (value, colour, _) in classes {
+    for (value, colour, ..) in classes {
         m.extend([json!(value), json!(colour)]);
     }
     m.push(json!(fallback));
@@ -222,7 +224,7 @@ fn by(property: &str, classes: Classes, fallback: &str) -> Value {
 fn road_width(scale: f64) -> Value {
     let at = |widths: [f64; 5]| {
         let mut m = vec![json!("match"), json!(["get", "class"])];
-        for ((class, _, _), w) in ROAD_CLASSES.iter().zip(widths) {
+        for ((class, ..), w) in ROAD_CLASSES.iter().zip(widths) {
             m.extend([json!(class), json!(w * scale)]);
         }
         m.push(json!(0.5 * scale));
@@ -242,7 +244,7 @@ fn road_width(scale: f64) -> Value {
 /// Only highways and provincial and district roads below `zoom`: minor roads at province scale
 /// are a scatter of fragments, not a network.
 fn major_roads_until(zoom: u8) -> Value {
-    let major: Vec<&str> = ROAD_CLASSES.iter().take(3).map(|(class, _, _)| *class).collect();
+    let major: Vec<&str> = ROAD_CLASSES.iter().take(3).map(|(class, ..)| *class).collect();
     json!(["any", ["in", ["get", "class"], ["literal", major]], [">=", ["zoom"], zoom]])
 }
 
@@ -338,19 +340,49 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
     layers.into_iter().flatten().collect()
 }
 
-/// Legend entries: colour and label for each class the theme distinguishes.
+/// Legend entries: colour and label (Vietnamese and English) for each class the theme
+/// distinguishes. A class is labelled as the configured code list of its property labels it,
+/// so that the legend and the popups say the same.
 fn legend_of(def: &LayerDef) -> Vec<Value> {
-    let classes: Classes = match theme_of(def) {
-        Theme::Zones => ZONE_KINDS,
-        Theme::Parcels => LAND_USE,
-        Theme::Roads => ROAD_CLASSES,
-        Theme::Logistics => WAREHOUSE_KINDS,
-        Theme::Heritage => HERITAGE_RANKS,
-        Theme::Monitoring => STATION_STATUS,
-        Theme::Boundaries => &[("", "#a89f91", "Ranh giới / boundary")],
-        Theme::Water => &[("", "#4a90d9", "Sông, kênh / river, canal")],
-        Theme::Places => &[("", "#495057", "Điểm dân cư / place")],
-        Theme::Transport => &[("", "#364fc7", "Điểm giao thông / transport")],
+    let (property, classes): (&str, Classes) = match theme_of(def) {
+        Theme::Zones => ("kind", ZONE_KINDS),
+        Theme::Parcels => ("land_use", LAND_USE),
+        Theme::Roads => ("class", ROAD_CLASSES),
+        Theme::Logistics => ("kind", WAREHOUSE_KINDS),
+        Theme::Heritage => ("rank", HERITAGE_RANKS),
+        Theme::Monitoring => ("status", STATION_STATUS),
+        Theme::Boundaries => ("", &[("", "#a89f91", "Ranh giới", "Boundary")]),
+        Theme::Water => ("", &[("", "#4a90d9", "Sông, kênh", "River, canal")]),
+        Theme::Places => ("", &[("", "#495057", "Điểm dân cư", "Place")]),
+        Theme::Transport => ("", &[("", "#364fc7", "Điểm giao thông", "Transport")]),
     };
-    classes.iter().map(|(_, colour, label)| json!({"color": colour, "label": label})).collect()
+    let labels = def.property(property).and_then(|p| p.labels.as_ref());
+    classes
+        .iter()
+        .map(|&(value, colour, vi, en)| {
+            let label = labels.and_then(|l| l.get(value)).map_or_else(|| json!({"vi": vi, "en": en}), |l| json!(l));
+            json!({"color": colour, "label": label})
+        })
+        .collect()
+}
+
+/// What popups need to name a layer's properties for people: the title, unit and code labels
+/// of each property the caller may see that has any.
+fn described_properties(view: &LayerView) -> serde_json::Map<String, Value> {
+    view.visible()
+        .filter(|(_, p)| p.title.is_some() || p.unit.is_some() || p.labels.is_some())
+        .map(|(_, p)| {
+            let mut d = serde_json::Map::new();
+            if let Some(title) = &p.title {
+                d.insert("title".into(), json!(title));
+            }
+            if let Some(unit) = &p.unit {
+                d.insert("unit".into(), json!(unit));
+            }
+            if let Some(labels) = &p.labels {
+                d.insert("labels".into(), json!(&**labels));
+            }
+            (p.name.clone(), Value::Object(d))
+        })
+        .collect()
 }

@@ -60,15 +60,15 @@ pub fn describe<'a>(layers: &[&'a Layer]) -> Value {
 fn vector_layer(layer: &Layer) -> Value {
     let columns = Columns::public(&layer.def);
     let fields: serde_json::Map<String, Value> = columns
-        .indices()
-        .map(|i| &layer.def.properties[i])
+        .defs()
         .map(|p| {
             let kind = match p.kind {
                 PropertyType::Integer | PropertyType::Real => "Number",
                 PropertyType::Boolean => "Boolean",
                 PropertyType::Text | PropertyType::Date | PropertyType::Datetime => "String",
             };
-            (p.name.clone(), json!(p.title.as_deref().unwrap_or(kind)))
+            // TileJSON has one language: the province's.
+            (p.name.clone(), json!(p.title.as_ref().map_or(kind, |t| t.get(layers::labels::Lang::Vi))))
         })
         .collect();
     json!({

@@ -55,19 +55,41 @@ export function featuresNear(map, point, radius = 5) {
   return map.queryRenderedFeatures(box).filter((f) => bandoLayer(f.layer));
 }
 
+/** The language chosen on the viewer, Vietnamese unless English was. */
+export function language() {
+  try {
+    return localStorage.getItem('bando-lang') || 'vi';
+  } catch {
+    return 'vi';
+  }
+}
+
+/** Each layer the style draws, by id: its title and how people name its properties. */
+export function layersOf(map) {
+  return Object.fromEntries((map.getStyle().metadata?.['bando:layers'] ?? []).map((l) => [l.id, l]));
+}
+
+/** A property's title and value as people read them: a code with its label, a number with its unit. */
+export function describe(layer, key, value, lang = language()) {
+  const about = layer?.properties?.[key] ?? {};
+  const label = about.labels?.[String(value)]?.[lang];
+  const text = label ? `${label} (${value})` : String(value);
+  return [about.title?.[lang] ?? key, about.unit ? `${text} ${about.unit}` : text];
+}
+
 /** A popup element listing a feature's properties, built without parsing any of its text. */
-export function popupContent(title, properties) {
+export function popupContent(layer, properties) {
   const root = document.createElement('div');
   root.className = 'bando-popup';
   const heading = document.createElement('h3');
-  heading.textContent = properties.name ?? title;
+  heading.textContent = properties.name ?? layer?.title ?? '';
   root.append(heading);
   const table = document.createElement('table');
   for (const [key, value] of Object.entries(properties)) {
     if (key === 'name' || value === null || value === undefined || value === '') continue;
     const row = table.insertRow();
-    row.insertCell().textContent = key;
-    row.insertCell().textContent = String(value);
+    row.dataset.property = key;
+    for (const text of describe(layer, key, value)) row.insertCell().textContent = text;
   }
   root.append(table);
   return root;
@@ -82,20 +104,20 @@ export function openPopupWith(map, lngLat, content) {
   return openPopup;
 }
 
-/** Opens a popup of a feature's properties at `lngLat`. */
-export function showPopup(map, lngLat, title, properties) {
-  return openPopupWith(map, lngLat, popupContent(title, properties));
+/** Opens a popup of a feature of `layer` (an entry of `layersOf`) at `lngLat`. */
+export function showPopup(map, lngLat, layer, properties) {
+  return openPopupWith(map, lngLat, popupContent(layer, properties));
 }
 
 /**
  * Opens a popup for whatever was clicked. With `more`, every click opens one (an empty place
  * too), and `more(content, lngLat, feature)` may add to it.
  */
-export function inspectOnClick(map, titles, more = null) {
+export function inspectOnClick(map, layers, more = null) {
   map.on('click', (e) => {
     const [feature] = featuresNear(map, e.point);
     if (!feature && !more) return;
-    const content = feature ? popupContent(titles[bandoLayer(feature.layer)] ?? '', feature.properties)
+    const content = feature ? popupContent(layers[bandoLayer(feature.layer)], feature.properties)
       : Object.assign(document.createElement('div'), { className: 'bando-popup' });
     openPopupWith(map, e.lngLat, content);
     more?.(content, e.lngLat, feature);

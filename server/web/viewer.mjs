@@ -3,7 +3,7 @@
 // features nearest it (the service's `near`); with the monitoring stations layer, the open alerts
 // and each station's readings (monitoring.mjs).
 import {
-  anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, showPopup,
+  anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, layersOf, showPopup,
 } from '/assets/common.mjs';
 import { addReadings, alertsSection } from '/assets/monitoring.mjs';
 
@@ -33,7 +33,8 @@ document.body.append(panel);
 
 let layers = [];
 let alerts;
-const titles = {};
+// Each layer with the titles, units and code labels of its properties, for popups.
+let described = {};
 const hidden = new Set();
 
 function el(tag, props = {}, ...children) {
@@ -54,7 +55,7 @@ function layerList() {
     const box = el('input', { type: 'checkbox', checked: !hidden.has(l.id), id: `layer-${l.id}` });
     box.addEventListener('change', () => setVisible(l.id, box.checked));
     const legend = el('ul', { className: 'legend' }, ...l.legend.map((item) => el('li', {},
-      el('span', { className: 'swatch', style: `background:${item.color}` }), item.label)));
+      el('span', { className: 'swatch', style: `background:${item.color}` }), item.label[lang])));
     const item = el('li', {}, box, el('label', { htmlFor: box.id }, l.title), legend);
     item.dataset.layer = l.id;
     return item;
@@ -72,7 +73,7 @@ function searchBox() {
     input.value = hit.properties.name ?? input.value;
     const at = anchorOf(hit.geometry);
     map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15) });
-    map.once('moveend', () => showPopup(map, at, titles[hit.layer], hit.properties));
+    map.once('moveend', () => showPopup(map, at, described[hit.layer], hit.properties));
   };
   const search = async () => {
     const q = input.value.trim();
@@ -86,7 +87,7 @@ function searchBox() {
     found = pages.flat();
     results.replaceChildren(...(found.length ? found.map((hit) => {
       const item = el('li', { tabIndex: 0 }, el('b', {}, hit.properties.name ?? hit.id), ' ',
-        el('small', {}, hit.properties.kind ?? titles[hit.layer]));
+        el('small', {}, hit.properties.kind ?? described[hit.layer].title));
       item.addEventListener('click', () => go(hit));
       return item;
     }) : [el('li', { className: 'none' }, t('none'))]));
@@ -130,13 +131,13 @@ async function addNearest(content, at, clicked) {
     .slice(0, NEAREST);
   const list = el('ol', {}, ...nearest.map((hit) => {
     const { distance_m: distance, ...properties } = hit.properties;
-    const item = el('li', { tabIndex: 0 }, el('b', {}, properties.name ?? `${titles[hit.layer]} ${hit.id}`), ' ',
-      el('small', {}, `${titles[hit.layer]} · ${metres(distance)}`));
+    const item = el('li', { tabIndex: 0 }, el('b', {}, properties.name ?? `${described[hit.layer].title} ${hit.id}`), ' ',
+      el('small', {}, `${described[hit.layer].title} · ${metres(distance)}`));
     Object.assign(item.dataset, { layer: hit.layer, id: hit.id, metres: distance });
     item.addEventListener('click', () => {
       const to = anchorOf(hit.geometry);
       map.flyTo({ center: to, zoom: Math.max(map.getZoom(), 15) });
-      map.once('moveend', () => showPopup(map, to, titles[hit.layer], properties));
+      map.once('moveend', () => showPopup(map, to, described[hit.layer], properties));
     });
     return item;
   }));
@@ -179,10 +180,10 @@ function render() {
 
 map.once('load', async () => {
   layers = map.getStyle().metadata?.['bando:layers'] ?? [];
-  for (const l of layers) titles[l.id] = l.title;
+  described = layersOf(map);
   render();
   const stations = new Set(layers.filter((l) => l.theme === 'monitoring').map((l) => l.id));
-  inspectOnClick(map, titles, (content, at, clicked) => {
+  inspectOnClick(map, described, (content, at, clicked) => {
     if (clicked && stations.has(bandoLayer(clicked.layer))) addReadings(content, clicked.id, t);
     return addNearest(content, at, clicked);
   });

@@ -95,6 +95,30 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
     assert!(click["target"].is_string(), "no site to click: {click}");
     assert_eq!(click["popup"], click["target"]);
 
+    // The popup names each property by its configured title and shows a code by its label, as
+    // the layer's schema does; the legend labels the ranks the same way, in either language.
+    let schema = server.json("/collections/heritage_sites/schema");
+    let clicked = server.json(&format!("/collections/heritage_sites/items/{}", click["id"]));
+    let rank = clicked["properties"]["rank"].as_str().unwrap();
+    let label = rank_label(&schema, rank);
+    assert_ne!(label, rank);
+    let rows = click["rows"].as_array().unwrap();
+    assert!(rows.contains(&serde_json::json!(["rank", "Cấp xếp hạng", format!("{label} ({rank})")])), "{click}");
+    let date = clicked["properties"]["recognized_on"].as_str().unwrap();
+    assert!(rows.contains(&serde_json::json!(["recognized_on", "Ngày xếp hạng", date])), "{click}");
+    let english = reqwest::blocking::Client::new()
+        .get(format!("{}/collections/heritage_sites/schema", server.base))
+        .header("Accept-Language", "en")
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    for (legend, schema) in viewer["legends"].as_array().unwrap().iter().zip([&schema, &english]) {
+        let ranks = ["special_national", "national", "provincial", "tourist_spot"];
+        let expected: Vec<String> = ranks.iter().map(|r| rank_label(schema, r)).collect();
+        assert_eq!(legend, &serde_json::json!(expected));
+    }
+
     // The popup lists the five point features nearest the click (the site clicked aside), as
     // the service's `near` finds them.
     let nearest = &viewer["nearest"];
@@ -144,4 +168,11 @@ fn the_viewer_and_the_embedded_heritage_map_work_in_a_browser_with_nothing_from_
     let focused = &report["embed_feature"];
     assert_eq!(focused["popup"], site["properties"]["name"]);
     assert!(near(&focused["center"], &site["geometry"]["coordinates"]), "{focused}");
+}
+
+/// The title a schema gives a heritage rank's code.
+fn rank_label(schema: &Value, code: &str) -> String {
+    let codes = schema["properties"]["rank"]["anyOf"].as_array().unwrap();
+    let entry = codes.iter().find(|c| c["const"] == code).unwrap_or_else(|| panic!("no {code} in {codes:?}"));
+    entry["title"].as_str().unwrap().to_owned()
 }

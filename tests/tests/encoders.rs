@@ -37,6 +37,25 @@ fn tile_attributes(server: &Server, layer: &str, (z, x, y): (u32, u32, u32), id:
         .collect()
 }
 
+/// What a page heads a property's column with: its title in the schema, with its unit.
+fn heading(schema: &Value, name: &str) -> String {
+    let p = &schema["properties"][name];
+    let title = p["title"].as_str().unwrap();
+    match p["x-ogc-unit"].as_str() {
+        Some(unit) => format!("{title} ({unit})"),
+        None => title.to_owned(),
+    }
+}
+
+/// A value as a page shows it: a code the schema labels as `label (code)`.
+fn labelled(schema: &Value, name: &str, value: &str) -> String {
+    let codes = schema["properties"][name]["anyOf"].as_array().into_iter().flatten();
+    match codes.into_iter().find(|c| c["const"] == value) {
+        Some(c) => format!("{} ({value})", c["title"].as_str().unwrap()),
+        None => value.to_owned(),
+    }
+}
+
 fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -68,7 +87,13 @@ fn geojson_pages_and_tiles_write_the_same_values_and_dates() {
     let raw = &raw[raw.find(r#""properties":"#).unwrap()..];
     let mut geojson: Vec<(String, String)> = properties.iter().map(|(k, v)| (k.clone(), text_of(v))).collect();
     geojson.sort_by_key(|(k, _)| raw.find(&format!("\"{k}\":")).unwrap());
-    assert_eq!(rows, geojson);
+    // Each row is headed by the property's title and shows a code with its label, as the schema
+    // describes them.
+    let schema = server.json("/collections/heritage_sites/schema");
+    let shown: Vec<(String, String)> =
+        geojson.iter().map(|(k, v)| (heading(&schema, k), labelled(&schema, k, v))).collect();
+    assert_eq!(rows, shown);
+    assert!(rows.iter().any(|(_, v)| v.ends_with(&format!("({})", text_of(&properties["rank"])))), "{rows:?}");
 
     // The tile carries every public property with the same text (none is private here).
     let c = &feature["geometry"]["coordinates"];
@@ -93,12 +118,13 @@ fn numbers_read_the_same_in_geojson_and_pages() {
         row.split(open.as_str()).skip(1).map(|c| c.split(close.as_str()).next().unwrap().to_owned()).collect()
     };
     let header = cells(rows[0], "th");
+    let schema = server.json("/collections/roads/schema");
     let features = json["features"].as_array().unwrap();
     assert_eq!(rows.len(), features.len() + 1);
     for (row, f) in rows[1..].iter().zip(features) {
         let row = cells(row, "td");
         for name in ["width_m", "lanes"] {
-            let at = header.iter().position(|h| h == name).unwrap();
+            let at = header.iter().position(|h| *h == heading(&schema, name)).unwrap();
             let value = f["properties"][name].as_f64().unwrap_or_else(|| panic!("{}: no {name}", f["id"]));
             assert_eq!(row[at].parse::<f64>(), Ok(value), "{}: {name}", f["id"]);
         }
@@ -117,12 +143,14 @@ fn the_items_table_has_the_columns_asked_for_whatever_the_features_hold() {
     let server = Server::start(bando(&[]));
     let page = server.get("/collections/heritage_sites/items?f=html&properties=rank,name&limit=3").text().unwrap();
     let header = page.split("<table><tr>").nth(1).unwrap().split("</tr>").next().unwrap();
-    // The layer's order, not the order asked in.
-    assert_eq!(header, "<th>id</th><th>name</th><th>rank</th>");
+    // The layer's order, not the order asked in; each column headed by its title.
+    let schema = server.json("/collections/heritage_sites/schema");
+    let columns = format!("<th>id</th><th>{}</th><th>{}</th>", heading(&schema, "name"), heading(&schema, "rank"));
+    assert_eq!(header, columns);
     // An empty page has the same columns.
     let empty =
         server.get("/collections/heritage_sites/items?f=html&properties=rank,name&rank=zz-none").text().unwrap();
-    assert!(empty.contains("<table><tr><th>id</th><th>name</th><th>rank</th></tr></table>"), "{empty}");
+    assert!(empty.contains(&format!("<table><tr>{columns}</tr></table>")), "{empty}");
     let json = server.json("/collections/heritage_sites/items?properties=rank,name&limit=3");
     let keys: Vec<&str> = json["features"][0]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["name", "rank"]);

@@ -213,6 +213,9 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
                 queryable: true,
                 private: false,
                 title: None,
+                unit: None,
+                codes: None,
+                labels: None,
                 required: false,
                 choices: None,
             })

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, HeaderValue},
     response::Response,
 };
-use layers::crs::Crs;
+use layers::{crs::Crs, labels::Lang};
 use serde_json::{Value, json};
 
 use super::{Endpoint, base_url};
@@ -17,7 +17,7 @@ use crate::{
     downloads::{self, Download},
     error::ApiError,
     features::{self, ITEMS_PARAMETERS, ItemsRequest, Page, Paging},
-    geojson, html,
+    geojson, html, language,
     media::{CSV, FLATGEOBUF, GEOJSON, GEOPACKAGE, JSON},
     openapi::{Operation, Status},
     request::{Format, Params, Segments},
@@ -74,10 +74,11 @@ async fn items(
         return Ok(respond::download(written));
     }
     let format = Format::negotiate(&params, &headers)?;
+    let lang = language::negotiate(&headers);
     let base = format!("{}/collections/{id}/items", base_url(&headers));
     // Parsing a filter, testing features against it and encoding the page are CPU work.
     let settings = std::sync::Arc::clone(state.settings());
-    state.compute().run(deadline, move || items_page(&view, &params, &settings, deadline, format, &id, &base)).await
+    state.compute().run(deadline, move || items_page(&view, &params, &settings, deadline, format, lang, &base)).await
 }
 
 /// The `/items` answer, computed.
@@ -87,9 +88,10 @@ fn items_page(
     settings: &Settings,
     deadline: Deadline,
     format: Format,
-    id: &str,
+    lang: Lang,
     base: &str,
 ) -> Result<Response, ApiError> {
+    let id = view.def.id.as_str();
     let request = ItemsRequest::parse(view, params, Paging::pages(settings), deadline)?;
     let page = Page::find(view, &request)?;
     let links = Links { base, params, limit: page.limit, format }.of(&page);
@@ -101,10 +103,12 @@ fn items_page(
                 &view.def.title,
                 html::Trail::Collection(id),
                 &format!("{base}?f=json"),
-                items_html(id, &page, &links),
-            ))
+                items_html(id, &page, &links, lang),
+            )
+            .in_language(lang))
         },
     )?;
+    let response = if format == Format::Html { language::mark(response, lang) } else { response };
     Ok(respond::with_link_header(response, &links))
 }
 
@@ -118,6 +122,7 @@ async fn item(
     let view = state.access(&caller).one(&id)?;
     params.only(&["crs", "f"])?;
     let format = Format::negotiate(&params, &headers)?;
+    let lang = language::negotiate(&headers);
     let crs = params.get("crs").map(Crs::from_uri).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Crs::Crs84);
     let columns = view.columns();
     let stored = features::one(&view, &fid)?;
@@ -145,13 +150,14 @@ async fn item(
             let body = format!(
                 "{}{}<p>Collection: <a href=\"/collections/{id}\">{id}</a></p>",
                 html::svg_map([feature.mercator()], None),
-                html::feature_table(&feature),
+                html::feature_table(&feature, lang),
                 id = view.def.id
             );
             let title = format!("{} · {fid}", view.def.title);
-            Ok(html::Page::new(&title, html::Trail::Collection(&id), &json_href, body))
+            Ok(html::Page::new(&title, html::Trail::Collection(&id), &json_href, body).in_language(lang))
         },
     )?;
+    let response = if format == Format::Html { language::mark(response, lang) } else { response };
     let mut response = respond::with_link_header(response, &links);
     response.headers_mut().insert(axum::http::header::ETAG, etag);
     Ok(response)
@@ -212,7 +218,7 @@ impl Links<'_> {
     }
 }
 
-fn items_html(id: &str, page: &Page, links: &Value) -> String {
+fn items_html(id: &str, page: &Page, links: &Value, lang: Lang) -> String {
     use std::fmt::Write;
     let mut body = format!(
         "<p>Features {}–{} of {}.</p>{}{}<p>",
@@ -220,7 +226,7 @@ fn items_html(id: &str, page: &Page, links: &Value) -> String {
         page.offset.saturating_add(page.features.len()),
         page.matched,
         html::svg_map(page.features.iter().map(|f| &f.mercator), None),
-        html::features_table(id, &page.columns, page.views()),
+        html::features_table(id, &page.columns, page.views(), lang),
     );
     for link in links.as_array().into_iter().flatten().filter(|l| l["rel"] == "next" || l["rel"] == "prev") {
         let (rel, href) = (link["rel"].as_str().unwrap_or_default(), link["href"].as_str().unwrap_or_default());

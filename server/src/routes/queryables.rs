@@ -3,12 +3,14 @@
 //! `sortby` may name).
 
 use axum::{extract::State, http::HeaderMap, response::Response};
+use layers::labels::Lang;
 
 use super::{Endpoint, base_url};
 use crate::{
     auth::Caller,
     error::ApiError,
     html::{self, Page, Trail},
+    language,
     media::SCHEMA_JSON,
     openapi::{Operation, Status},
     request::{Format, Params, Segments},
@@ -50,7 +52,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 /// A schema's last path segment, page title and builder.
-type Kind = (&'static str, &'static str, fn(&str, &crate::access::LayerView) -> serde_json::Value);
+type Kind = (&'static str, &'static str, fn(&str, &crate::access::LayerView, Lang) -> serde_json::Value);
 
 /// The endpoint answering one kind of schema of a collection.
 fn endpoint(operation: Operation, kind: Kind) -> Endpoint {
@@ -75,8 +77,9 @@ fn answer(
 ) -> Result<Response, ApiError> {
     let view = state.access(caller).one(id)?;
     let format = Format::negotiate(params, headers)?;
-    let schema = make(&format!("{}/collections/{id}/{path}", base_url(headers)), &view);
-    respond::negotiated(
+    let lang = language::negotiate(headers);
+    let schema = make(&format!("{}/collections/{id}/{path}", base_url(headers)), &view, lang);
+    let response = respond::negotiated(
         format,
         || Ok(respond::json(SCHEMA_JSON, schema.to_string())),
         || {
@@ -87,5 +90,6 @@ fn answer(
             let json = format!("/collections/{id}/{path}?f=json");
             Ok(Page::new(title, Trail::Collection(id), &json, html::table(rows)))
         },
-    )
+    )?;
+    Ok(language::mark(response, lang))
 }
