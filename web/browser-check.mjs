@@ -78,6 +78,11 @@ const report = {};
 {
   const { page, seen } = await open('/viewer');
   report.viewer = { initial: await view(page) };
+  // Icons a symbol layer names that the sprite lacks.
+  await page.evaluate(() => {
+    window.bandoMissingIcons = [];
+    window.bandoMap.on('styleimagemissing', (e) => window.bandoMissingIcons.push(e.id));
+  });
   await page.screenshot({ path: `${out}/viewer.png` });
 
   // The layer list turns a layer off and on; the language switch changes the interface text.
@@ -107,6 +112,18 @@ const report = {};
     ...(await view(page)),
   };
   await page.screenshot({ path: `${out}/viewer-search.png` });
+  // Near the site found, the heritage pictograms are drawn from the sprite; the legend shows them.
+  report.viewer.icons = await page.evaluate(() => {
+    const map = window.bandoMap;
+    const legend = [...document.querySelectorAll('.legend .swatch.icon')].map((s) => s.dataset.icon);
+    return {
+      drawn: map.queryRenderedFeatures({ layers: ['heritage_sites-icon'] }).length,
+      legend,
+      inSprite: legend.filter((id) => map.hasImage(id)),
+      missing: window.bandoMissingIcons,
+      sheetLoaded: performance.getEntriesByName(new URL('/assets/sprite@2x.png', location.href).href).length > 0,
+    };
+  });
 
   // Close the search popup, then click the site drawn nearest the middle of the map.
   await page.click('.maplibregl-popup-close-button');

@@ -1,6 +1,7 @@
 //! The files map pages load from `/assets`: MapLibre GL JS, embedded at build time from its npm
-//! package (see `build.rs`) or read once from a configured folder, and Bando's own page scripts,
-//! compiled in. Nothing is loaded from another host.
+//! package (see `build.rs`) or read once from a configured folder, Bando's own page scripts,
+//! compiled in, and the styles' icon sprite, drawn by the build from `icons/`. Nothing is loaded
+//! from another host.
 
 use std::{collections::HashMap, path::Path};
 
@@ -12,6 +13,13 @@ const MAPLIBRE_FILES: [(&str, &[u8]); 3] = [
     ("maplibre-gl.mjs", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl.mjs"))),
     ("maplibre-gl-worker.mjs", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl-worker.mjs"))),
     ("maplibre-gl.css", include_bytes!(concat!(env!("OUT_DIR"), "/maplibre-gl.css"))),
+];
+/// The sprite the styles name (`/assets/sprite`): each sheet and its index, at 1× and 2×.
+pub const SPRITE_FILES: [(&str, &[u8]); 4] = [
+    ("sprite.json", include_bytes!(concat!(env!("OUT_DIR"), "/sprite.json"))),
+    ("sprite.png", include_bytes!(concat!(env!("OUT_DIR"), "/sprite.png"))),
+    ("sprite@2x.json", include_bytes!(concat!(env!("OUT_DIR"), "/sprite@2x.json"))),
+    ("sprite@2x.png", include_bytes!(concat!(env!("OUT_DIR"), "/sprite@2x.png"))),
 ];
 /// Whether the build found MapLibre to embed.
 const MAPLIBRE_EMBEDDED: bool = matches!(env!("MAPLIBRE_EMBEDDED_AT_BUILD").as_bytes(), b"yes");
@@ -79,6 +87,9 @@ impl Assets {
         for (name, text) in OWN_FILES {
             files.insert(name.to_owned(), Asset::new(name, Bytes::from_static(text.as_bytes())));
         }
+        for (name, body) in SPRITE_FILES {
+            files.insert(name.to_owned(), Asset::new(name, Bytes::from_static(body)));
+        }
         Self { files, missing }
     }
 
@@ -96,5 +107,10 @@ impl Assets {
 }
 
 fn media_type(name: &str) -> &'static str {
-    if name.ends_with(".css") { "text/css; charset=utf-8" } else { "text/javascript; charset=utf-8" }
+    match name.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        _ => "text/javascript; charset=utf-8",
+    }
 }

@@ -84,6 +84,7 @@ pub fn document(base: &str, id: &str, name: &str, layers: &[LayerView], fonts: &
         "metadata": {"bando:style": id, "bando:layers": legend, "bando:bounds": bounds},
         "sources": sources,
         "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
+        "sprite": format!("{base}/assets/sprite"),
         "layers": style_layers,
     })
 }
@@ -210,6 +211,35 @@ const HERITAGE_RANKS: Classes = &[
     ("tourist_spot", "#1c7ed6", "Điểm du lịch", "Tourist spot"),
 ];
 
+/// The side of a sprite icon in CSS pixels (the drawings in `server/icons` are this square).
+const ICON_PX: u32 = 16;
+/// Pictograms by a property's values: (values, icon, Vietnamese label, English label).
+type Icons = &'static [(&'static [&'static str], &'static str, &'static str, &'static str)];
+/// An icon with its labels: (icon, Vietnamese label, English label).
+type Icon = (&'static str, &'static str, &'static str);
+
+/// Heritage sites by `kind`.
+const HERITAGE_ICONS: Icons = &[
+    (&["đình"], "heritage-dinh", "Đình", "Communal house"),
+    (&["chùa"], "heritage-chua", "Chùa", "Pagoda"),
+    (&["đền", "đền thờ"], "heritage-den", "Đền", "Temple"),
+    (&["miếu"], "heritage-mieu", "Miếu", "Shrine"),
+    (&["nhà thờ"], "heritage-nha-tho", "Nhà thờ", "Church"),
+    (&["nhà cổ"], "heritage-nha-co", "Nhà cổ", "Old house"),
+    (&["chợ nổi"], "heritage-cho-noi", "Chợ nổi", "Floating market"),
+];
+/// Any other heritage site.
+const HERITAGE_OTHER: Icon = ("heritage-di-tich", "Di tích lịch sử, khác", "Historic or other site");
+/// Monitoring stations by `status`; a station within its limits, or without readings yet, is a drop.
+const STATION_ICONS: Icons = &[
+    (&["alert"], "station-alert", "Vượt ngưỡng", "Over a limit"),
+    (&["no_data"], "station-no-data", "Mất tín hiệu", "No data"),
+];
+const STATION_ICON: &str = "station";
+const WAREHOUSE_ICON: &str = "warehouse";
+/// Ports, then airports.
+const TRANSPORT_ICONS: [Icon; 2] = [("port", "Cảng", "Port"), ("airport", "Sân bay", "Airport")];
+
 /// `["match", ["get", property], value, colour, …, fallback]`.
 fn by(property: &str, classes: Classes, fallback: &str) -> Value {
     let mut m = vec![json!("match"), json!(["get", property])];
@@ -262,6 +292,32 @@ fn label(def: &LayerDef, font: &str, size: f64, minzoom: u8) -> Option<Value> {
             "paint": {"text-color": "#343a40", "text-halo-color": "#ffffff", "text-halo-width": 1.5}
         })
     })
+}
+
+/// White pictograms over a layer's circles from `minzoom`, three quarters as wide as a circle
+/// whose radius grows from `radius.0` at z6 to `radius.1` at z16. They never hide a label.
+fn pictograms(def: &LayerDef, image: Value, minzoom: u8, radius: (f64, f64)) -> Value {
+    let size = |r: f64| r * 1.5 / f64::from(ICON_PX);
+    json!({
+        "id": format!("{}-icon", def.id), "type": "symbol", "minzoom": minzoom.max(def.minzoom),
+        "layout": {"icon-image": image, "icon-allow-overlap": true, "icon-ignore-placement": true,
+                   "icon-size": ["interpolate", ["linear"], ["zoom"], 6, size(radius.0), 16, size(radius.1)]}
+    })
+}
+
+/// `["match", ["get", property], values, icon, …, fallback]`.
+fn icon_by(property: &str, icons: Icons, fallback: &str) -> Value {
+    let mut m = vec![json!("match"), json!(["get", property])];
+    for (values, icon, ..) in icons {
+        m.extend([json!(values), json!(icon)]);
+    }
+    m.push(json!(fallback));
+    Value::Array(m)
+}
+
+/// Airports (a `kind` such as `small_airport`) by a plane, other transport points by an anchor.
+fn transport_icon() -> Value {
+    json!(["case", ["in", "airport", ["coalesce", ["get", "kind"], ""]], TRANSPORT_ICONS[1].0, TRANSPORT_ICONS[0].0])
 }
 
 fn circle(def: &LayerDef, colour: Value, radius: Value) -> Value {
@@ -317,9 +373,14 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
             Some(circle(def, json!("#495057"), zoomed(2.0, 5.0))),
             label(def, fonts.bold, 12.0, 9),
         ],
-        Theme::Transport => vec![Some(circle(def, json!("#364fc7"), zoomed(4.0, 8.0))), label(def, fonts.regular, 11.0, 8)],
+        Theme::Transport => vec![
+            Some(circle(def, json!("#364fc7"), zoomed(4.0, 8.0))),
+            Some(pictograms(def, transport_icon(), 9, (4.0, 8.0))),
+            label(def, fonts.regular, 11.0, 8),
+        ],
         Theme::Logistics => vec![
             Some(circle(def, by("kind", WAREHOUSE_KINDS, "#495057"), zoomed(3.0, 7.0))),
+            Some(pictograms(def, json!(WAREHOUSE_ICON), 12, (3.0, 7.0))),
             label(def, fonts.regular, 10.0, 13),
         ],
         Theme::Heritage => vec![
@@ -330,10 +391,12 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
                        ["match", ["get", "rank"], "special_national", 6, "national", 4.5, 3.5], 16,
                        ["match", ["get", "rank"], "special_national", 12, "national", 10, 8]]),
             )),
+            Some(pictograms(def, icon_by("kind", HERITAGE_ICONS, HERITAGE_OTHER.0), 11, (3.5, 8.0))),
             label(def, fonts.bold, 12.0, 11),
         ],
         Theme::Monitoring => vec![
             Some(circle(def, by("status", STATION_STATUS, "#ced4da"), zoomed(5.0, 9.0))),
+            Some(pictograms(def, icon_by("status", STATION_ICONS, STATION_ICON), 8, (5.0, 9.0))),
             label(def, fonts.bold, 11.0, 9),
         ],
     };
@@ -354,16 +417,44 @@ fn legend_of(def: &LayerDef) -> Vec<Value> {
         Theme::Boundaries => ("", &[("", "#a89f91", "Ranh giới", "Boundary")]),
         Theme::Water => ("", &[("", "#4a90d9", "Sông, kênh", "River, canal")]),
         Theme::Places => ("", &[("", "#495057", "Điểm dân cư", "Place")]),
-        Theme::Transport => ("", &[("", "#364fc7", "Điểm giao thông", "Transport")]),
+        // Told apart by their pictograms, below.
+        Theme::Transport => ("", &[]),
     };
     let labels = def.property(property).and_then(|p| p.labels.as_ref());
-    classes
+    let mut entries: Vec<Value> = classes
         .iter()
         .map(|&(value, colour, vi, en)| {
             let label = labels.and_then(|l| l.get(value)).map_or_else(|| json!({"vi": vi, "en": en}), |l| json!(l));
-            json!({"color": colour, "label": label})
+            let mut entry = json!({"color": colour, "label": label});
+            if let Some(icon) = class_icon(theme_of(def), value) {
+                entry["icon"] = json!(icon);
+            }
+            entry
         })
-        .collect()
+        .collect();
+    // Where the pictogram says something the colour does not: what kind of site, which mode.
+    let pictogram =
+        |colour: &str, (icon, vi, en): Icon| json!({"color": colour, "icon": icon, "label": {"vi": vi, "en": en}});
+    match theme_of(def) {
+        Theme::Heritage => {
+            let kinds = HERITAGE_ICONS.iter().map(|&(_, icon, vi, en)| (icon, vi, en)).chain([HERITAGE_OTHER]);
+            entries.extend(kinds.map(|i| pictogram("#868e96", i)));
+        }
+        Theme::Transport => entries.extend(TRANSPORT_ICONS.map(|i| pictogram("#364fc7", i))),
+        _ => {}
+    }
+    entries
+}
+
+/// The pictogram drawn on a class's circles, where every member of the class has the same.
+fn class_icon(theme: Theme, value: &str) -> Option<&'static str> {
+    match theme {
+        Theme::Logistics => Some(WAREHOUSE_ICON),
+        Theme::Monitoring => {
+            Some(STATION_ICONS.iter().find(|(values, ..)| values.contains(&value)).map_or(STATION_ICON, |i| i.1))
+        }
+        _ => None,
+    }
 }
 
 /// What popups need to name a layer's properties for people: the title, unit and code labels
@@ -385,4 +476,34 @@ fn described_properties(view: &LayerView) -> serde_json::Map<String, Value> {
             (p.name.clone(), Value::Object(d))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The icons the sprite holds, from its 1× index.
+    fn sprite_icons() -> Vec<String> {
+        let (_, index) = crate::assets::SPRITE_FILES[0];
+        let index: serde_json::Map<String, Value> = serde_json::from_slice(index).expect("the sprite's index");
+        index.keys().cloned().collect()
+    }
+
+    #[test]
+    fn every_icon_the_styles_name_is_in_the_sprite_at_both_ratios() {
+        let sprite = sprite_icons();
+        let named = HERITAGE_ICONS
+            .iter()
+            .chain(STATION_ICONS)
+            .map(|i| i.1)
+            .chain([HERITAGE_OTHER.0, STATION_ICON, WAREHOUSE_ICON])
+            .chain(TRANSPORT_ICONS.map(|i| i.0));
+        for icon in named {
+            assert!(sprite.iter().any(|s| s == icon), "{icon} is not in the sprite {sprite:?}");
+        }
+        let (_, twice) = crate::assets::SPRITE_FILES[2];
+        let twice: serde_json::Map<String, Value> = serde_json::from_slice(twice).expect("the 2× index");
+        assert_eq!(twice.keys().cloned().collect::<Vec<_>>(), sprite);
+        assert!(twice.values().all(|b| b["pixelRatio"] == 2 && b["width"] == 2 * ICON_PX));
+    }
 }

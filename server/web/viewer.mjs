@@ -50,12 +50,36 @@ function setVisible(id, visible) {
   }
 }
 
+// The style's sprite at 2x, for the legend's pictograms: its index, and the sheet's size.
+const SPRITE = '/assets/sprite@2x';
+let sprite = {};
+let sheet = [0, 0];
+
+/** A legend entry's colour, with the pictogram the map draws on it when it has one. */
+function swatch(item) {
+  const at = item.icon && sprite[item.icon];
+  const s = el('span', { className: at ? 'swatch icon' : 'swatch' });
+  s.style.backgroundColor = item.color;
+  if (at) {
+    // 12 px of a 32 px icon: the sheet scaled by 12/32, shifted to the icon.
+    const k = 12 / at.width;
+    const icon = el('span');
+    Object.assign(icon.style, {
+      backgroundImage: `url(${SPRITE}.png)`,
+      backgroundSize: `${sheet[0] * k}px ${sheet[1] * k}px`,
+      backgroundPosition: `${-at.x * k}px ${-at.y * k}px`,
+    });
+    s.dataset.icon = item.icon;
+    s.append(icon);
+  }
+  return s;
+}
+
 function layerList() {
   return el('ul', { className: 'layers' }, ...layers.map((l) => {
     const box = el('input', { type: 'checkbox', checked: !hidden.has(l.id), id: `layer-${l.id}` });
     box.addEventListener('change', () => setVisible(l.id, box.checked));
-    const legend = el('ul', { className: 'legend' }, ...l.legend.map((item) => el('li', {},
-      el('span', { className: 'swatch', style: `background:${item.color}` }), item.label[lang])));
+    const legend = el('ul', { className: 'legend' }, ...l.legend.map((item) => el('li', {}, swatch(item), item.label[lang])));
     const item = el('li', {}, box, el('label', { htmlFor: box.id }, l.title), legend);
     item.dataset.layer = l.id;
     return item;
@@ -181,6 +205,10 @@ function render() {
 map.once('load', async () => {
   layers = map.getStyle().metadata?.['bando:layers'] ?? [];
   described = layersOf(map);
+  // Without the index the legend shows colours alone.
+  sprite = await getJson(`${SPRITE}.json`).catch(() => ({}));
+  const boxes = Object.values(sprite);
+  sheet = [Math.max(0, ...boxes.map((b) => b.x + b.width)), Math.max(0, ...boxes.map((b) => b.y + b.height))];
   render();
   const stations = new Set(layers.filter((l) => l.theme === 'monitoring').map((l) => l.id));
   inspectOnClick(map, described, (content, at, clicked) => {

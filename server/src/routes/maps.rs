@@ -50,7 +50,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::get(
             Operation::new("/assets/{name}", "/assets/{assetName}", "A file the map pages load")
                 .parameters(&["assetName"])
-                .ok("The file", &["text/javascript", "text/css"])
+                .ok("The file", &["text/javascript", "text/css", "application/json", "image/png"])
                 .statuses(&[Status::NotModified, Status::NotFound]),
             asset,
         ),
