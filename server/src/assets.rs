@@ -25,7 +25,8 @@ pub const SPRITE_FILES: [(&str, &[u8]); 4] = [
 const MAPLIBRE_EMBEDDED: bool = matches!(env!("MAPLIBRE_EMBEDDED_AT_BUILD").as_bytes(), b"yes");
 
 /// Bando's page scripts and styles.
-const OWN_FILES: [(&str, &str); 5] = [
+const OWN_FILES: [(&str, &str); 6] = [
+    ("admin.mjs", include_str!("../web/admin.mjs")),
     ("common.mjs", include_str!("../web/common.mjs")),
     ("viewer.mjs", include_str!("../web/viewer.mjs")),
     ("monitoring.mjs", include_str!("../web/monitoring.mjs")),

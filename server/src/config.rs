@@ -102,6 +102,9 @@ pub struct Config {
     /// Environmental monitoring: the SensorThings API and its alerts.
     #[serde(default)]
     pub monitoring: MonitoringConfig,
+    /// The operator's page.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -298,7 +301,27 @@ impl Config {
             public_origin: self.server.public_origin().ok().flatten(),
             trusted_proxies: self.server.trusted_proxies.clone(),
             monitoring: self.monitoring.settings(),
+            admin: crate::settings::Admin {
+                max_upload_bytes: self.admin.max_upload_mb << 20,
+                upload_dir: self.admin.upload_dir.clone().unwrap_or_else(std::env::temp_dir),
+            },
         }
+    }
+}
+
+/// `[admin]`: the operator's page at `/admin`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The largest file an import from the browser may upload, in MiB.
+    pub max_upload_mb: u64,
+    /// Where uploads are kept while they are imported; the system's temporary folder by default.
+    pub upload_dir: Option<PathBuf>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { max_upload_mb: 256, upload_dir: None }
     }
 }
 

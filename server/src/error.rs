@@ -23,9 +23,12 @@ pub enum ApiError {
     /// A key was given and is not valid.
     #[error("{0}")]
     Unauthorized(String),
-    /// The caller may read the layer, not write it.
+    /// The caller may read the layer, not write it; or its role may not use the operator's page.
     #[error("{0}")]
     Forbidden(String),
+    /// The change asked for contradicts the resource's state (a layer the configuration defines).
+    #[error("{0}")]
+    Conflict(String),
     /// The body's media type is not one this path takes.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -76,6 +79,7 @@ impl ApiError {
             Self::BadRequest(_) | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,

@@ -14,9 +14,10 @@
 //!   Schemas, feature pages, the OpenAPI document), the GeoJSON encoder, and writes as clients
 //!   send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
-//! - `downloads`, `mbtiles`, `package`, `respond`, `hub`, `state`: whole layers written as
-//!   files; the MBTiles writer and tile packages; how answers are written; what the change-log follower shares with handlers; the
-//!   shared state that composes the core.
+//! - `downloads`, `mbtiles`, `package`, `imports`, `respond`, `hub`, `state`: whole layers
+//!   written as files; the MBTiles writer and tile packages; imports from the operator's page;
+//!   how answers are written; what the change-log follower shares with handlers; the shared
+//!   state that composes the core.
 //! - `access_log`, `middleware`, `load`, `live`, `monitoring`, `webhooks`, `routes`, `listener`: the
 //!   access log and what else runs around handlers, loading, the change feed, the monitoring
 //!   chores and alert deliveries, the handlers (extract → core → encode;
@@ -38,6 +39,7 @@ pub mod geojson;
 pub mod glyphs;
 pub mod html;
 pub mod hub;
+pub mod imports;
 pub mod keys;
 pub mod language;
 pub mod layer;
@@ -106,7 +108,8 @@ pub fn app(state: AppState) -> Router {
     // The write methods join the GET routes of the same paths.
     let router = routes::writes::routes().into_iter().fold(router, |r, (path, methods)| r.route(path, methods));
     // SensorThings and alerts: an API of their own, described by their service root, not `/api`.
-    let router = [routes::sta::routes(), routes::alerts::routes()]
+    // The operator's page likewise.
+    let router = [routes::sta::routes(), routes::alerts::routes(), routes::admin::routes()]
         .into_iter()
         .flatten()
         .fold(router, |r, (path, methods)| r.route(path, methods));

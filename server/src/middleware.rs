@@ -40,6 +40,15 @@ pub async fn check_size(State(state): State<AppState>, request: Request, next: N
         .unwrap_or(0);
     let writes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
     let most = if writes { settings.max_write_bytes } else { settings.max_body_bytes };
+    // A file imported from the operator's page: its own, larger limit, also kept while it streams.
+    let upload = writes && request.uri().path() == crate::imports::UPLOAD_PATH;
+    let most = if upload { usize::try_from(settings.admin.max_upload_bytes).unwrap_or(usize::MAX) } else { most };
+    if body > most && upload {
+        return Err(ApiError::TooLarge(format!(
+            "the file is {body} bytes; an upload may be at most {} MiB ([admin] max_upload_mb)",
+            most >> 20
+        )));
+    }
     if body > most {
         return Err(ApiError::TooLarge(format!("the body is {body} bytes; at most {most} are accepted")));
     }

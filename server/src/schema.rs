@@ -49,8 +49,8 @@ pub fn features(id: &str, view: &LayerView, lang: Lang) -> Value {
         if view.def.temporal.as_deref() == Some(p.name.as_str()) {
             s["x-ogc-role"] = json!("primary-instant");
         }
-        // Labelled choices are listed by `described`'s `oneOf`.
-        if let (Some(choices), None) = (&p.choices, &p.labels) {
+        // Kept beside `described`'s labelled `oneOf`: the plain list is what most clients read.
+        if let Some(choices) = &p.choices {
             s["enum"] = json!(choices);
         }
         if p.required {

@@ -48,6 +48,17 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The SensorThings API and its alerts.
     pub monitoring: Monitoring,
+    /// The operator's page.
+    pub admin: Admin,
+}
+
+/// What `[admin]` sets: uploads through the operator's page.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    /// The largest file an import from the browser may upload.
+    pub max_upload_bytes: u64,
+    /// Where uploads are written while they are imported (and removed after).
+    pub upload_dir: std::path::PathBuf,
 }
 
 /// What `[monitoring]` sets: who reads and writes the SensorThings API, its pages, its alerts.

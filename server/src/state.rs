@@ -52,6 +52,7 @@ struct Inner {
     alerts: tokio::sync::Notify,
     alert_feed: tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>>,
     observations: std::sync::OnceLock<GroupCommit>,
+    imports: crate::imports::Imports,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -83,6 +84,7 @@ impl AppState {
                 alerts: tokio::sync::Notify::new(),
                 alert_feed: tokio::sync::broadcast::channel(1024).0,
                 observations: std::sync::OnceLock::new(),
+                imports: crate::imports::Imports::default(),
             }),
         }
     }
@@ -90,6 +92,11 @@ impl AppState {
     /// What `caller` may read, for one request.
     pub fn access<'a>(&'a self, caller: &'a Caller) -> Access<'a> {
         Access::new(self.layers(), caller)
+    }
+
+    /// The imports started from the operator's page.
+    pub fn imports(&self) -> &crate::imports::Imports {
+        &self.inner.imports
     }
 
     /// What the map pages need.

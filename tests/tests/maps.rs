@@ -159,9 +159,11 @@ fn a_configured_style_replaces_the_theme_and_framing_follows_the_config() {
         "[layers.heritage_sites]\nstyle = [{ type = \"circle\", paint = { circle-color = \"#123456\" } }]",
         1,
     );
-    let (start, end) = (text.find("frame_ancestors = ").unwrap(), text.find("[layers.").unwrap());
+    // The sample's framing line, replaced.
+    let start = text.find("frame_ancestors = ").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
     let text =
-        format!("{}frame_ancestors = [\"'self'\", \"https://dulich.example.vn\"]\n\n{}", &text[..start], &text[end..]);
+        format!("{}frame_ancestors = [\"'self'\", \"https://dulich.example.vn\"]{}", &text[..start], &text[end..]);
     let config = dir.path().join("bando.toml");
     std::fs::write(&config, text).unwrap();
     let server = Server::start(bando(&["--config", config.to_str().unwrap()]));

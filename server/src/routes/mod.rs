@@ -3,6 +3,7 @@
 //! registration. Handlers extract typed values, call the service core and encode the answer;
 //! no route module imports another.
 
+pub mod admin;
 pub mod alerts;
 pub mod api;
 pub mod changes;

@@ -1,0 +1,191 @@
+//! Imports started from the operator's page: the uploaded file is streamed to disk under the
+//! configured size limit, then goes through the very pipeline `bando import` runs (atomic,
+//! recorded in the import log), and the page follows the job until its report.
+
+use std::{
+    collections::VecDeque,
+    path::Path,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use layers::import::ImportReport;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::ApiError;
+
+/// Where the page posts a file to import (the size check gives it its own limit).
+pub const UPLOAD_PATH: &str = "/admin/imports";
+/// Jobs remembered for the page; older finished ones are forgotten.
+const KEPT: usize = 32;
+
+/// What a job is doing.
+#[derive(Clone, Debug)]
+enum Phase {
+    Importing,
+    Done(Value),
+    Failed(String),
+}
+
+/// One import from the page.
+#[derive(Debug)]
+pub struct Job {
+    /// Its number.
+    pub id: u64,
+    /// The target layer.
+    pub layer: String,
+    /// The uploaded file's name.
+    pub file: String,
+    rows: AtomicU64,
+    phase: Mutex<Phase>,
+}
+
+impl Job {
+    /// Notes the rows read so far.
+    pub fn read(&self, rows: u64) {
+        self.rows.store(rows, Ordering::Relaxed);
+    }
+
+    /// Records how the import ended.
+    pub fn finish(&self, result: Result<ImportReport, String>) {
+        let phase = match result {
+            Ok(report) => Phase::Done(report_json(&report)),
+            Err(e) => Phase::Failed(e),
+        };
+        *self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = phase;
+    }
+
+    /// The job as the page reads it.
+    pub fn describe(&self) -> Value {
+        let phase = self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut out = json!({
+            "id": self.id, "layer": self.layer, "file": self.file,
+            "rowsRead": self.rows.load(Ordering::Relaxed),
+        });
+        match phase {
+            Phase::Importing => out["phase"] = json!("importing"),
+            Phase::Done(report) => {
+                out["phase"] = json!("done");
+                out["report"] = report;
+            }
+            Phase::Failed(error) => {
+                out["phase"] = json!("failed");
+                out["error"] = json!(error);
+            }
+        }
+        out
+    }
+
+    fn finished(&self) -> bool {
+        !matches!(*self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner), Phase::Importing)
+    }
+}
+
+/// The jobs started from the page, newest last.
+#[derive(Debug, Default)]
+pub struct Imports {
+    next: AtomicU64,
+    jobs: Mutex<VecDeque<Arc<Job>>>,
+}
+
+impl Imports {
+    /// A new job importing `file` into `layer`.
+    pub fn start(&self, layer: &str, file: &str) -> Arc<Job> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let job = Arc::new(Job {
+            id,
+            layer: layer.to_owned(),
+            file: file.to_owned(),
+            rows: AtomicU64::new(0),
+            phase: Mutex::new(Phase::Importing),
+        });
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.push_back(Arc::clone(&job));
+        while jobs.len() > KEPT && jobs.front().is_some_and(|j| j.finished()) {
+            jobs.pop_front();
+        }
+        job
+    }
+
+    /// Job `id`, while it is remembered.
+    pub fn get(&self, id: u64) -> Option<Arc<Job>> {
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().find(|j| j.id == id).cloned()
+    }
+}
+
+/// Streams `body` into a new file in `dir` named `…{suffix}`, refusing it (and removing the
+/// file) once it passes `limit` bytes. The file is removed when the returned path is dropped.
+pub async fn receive(body: Body, dir: &Path, suffix: &str, limit: u64) -> Result<tempfile::TempPath, ApiError> {
+    let failed = |e: std::io::Error| ApiError::Internal(format!("writing the upload in {}: {e}", dir.display()));
+    let file = tempfile::Builder::new().prefix("bando-upload-").suffix(suffix).tempfile_in(dir).map_err(failed)?;
+    let (file, path) = file.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut written = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
+        written += chunk.len() as u64;
+        if written > limit {
+            // `path` is dropped here, and the file with it.
+            return Err(ApiError::TooLarge(format!(
+                "the file is larger than the {} MiB an upload may be ([admin] max_upload_mb)",
+                limit >> 20
+            )));
+        }
+        file.write_all(&chunk).await.map_err(failed)?;
+    }
+    file.flush().await.map_err(failed)?;
+    if written == 0 {
+        return Err(ApiError::BadRequest("the upload is empty: send the file as the request body".into()));
+    }
+    Ok(path)
+}
+
+/// An import report as the page shows it.
+fn report_json(r: &ImportReport) -> Value {
+    let rejected_rows: Vec<Value> = r
+        .rejected_rows
+        .iter()
+        .map(|row| json!({ "row": row.row, "field": row.field, "value": row.value, "reason": row.reason }))
+        .collect();
+    json!({
+        "layer": r.layer, "format": r.format, "sourceSrid": r.source_srid,
+        "rowsRead": r.rows_read, "rowsWritten": r.rows_written, "repaired": r.repaired,
+        "duplicatesRemoved": r.duplicates_removed, "rejected": r.rejected, "rejectedRows": rejected_rows,
+        "seconds": r.seconds, "summary": r.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_upload_over_the_limit_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let small = receive(Body::from("x".repeat(100)), dir.path(), ".geojson", 100).await;
+        assert!(small.is_ok_and(|p| std::fs::read(&p).is_ok_and(|b| b.len() == 100)));
+        let big = receive(Body::from("x".repeat(101)), dir.path(), ".geojson", 100).await;
+        assert!(matches!(big, Err(ApiError::TooLarge(_))), "{big:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("the folder").count(), 0);
+    }
+
+    #[test]
+    fn a_job_reports_its_rows_then_its_end() {
+        let imports = Imports::default();
+        let job = imports.start("new_sites", "sites.geojson");
+        job.read(7);
+        assert_eq!(imports.get(job.id).map(|j| j.describe()["rowsRead"].clone()), Some(json!(7)));
+        assert_eq!(job.describe()["phase"], "importing");
+        job.finish(Err("no such layer".into()));
+        assert_eq!(
+            (job.describe()["phase"].clone(), job.describe()["error"].clone()),
+            (json!("failed"), json!("no such layer"))
+        );
+    }
+}

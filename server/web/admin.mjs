@@ -1,0 +1,221 @@
+// /admin: the operator's page. With an admin key (typed here, kept for this tab, sent only to
+// this server): every layer with its access level, size, extent and last import, the imported
+// ones changeable; an import from a file, followed to its report and shown on a preview map; the
+// change feed and the database. Without one, the page shows nothing but the key form.
+import { apiKey, createMap } from '/assets/common.mjs';
+
+const TEXT = {
+  vi: {
+    title: 'Quản trị Bando', key: 'Khóa quản trị', use: 'Dùng', language: 'English', layers: 'Các lớp',
+    id: 'Mã', name: 'Tên lớp', access: 'Truy cập', features: 'Đối tượng', extent: 'Phạm vi', last: 'Lần nhập gần nhất',
+    save: 'Lưu', saved: 'Đã lưu', fromConfig: 'theo tệp cấu hình', import: 'Nhập dữ liệu', file: 'Tệp',
+    target: 'Lớp đích (mới hoặc có sẵn)', mode: 'Cách nhập', replace: 'Thay thế', append: 'Thêm vào',
+    sourceLayer: 'Lớp trong tệp (nếu nhiều lớp)', crs: 'Hệ tọa độ (EPSG, nếu tệp không ghi)', start: 'Nhập',
+    read: 'Đã đọc', rows: 'dòng', written: 'Đã ghi', repaired: 'Đã sửa hình học', duplicates: 'Trùng lặp đã bỏ',
+    rejected: 'Bị loại', failed: 'Nhập không thành công', health: 'Tình trạng', feed: 'Dòng thay đổi',
+    database: 'Cơ sở dữ liệu', needKey: 'Cần khóa của vai trò admin.',
+  },
+  en: {
+    title: 'Bando administration', key: 'Admin key', use: 'Use', language: 'Tiếng Việt', layers: 'Layers',
+    id: 'Id', name: 'Title', access: 'Access', features: 'Features', extent: 'Extent', last: 'Last import',
+    save: 'Save', saved: 'Saved', fromConfig: 'set in the configuration file', import: 'Import', file: 'File',
+    target: 'Target layer (new or existing)', mode: 'Mode', replace: 'Replace', append: 'Append',
+    sourceLayer: 'Layer of the file (when it has several)', crs: 'CRS (EPSG, when the file has none)', start: 'Import',
+    read: 'Read', rows: 'rows', written: 'Written', repaired: 'Geometries repaired', duplicates: 'Duplicates removed',
+    rejected: 'Rejected', failed: 'The import failed', health: 'Health', feed: 'Change feed',
+    database: 'Database', needKey: 'An admin key is needed.',
+  },
+};
+let lang = localStorage.getItem('bando-lang') || 'vi';
+const t = (k) => TEXT[lang][k];
+const root = document.getElementById('admin');
+let status = null;
+let message = '';
+let job = null;
+
+function el(tag, props = {}, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+}
+
+/** A request to this server with the key: its status and its JSON (a problem's too). */
+async function call(url, options = {}) {
+  const key = apiKey();
+  const headers = { ...(key ? { 'X-API-Key': key } : {}), ...(options.headers ?? {}) };
+  const response = await fetch(url, { ...options, headers });
+  const text = await response.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+  return { status: response.status, body };
+}
+
+const problem = (r) => r.body?.detail ?? r.body?.title ?? `HTTP ${r.status}`;
+
+async function load() {
+  const r = await call('/admin/status');
+  if (r.status === 200) {
+    status = r.body;
+  } else {
+    status = null;
+    message = r.status === 401 || r.status === 403 ? `${t('needKey')} ${problem(r)}` : problem(r);
+  }
+  render();
+}
+
+function keyForm() {
+  const input = el('input', { type: 'password', id: 'admin-key', value: apiKey() });
+  const form = el('form', { className: 'key' }, el('label', { htmlFor: 'admin-key' }, t('key')), input,
+    el('button', { type: 'submit' }, t('use')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem('bando-key', input.value);
+    message = '';
+    load();
+  });
+  return form;
+}
+
+function layerRow(l) {
+  const row = el('tr');
+  row.dataset.layer = l.id;
+  const last = l.lastImport ? `${l.lastImport.finished_at?.slice(0, 16) ?? ''} · ${l.lastImport.status} · ${l.lastImport.rows_written}` : '';
+  const extent = l.extent ? l.extent.map((v) => v.toFixed(3)).join(', ') : '';
+  if (!l.editable) {
+    row.append(el('td', {}, l.id), el('td', {}, l.title), el('td', {}, l.access), el('td', {}, String(l.features)),
+      el('td', {}, extent), el('td', {}, last), el('td', { className: 'muted' }, t('fromConfig')));
+    return row;
+  }
+  const title = el('input', { value: l.title, className: 'title' });
+  const access = el('select', { className: 'access' },
+    ...['public', 'internal', 'restricted'].map((a) => el('option', { value: a, selected: a === l.access }, a)));
+  const save = el('button', { type: 'button', className: 'save' }, t('save'));
+  save.addEventListener('click', async () => {
+    const r = await call(`/admin/layers/${l.id}`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: title.value, access: access.value }),
+    });
+    message = r.status === 204 ? `${l.id}: ${t('saved')}` : problem(r);
+    await load();
+  });
+  row.append(el('td', {}, l.id), el('td', {}, title), el('td', {}, access), el('td', {}, String(l.features)),
+    el('td', {}, extent), el('td', {}, last), el('td', {}, save));
+  return row;
+}
+
+function importForm() {
+  const file = el('input', { type: 'file', id: 'file', accept: '.zip,.gpkg,.geojson,.json,.kml,.csv', required: true });
+  const layer = el('input', { id: 'target', required: true, pattern: '[a-z][a-z0-9_]*' });
+  layer.setAttribute('list', 'layer-ids');
+  const ids = el('datalist', { id: 'layer-ids' }, ...(status?.layers ?? []).filter((l) => l.editable)
+    .map((l) => el('option', { value: l.id })));
+  const mode = el('select', { id: 'mode' }, el('option', { value: 'replace' }, t('replace')), el('option', { value: 'append' }, t('append')));
+  const sourceLayer = el('input', { id: 'source-layer' });
+  const crs = el('input', { id: 'crs', placeholder: 'EPSG:9210' });
+  const field = (label, input) => el('label', {}, label, input);
+  const form = el('form', { className: 'import' }, field(t('file'), file), field(t('target'), layer), ids,
+    field(t('mode'), mode), field(t('sourceLayer'), sourceLayer), field(t('crs'), crs),
+    el('button', { type: 'submit' }, t('start')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const [chosen] = file.files;
+    if (!chosen) return;
+    const q = new URLSearchParams({ layer: layer.value, file: chosen.name, mode: mode.value });
+    if (sourceLayer.value) q.set('source_layer', sourceLayer.value);
+    if (crs.value) q.set('crs', crs.value);
+    message = '';
+    const r = await call(`/admin/imports?${q}`, { method: 'POST', body: chosen, headers: { 'Content-Type': 'application/octet-stream' } });
+    if (r.status !== 202) {
+      message = problem(r);
+      render();
+      return;
+    }
+    job = r.body;
+    render();
+    follow(job.id);
+  });
+  return form;
+}
+
+/** Polls an import until it ends, then shows the layer once the server serves it. */
+async function follow(id) {
+  for (;;) {
+    const r = await call(`/admin/imports/${id}`);
+    if (r.status !== 200) { message = problem(r); break; }
+    job = r.body;
+    render();
+    if (job.phase !== 'importing') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  if (job?.phase !== 'done') return;
+  // The change feed brings the new layer in within a second or so.
+  for (let i = 0; i < 40 && !status?.layers.some((l) => l.id === job.layer && l.features > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await load();
+  }
+  preview(job.layer);
+}
+
+function jobView() {
+  if (!job) return el('div');
+  const box = el('section', { id: 'job' });
+  box.dataset.phase = job.phase;
+  box.append(el('p', { id: 'progress' }, `${job.file} → ${job.layer}: ${t('read')} ${job.rowsRead} ${t('rows')}`));
+  if (job.phase === 'failed') box.append(el('p', { className: 'error' }, `${t('failed')}: ${job.error}`));
+  if (job.phase === 'done') {
+    const r = job.report;
+    const report = el('dl', { id: 'report' },
+      el('dt', {}, t('written')), el('dd', {}, String(r.rowsWritten)),
+      el('dt', {}, t('repaired')), el('dd', {}, String(r.repaired)),
+      el('dt', {}, t('duplicates')), el('dd', {}, String(r.duplicatesRemoved)),
+      el('dt', {}, t('rejected')), el('dd', {}, String(Object.values(r.rejected).reduce((a, b) => a + b, 0))));
+    Object.assign(report.dataset, { rowsRead: r.rowsRead, rowsWritten: r.rowsWritten, duplicates: r.duplicatesRemoved });
+    box.append(report, el('pre', {}, r.summary));
+  }
+  return box;
+}
+
+let previewed = null;
+
+/** The imported layer on a map of its own style. */
+function preview(layer) {
+  const container = document.getElementById('preview');
+  if (!container || previewed === layer) return;
+  previewed = layer;
+  const map = createMap(container, `/styles/${layer}.json`);
+  map.once('load', () => {
+    const style = map.getStyle();
+    if (style.metadata?.['bando:bounds']) map.fitBounds(style.metadata['bando:bounds'], { padding: 20, animate: false });
+    map.once('idle', () => { container.dataset.layer = layer; container.dataset.ready = 'yes'; });
+  });
+}
+
+function health() {
+  const feed = status.feed;
+  const db = status.database;
+  return el('section', { id: 'health' }, el('h2', {}, t('health')),
+    el('p', {}, `${t('feed')}: ${feed ? `#${feed.sequence ?? '–'}, ${feed.applied} · ${feed.caughtUpSecondsAgo.toFixed(1)} s` : '–'}`),
+    el('p', {}, `${t('database')}: ${db ? (db.ok ? `ok, ${db.milliseconds.toFixed(1)} ms` : db.error) : '–'}`));
+}
+
+function render() {
+  document.documentElement.lang = lang;
+  const switcher = el('button', { type: 'button', className: 'lang' }, t('language'));
+  switcher.addEventListener('click', () => {
+    lang = lang === 'vi' ? 'en' : 'vi';
+    localStorage.setItem('bando-lang', lang);
+    render();
+  });
+  const parts = [el('header', {}, el('h1', {}, t('title')), switcher), keyForm(), el('p', { id: 'message' }, message)];
+  if (status) {
+    const head = el('tr', {}, ...['id', 'name', 'access', 'features', 'extent', 'last', ''].map((k) => el('th', {}, k ? t(k) : '')));
+    parts.push(el('h2', {}, t('layers')), el('table', { id: 'layers' }, head, ...status.layers.map(layerRow)),
+      el('h2', {}, t('import')), importForm(), jobView(), health());
+  }
+  // The preview map keeps its element across renders.
+  const map = document.getElementById('preview') ?? el('div', { id: 'preview' });
+  root.replaceChildren(...parts, map);
+  document.body.dataset.ready = 'yes';
+}
+
+load();
