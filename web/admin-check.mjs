@@ -40,7 +40,7 @@ report.anonymous = { rows: await rows(), message: await message() };
 
 // Another role's key: the page stays empty.
 await useKey(AGENCY);
-await page.waitForFunction(() => document.getElementById('message')?.textContent);
+await page.waitForFunction(() => document.getElementById('message')?.textContent.includes('agency'));
 report.agency = { rows: await rows(), message: await message() };
 
 // The admin's key: every layer.

@@ -63,7 +63,8 @@ impl Source {
     /// when their format says so (GeoJSON, KML, CSV); others are an error.
     pub fn open(path: &Path, layer: Option<&str>, src_srid: Option<i32>) -> Result<Self> {
         route_gdal_messages();
-        if !path.exists() {
+        // GDAL's virtual file systems (`/vsizip/…`, an uploaded Shapefile's archive) are not on disk.
+        if !path.to_string_lossy().starts_with("/vsi") && !path.exists() {
             return Err(Error::MissingFile { path: path.into() });
         }
         let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));

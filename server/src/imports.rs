@@ -118,20 +118,38 @@ impl Imports {
     }
 }
 
-/// Streams `body` into a new file in `dir` named `…{suffix}`, refusing it (and removing the
-/// file) once it passes `limit` bytes. The file is removed when the returned path is dropped.
-pub async fn receive(body: Body, dir: &Path, suffix: &str, limit: u64) -> Result<tempfile::TempPath, ApiError> {
+/// An uploaded file, under its own name in a folder of its own; both are removed when it is
+/// dropped.
+#[derive(Debug)]
+pub struct Upload {
+    folder: tempfile::TempDir,
+    name: String,
+}
+
+impl Upload {
+    /// Where it is.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.folder.path().join(&self.name)
+    }
+}
+
+/// Streams `body` into a file named `name` (letters, digits, `.`, `-` and `_` kept, so the
+/// import log names the file the operator chose) in a new folder in `dir`, refusing it (and
+/// removing it) once it passes `limit` bytes.
+pub async fn receive(body: Body, dir: &Path, name: &str, limit: u64) -> Result<Upload, ApiError> {
     let failed = |e: std::io::Error| ApiError::Internal(format!("writing the upload in {}: {e}", dir.display()));
-    let file = tempfile::Builder::new().prefix("bando-upload-").suffix(suffix).tempfile_in(dir).map_err(failed)?;
-    let (file, path) = file.into_parts();
-    let mut file = tokio::fs::File::from_std(file);
+    let base = Path::new(name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String = base.chars().map(|c| if c.is_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let folder = tempfile::Builder::new().prefix("bando-upload-").tempdir_in(dir).map_err(failed)?;
+    let upload = Upload { folder, name };
+    let mut file = tokio::fs::File::create(upload.path()).await.map_err(failed)?;
     let mut written = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
         written += chunk.len() as u64;
         if written > limit {
-            // `path` is dropped here, and the file with it.
+            // `upload` is dropped here, and the file with it.
             return Err(ApiError::TooLarge(format!(
                 "the file is larger than the {} MiB an upload may be ([admin] max_upload_mb)",
                 limit >> 20
@@ -143,7 +161,7 @@ pub async fn receive(body: Body, dir: &Path, suffix: &str, limit: u64) -> Result
     if written == 0 {
         return Err(ApiError::BadRequest("the upload is empty: send the file as the request body".into()));
     }
-    Ok(path)
+    Ok(upload)
 }
 
 /// An import report as the page shows it.
@@ -168,9 +186,12 @@ mod tests {
     #[tokio::test]
     async fn an_upload_over_the_limit_is_refused_and_leaves_no_file() {
         let dir = tempfile::tempdir().expect("a folder");
-        let small = receive(Body::from("x".repeat(100)), dir.path(), ".geojson", 100).await;
-        assert!(small.is_ok_and(|p| std::fs::read(&p).is_ok_and(|b| b.len() == 100)));
-        let big = receive(Body::from("x".repeat(101)), dir.path(), ".geojson", 100).await;
+        let small = receive(Body::from("x".repeat(100)), dir.path(), "../Di tích.geojson", 100).await;
+        let small = small.expect("an upload within the limit");
+        assert!(small.path().ends_with("Di_tích.geojson"), "{}", small.path().display());
+        assert_eq!(std::fs::read(small.path()).map(|b| b.len()).ok(), Some(100));
+        drop(small);
+        let big = receive(Body::from("x".repeat(101)), dir.path(), "big.geojson", 100).await;
         assert!(matches!(big, Err(ApiError::TooLarge(_))), "{big:?}");
         assert_eq!(std::fs::read_dir(dir.path()).expect("the folder").count(), 0);
     }

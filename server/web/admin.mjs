@@ -52,8 +52,13 @@ async function call(url, options = {}) {
 
 const problem = (r) => r.body?.detail ?? r.body?.title ?? `HTTP ${r.status}`;
 
+let loads = 0;
+
 async function load() {
+  const mine = ++loads;
   const r = await call('/admin/status');
+  // An answer to an earlier key, arriving late, changes nothing.
+  if (mine !== loads) return;
   if (r.status === 200) {
     status = r.body;
   } else {

@@ -4,7 +4,7 @@
 //! upload limit is refused and leaves nothing behind.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{ADMIN_KEY, Server, TestDb, repo, run_ok};
+use e2e::{ADMIN_KEY, Server, TestDb, repo, run_ok, samples};
 use serde_json::{Value, json};
 
 /// Five sites, one an exact copy of another: the import removes it.
@@ -91,6 +91,50 @@ fn an_admin_imports_from_the_browser_and_changes_access_and_no_one_else_gets_any
     assert!(report["tooBig"].as_str().unwrap().contains("1 MiB"), "{report}");
     assert_eq!(db.sql("SELECT to_regclass('public.too_big') IS NULL").trim(), "t");
     assert_eq!(std::fs::read_dir(uploads.path()).unwrap().count(), 0);
+}
+
+/// Zips the sample warehouses' Shapefile, as agencies send one.
+fn zipped_shapefile(dir: &std::path::Path) -> std::path::PathBuf {
+    let zip = dir.join("kho.zip");
+    let parts = ["shp", "shx", "dbf", "prj", "cpg"].map(|x| samples().join(format!("warehouses.{x}")));
+    let script = "import sys, zipfile, os\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    [z.write(p, os.path.basename(p)) for p in sys.argv[2:]]";
+    run_ok(std::process::Command::new("python3").args(["-c", script]).arg(&zip).args(parts));
+    zip
+}
+
+#[test]
+fn a_zipped_shapefile_uploaded_is_imported_whole() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_admin(db.bando(&[]));
+    let client = reqwest::blocking::Client::new();
+    let started: Value = client
+        .post(format!("{}/admin/imports?layer=kho_moi&file=kho.zip", server.base))
+        .header("X-API-Key", ADMIN_KEY)
+        .body(std::fs::read(zipped_shapefile(dir.path())).unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let job = loop {
+        let job: Value = client
+            .get(format!("{}/admin/imports/{}", server.base, started["id"]))
+            .header("X-API-Key", ADMIN_KEY)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if job["phase"] != "importing" || std::time::Instant::now() > deadline {
+            break job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(job["phase"], "done", "{job}");
+    let rows = db.sql("SELECT count(*) FROM public.kho_moi").trim().to_owned();
+    assert_eq!(job["report"]["rowsWritten"].to_string(), rows);
+    assert_eq!(job["report"]["sourceSrid"], 9210, "the Shapefile's own CRS, from its .prj");
+    assert!(job["report"]["summary"].as_str().unwrap().contains("kho.zip"), "{job}");
 }
 
 #[test]

@@ -231,14 +231,9 @@ async fn upload(
         )));
     }
     let admin_settings = &state.settings().admin;
-    let kept = crate::imports::receive(
-        body,
-        &admin_settings.upload_dir,
-        &format!(".{extension}"),
-        admin_settings.max_upload_bytes,
-    )
-    .await?;
-    let path = if extension == "zip" { format!("/vsizip/{}", kept.display()).into() } else { kept.to_path_buf() };
+    let kept =
+        crate::imports::receive(body, &admin_settings.upload_dir, &file, admin_settings.max_upload_bytes).await?;
+    let path = if extension == "zip" { format!("/vsizip/{}", kept.path().display()).into() } else { kept.path() };
     let request = ImportRequest {
         path,
         source_layer: params.get("source_layer").filter(|l| !l.is_empty()).map(str::to_owned),
