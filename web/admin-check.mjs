@@ -50,6 +50,12 @@ report.admin = { rows: await rows() };
 
 // An import from the browser: progress, then the report, then the layer and its preview.
 await page.setInputFiles('#file', FILE);
+// The file is surveyed: its one layer is proposed, with the CRS a GeoJSON file is read in.
+await page.waitForSelector('#source-layer option', { state: 'attached' });
+report.proposed = await page.evaluate(() => ({
+  layers: [...document.querySelectorAll('#source-layer option')].map((o) => o.value),
+  crs: document.getElementById('crs').value,
+}));
 await page.fill('#target', LAYER);
 await page.click('form.import button[type=submit]');
 await page.waitForSelector('#job[data-phase=done], #job[data-phase=failed]', { timeout: 60000 });
@@ -79,8 +85,6 @@ for (const level of ['public', 'internal']) {
 
 // A file over the limit is refused with the reason.
 await page.setInputFiles('#file', BIG);
-await page.fill('#target', 'too_big');
-await page.click('form.import button[type=submit]');
 await page.waitForFunction(() => /MiB/.test(document.getElementById('message')?.textContent ?? ''), null, { timeout: 30000 })
   .catch(() => {});
 report.tooBig = await message();

@@ -211,6 +211,43 @@ impl Source {
 
 /// The position of the layer to read: the one named, or the only one. A file with several
 /// layers and none named is refused rather than cut to its first layer.
+/// One layer of a file as an import would read it: what an operator chooses among.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileLayer {
+    /// Its name in the file.
+    pub name: String,
+    /// Its features, when the driver knows without a scan.
+    pub features: Option<u64>,
+    /// The EPSG code its coordinates are read in; `None` where the file declares no CRS with one.
+    pub srid: Option<i32>,
+}
+
+/// The layers of `path` that have geometries, each as [`Source::open`] would read it.
+pub fn survey(path: &Path) -> Result<Vec<FileLayer>> {
+    let names: Vec<String> = {
+        // Opening the first layer checks the file as an import would, and names them all.
+        match Source::open(path, None, None) {
+            Ok(one) => one.dataset.layers().map(|l| l.name()).collect(),
+            Err(Error::SourceLayer { layers, .. }) => layers,
+            Err(Error::UnknownCrs { .. } | Error::NoGeometry { .. }) => {
+                let dataset = Dataset::open(path).map_err(|e| Error::Gdal { path: path.into(), source: e })?;
+                dataset.layers().map(|l| l.name()).collect()
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match Source::open(path, Some(&name), None) {
+            Ok(source) => out.push(FileLayer { name, features: source.feature_count(), srid: Some(source.srid) }),
+            Err(Error::UnknownCrs { .. }) => out.push(FileLayer { name, features: None, srid: None }),
+            Err(Error::NoGeometry { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 fn choose_layer(dataset: &Dataset, path: &Path, wanted: Option<&str>) -> Result<usize> {
     let names: Vec<String> = dataset.layers().map(|l| l.name()).collect();
     let refuse = |reason: String| Error::SourceLayer { path: path.into(), reason, layers: names.clone() };

@@ -20,9 +20,11 @@ use tokio::io::AsyncWriteExt;
 use crate::error::ApiError;
 
 /// Where the page posts a file to import (the size check gives it its own limit).
-pub const UPLOAD_PATH: &str = "/admin/imports";
+pub const UPLOAD_PATH: &str = "/admin/uploads";
 /// Jobs remembered for the page; older finished ones are forgotten.
 const KEPT: usize = 32;
+/// Uploads waiting for the operator's choices; the oldest is removed past this many.
+const WAITING: usize = 8;
 
 /// What a job is doing.
 #[derive(Clone, Debug)]
@@ -130,6 +132,48 @@ impl Upload {
     /// Where it is.
     pub fn path(&self) -> std::path::PathBuf {
         self.folder.path().join(&self.name)
+    }
+
+    /// The path GDAL reads it at: a zipped Shapefile inside its archive.
+    pub fn gdal_path(&self) -> std::path::PathBuf {
+        let path = self.path();
+        if self.name.to_ascii_lowercase().ends_with(".zip") {
+            format!("/vsizip/{}", path.display()).into()
+        } else {
+            path
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Files uploaded and surveyed, waiting for the operator to choose how each is imported.
+#[derive(Debug, Default)]
+pub struct Uploads {
+    next: AtomicU64,
+    waiting: Mutex<VecDeque<(u64, Upload)>>,
+}
+
+impl Uploads {
+    /// Keeps `upload` and says its number; past [`WAITING`] the oldest is removed.
+    pub fn keep(&self, upload: Upload) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        waiting.push_back((id, upload));
+        while waiting.len() > WAITING {
+            waiting.pop_front();
+        }
+        id
+    }
+
+    /// Upload `id`, handed over once.
+    pub fn take(&self, id: u64) -> Option<Upload> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = waiting.iter().position(|(n, _)| *n == id)?;
+        waiting.remove(at).map(|(_, upload)| upload)
     }
 }
 

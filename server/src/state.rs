@@ -53,6 +53,7 @@ struct Inner {
     alert_feed: tokio::sync::broadcast::Sender<Arc<layers::sensing::alerts::AlertEvent>>,
     observations: std::sync::OnceLock<GroupCommit>,
     imports: crate::imports::Imports,
+    uploads: crate::imports::Uploads,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -85,6 +86,7 @@ impl AppState {
                 alert_feed: tokio::sync::broadcast::channel(1024).0,
                 observations: std::sync::OnceLock::new(),
                 imports: crate::imports::Imports::default(),
+                uploads: crate::imports::Uploads::default(),
             }),
         }
     }
@@ -97,6 +99,11 @@ impl AppState {
     /// The imports started from the operator's page.
     pub fn imports(&self) -> &crate::imports::Imports {
         &self.inner.imports
+    }
+
+    /// Files uploaded on the operator's page, waiting to be imported.
+    pub fn uploads(&self) -> &crate::imports::Uploads {
+        &self.inner.uploads
     }
 
     /// What the map pages need.

@@ -108,28 +108,52 @@ function layerRow(l) {
   return row;
 }
 
+// The file uploaded and surveyed, waiting for the operator's choices, and the layer typed.
+let uploaded = null;
+let target = '';
+
+/** Uploads the file chosen; the server answers the layers it holds, with their CRS. */
+async function survey(chosen) {
+  message = '';
+  const r = await call(`/admin/uploads?file=${encodeURIComponent(chosen.name)}`, {
+    method: 'POST', body: chosen, headers: { 'Content-Type': 'application/octet-stream' },
+  });
+  uploaded = r.status === 201 ? r.body : null;
+  if (!uploaded) message = problem(r);
+  render();
+}
+
 function importForm() {
-  const file = el('input', { type: 'file', id: 'file', accept: '.zip,.gpkg,.geojson,.json,.kml,.csv', required: true });
-  const layer = el('input', { id: 'target', required: true, pattern: '[a-z][a-z0-9_]*' });
+  const file = el('input', { type: 'file', id: 'file', accept: '.zip,.gpkg,.geojson,.json,.kml,.csv' });
+  file.addEventListener('change', () => { if (file.files[0]) survey(file.files[0]); });
+  const field = (label, input) => el('label', {}, label, input);
+  const form = el('form', { className: 'import' }, field(t('file'), file));
+  if (!uploaded) return form;
+  const layer = el('input', { id: 'target', required: true, pattern: '[a-z][a-z0-9_]*', value: target });
   layer.setAttribute('list', 'layer-ids');
+  layer.addEventListener('input', () => { target = layer.value; });
   const ids = el('datalist', { id: 'layer-ids' }, ...(status?.layers ?? []).filter((l) => l.editable)
     .map((l) => el('option', { value: l.id })));
   const mode = el('select', { id: 'mode' }, el('option', { value: 'replace' }, t('replace')), el('option', { value: 'append' }, t('append')));
-  const sourceLayer = el('input', { id: 'source-layer' });
+  // What the file holds, proposed: its layers with their sizes, and the CRS each declares.
+  const sourceLayer = el('select', { id: 'source-layer' }, ...uploaded.layers.map((l) => el('option', { value: l.name },
+    `${l.name} · ${l.features ?? '?'} · ${l.srid ? `EPSG:${l.srid}` : '?'}`)));
   const crs = el('input', { id: 'crs', placeholder: 'EPSG:9210' });
-  const field = (label, input) => el('label', {}, label, input);
-  const form = el('form', { className: 'import' }, field(t('file'), file), field(t('target'), layer), ids,
-    field(t('mode'), mode), field(t('sourceLayer'), sourceLayer), field(t('crs'), crs),
-    el('button', { type: 'submit' }, t('start')));
+  const propose = () => {
+    const chosen = uploaded.layers.find((l) => l.name === sourceLayer.value);
+    crs.value = chosen?.srid ? `EPSG:${chosen.srid}` : '';
+  };
+  sourceLayer.addEventListener('change', propose);
+  propose();
+  form.append(el('p', { id: 'uploaded' }, uploaded.file), field(t('target'), layer), ids, field(t('mode'), mode),
+    field(t('sourceLayer'), sourceLayer), field(t('crs'), crs), el('button', { type: 'submit' }, t('start')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const [chosen] = file.files;
-    if (!chosen) return;
-    const q = new URLSearchParams({ layer: layer.value, file: chosen.name, mode: mode.value });
-    if (sourceLayer.value) q.set('source_layer', sourceLayer.value);
+    const q = new URLSearchParams({ upload: uploaded.id, layer: layer.value, mode: mode.value, source_layer: sourceLayer.value });
     if (crs.value) q.set('crs', crs.value);
     message = '';
-    const r = await call(`/admin/imports?${q}`, { method: 'POST', body: chosen, headers: { 'Content-Type': 'application/octet-stream' } });
+    const r = await call(`/admin/imports?${q}`, { method: 'POST' });
+    uploaded = null;
     if (r.status !== 202) {
       message = problem(r);
       render();

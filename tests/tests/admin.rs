@@ -63,6 +63,8 @@ fn an_admin_imports_from_the_browser_and_changes_access_and_no_one_else_gets_any
     assert!(report["agency"]["message"].as_str().unwrap().contains("admin"), "{report}");
     assert!(report["admin"]["rows"].as_array().unwrap().contains(&json!("heritage_sites")), "{report}");
 
+    // The file's one layer is proposed, in the CRS GeoJSON is read in.
+    assert_eq!(report["proposed"], json!({ "layers": ["sites"], "crs": "EPSG:4326" }), "{report}");
     // The report's counts are the import's: five read, the copy removed, four written.
     let job = &report["job"];
     assert_eq!(job["phase"], "done", "{job}");
@@ -93,6 +95,18 @@ fn an_admin_imports_from_the_browser_and_changes_access_and_no_one_else_gets_any
     assert_eq!(std::fs::read_dir(uploads.path()).unwrap().count(), 0);
 }
 
+/// Uploads `body` as file `name` and returns the survey of it.
+fn upload(server: &Server, name: &str, body: Vec<u8>) -> Value {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/admin/uploads?file={name}", server.base))
+        .header("X-API-Key", ADMIN_KEY)
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().unwrap()
+}
+
 /// Zips the sample warehouses' Shapefile, as agencies send one.
 fn zipped_shapefile(dir: &std::path::Path) -> std::path::PathBuf {
     let zip = dir.join("kho.zip");
@@ -108,10 +122,13 @@ fn a_zipped_shapefile_uploaded_is_imported_whole() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_admin(db.bando(&[]));
     let client = reqwest::blocking::Client::new();
+    let uploaded = upload(&server, "kho.zip", std::fs::read(zipped_shapefile(dir.path())).unwrap());
+    // Surveyed: the Shapefile's one layer, its size, and the CRS of its .prj.
+    assert_eq!(db.sql("SELECT to_regclass('public.kho_moi') IS NULL").trim(), "t", "nothing is imported yet");
+    assert_eq!(uploaded["layers"], json!([{ "name": "warehouses", "features": 155, "srid": 9210 }]), "{uploaded}");
     let started: Value = client
-        .post(format!("{}/admin/imports?layer=kho_moi&file=kho.zip", server.base))
+        .post(format!("{}/admin/imports?upload={}&layer=kho_moi", server.base, uploaded["id"]))
         .header("X-API-Key", ADMIN_KEY)
-        .body(std::fs::read(zipped_shapefile(dir.path())).unwrap())
         .send()
         .unwrap()
         .json()
@@ -151,13 +168,13 @@ fn a_configured_layer_is_changed_in_its_file_not_on_the_page() {
         .unwrap();
     assert_eq!(patch.status(), 409);
     assert_eq!(patch.headers()["content-type"], "application/problem+json");
-    let upload = client
-        .post(format!("{}/admin/imports?layer=heritage_sites&file=sites.geojson", server.base))
+    let uploaded = upload(&server, "sites.geojson", sites().to_string().into_bytes());
+    let into_configured = client
+        .post(format!("{}/admin/imports?upload={}&layer=heritage_sites", server.base, uploaded["id"]))
         .header("X-API-Key", ADMIN_KEY)
-        .body(sites().to_string())
         .send()
         .unwrap();
-    assert_eq!(upload.status(), 409);
+    assert_eq!(into_configured.status(), 409);
     let bad = client
         .patch(format!("{}/admin/layers/heritage_sites", server.base))
         .header("X-API-Key", ADMIN_KEY)

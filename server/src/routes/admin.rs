@@ -1,7 +1,7 @@
 //! The operator's page, `/admin`, and what it reads and changes, for role `admin` only: every
 //! layer with its access level, size, extent and last import; a layer's access level, title and
-//! description (the catalog `bando layers set` writes, audited); imports of an uploaded file
-//! followed until their report; the change feed and the database. Like SensorThings, an API of
+//! description (the catalog `bando layers set` writes, audited); a file uploaded and surveyed
+//! (its layers and CRS proposed), then imported and followed until its report; the change feed and the database. Like SensorThings, an API of
 //! its own beside the OGC ones, so `/api` does not list it.
 
 use std::time::Instant;
@@ -44,6 +44,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/status", get(status)),
         ("/admin/layers/{id}", patch(change)),
         (UPLOAD_PATH, post(upload)),
+        ("/admin/imports", post(import)),
         ("/admin/imports/{n}", get(job)),
     ]
 }
@@ -194,8 +195,8 @@ async fn change(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /admin/imports?layer=ID&file=NAME[&mode=replace|append][&source_layer=L][&crs=EPSG]`
-/// with the file as the body: 202 and the job, which `/admin/imports/{n}` follows.
+/// `POST /admin/uploads?file=NAME` with the file as the body: 201 with the upload's number and
+/// the layers it holds, each with its feature count and CRS, for the operator to choose from.
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -203,17 +204,39 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     admin(&caller)?;
-    params.only(&["layer", "file", "mode", "source_layer", "crs"])?;
-    let pool = database(&state)?.clone();
-    let id = params.get("layer").unwrap_or_default();
-    let layer: LayerId = id.parse().map_err(ApiError::BadRequest)?;
-    let file = params.get("file").unwrap_or_default().to_owned();
+    params.only(&["file"])?;
+    database(&state)?;
+    let file = params.get("file").unwrap_or_default();
     let extension = file.rsplit_once('.').map(|(_, x)| x.to_ascii_lowercase()).unwrap_or_default();
     if !["zip", "gpkg", "geojson", "json", "kml", "csv"].contains(&extension.as_str()) {
         return Err(ApiError::BadRequest(format!(
             "file {file:?}: send a Shapefile as .zip, a GeoPackage, GeoJSON, KML or CSV, named so"
         )));
     }
+    let limits = &state.settings().admin;
+    let upload = crate::imports::receive(body, &limits.upload_dir, file, limits.max_upload_bytes).await?;
+    let path = upload.gdal_path();
+    let found = tokio::task::spawn_blocking(move || layers::source::survey(&path))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading the upload: {e}")))?
+        // An unreadable file is the sender's, and is removed with `upload`.
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let layers: Vec<Value> =
+        found.iter().map(|l| json!({ "name": l.name, "features": l.features, "srid": l.srid })).collect();
+    let name = upload.name().to_owned();
+    let id = state.uploads().keep(upload);
+    let body = json!({ "id": id, "file": name, "layers": layers });
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, JSON)], body.to_string()).into_response())
+}
+
+/// `POST /admin/imports?upload=N&layer=ID[&mode=replace|append][&source_layer=L][&crs=EPSG:n]`:
+/// 202 and the job importing that upload, which `/admin/imports/{n}` follows.
+async fn import(State(state): State<AppState>, caller: Caller, params: Params) -> Result<Response, ApiError> {
+    admin(&caller)?;
+    params.only(&["upload", "layer", "mode", "source_layer", "crs"])?;
+    let pool = database(&state)?.clone();
+    let id = params.get("layer").unwrap_or_default();
+    let layer: LayerId = id.parse().map_err(ApiError::BadRequest)?;
     let mode = match params.get("mode") {
         None | Some("replace") => ImportMode::Replace,
         Some("append") => ImportMode::Append,
@@ -230,12 +253,14 @@ async fn upload(
             "layer {id:?} is defined in the configuration file: import with bando import"
         )));
     }
-    let admin_settings = &state.settings().admin;
-    let kept =
-        crate::imports::receive(body, &admin_settings.upload_dir, &file, admin_settings.max_upload_bytes).await?;
-    let path = if extension == "zip" { format!("/vsizip/{}", kept.path().display()).into() } else { kept.path() };
+    let number = params.get("upload").unwrap_or_default();
+    let upload = number
+        .parse()
+        .ok()
+        .and_then(|n| state.uploads().take(n))
+        .ok_or_else(|| ApiError::NotFound(format!("no upload {number:?} waiting: upload the file again")))?;
     let request = ImportRequest {
-        path,
+        path: upload.gdal_path(),
         source_layer: params.get("source_layer").filter(|l| !l.is_empty()).map(str::to_owned),
         layer,
         src_srid,
@@ -249,7 +274,7 @@ async fn upload(
         .audit()
         .record(&caller, "layer.import", &[id])
         .map_err(|_| ApiError::Unavailable("the audit trail is behind; try again in a moment".into()))?;
-    let job = state.imports().start(id, &file);
+    let job = state.imports().start(id, upload.name());
     let running = std::sync::Arc::clone(&job);
     // On a blocking thread of this runtime: the import reads the file through GDAL as it goes,
     // and its future is not `Send`.
@@ -259,10 +284,10 @@ async fn upload(
         let progress = std::sync::Arc::new(move |n| reading.read(n));
         let result = runtime.block_on(layers::import::import(&pool, &request, progress));
         // The upload is removed once the import is over, whatever its end.
-        drop(kept);
+        drop(upload);
         running.finish(result.map_err(|e| e.to_string()));
     });
-    let href = format!("{UPLOAD_PATH}/{}", job.id);
+    let href = format!("/admin/imports/{}", job.id);
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, href), (header::CONTENT_TYPE, JSON.to_owned())],
