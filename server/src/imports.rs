@@ -7,13 +7,13 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
 
 use axum::body::Body;
 use futures_util::StreamExt;
-use layers::import::ImportReport;
+use layers::import::{ImportReport, Stage};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -44,13 +44,23 @@ pub struct Job {
     /// The uploaded file's name.
     pub file: String,
     rows: AtomicU64,
+    /// [`READING`], [`WRITING`] or [`COMMITTING`].
+    stage: AtomicU8,
     phase: Mutex<Phase>,
 }
 
+const READING: u8 = 0;
+const WRITING: u8 = 1;
+const COMMITTING: u8 = 2;
+
 impl Job {
-    /// Notes the rows read so far.
-    pub fn read(&self, rows: u64) {
-        self.rows.store(rows, Ordering::Relaxed);
+    /// Notes where the import is.
+    pub fn moved(&self, stage: Stage) {
+        match stage {
+            Stage::Reading(rows) => self.rows.store(rows, Ordering::Relaxed),
+            Stage::Writing => self.stage.store(WRITING, Ordering::Relaxed),
+            Stage::Committing => self.stage.store(COMMITTING, Ordering::Relaxed),
+        }
     }
 
     /// Records how the import ended.
@@ -70,7 +80,14 @@ impl Job {
             "rowsRead": self.rows.load(Ordering::Relaxed),
         });
         match phase {
-            Phase::Importing => out["phase"] = json!("importing"),
+            Phase::Importing => {
+                out["phase"] = json!("importing");
+                out["stage"] = json!(match self.stage.load(Ordering::Relaxed) {
+                    READING => "reading",
+                    WRITING => "writing",
+                    _ => "committing",
+                });
+            }
             Phase::Done(report) => {
                 out["phase"] = json!("done");
                 out["report"] = report;
@@ -104,6 +121,7 @@ impl Imports {
             layer: layer.to_owned(),
             file: file.to_owned(),
             rows: AtomicU64::new(0),
+            stage: AtomicU8::new(READING),
             phase: Mutex::new(Phase::Importing),
         });
         let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -244,9 +262,14 @@ mod tests {
     fn a_job_reports_its_rows_then_its_end() {
         let imports = Imports::default();
         let job = imports.start("new_sites", "sites.geojson");
-        job.read(7);
+        job.moved(Stage::Reading(7));
         assert_eq!(imports.get(job.id).map(|j| j.describe()["rowsRead"].clone()), Some(json!(7)));
-        assert_eq!(job.describe()["phase"], "importing");
+        assert_eq!(
+            (job.describe()["phase"].clone(), job.describe()["stage"].clone()),
+            (json!("importing"), json!("reading"))
+        );
+        job.moved(Stage::Writing);
+        assert_eq!(job.describe()["stage"], "writing");
         job.finish(Err("no such layer".into()));
         assert_eq!(
             (job.describe()["phase"].clone(), job.describe()["error"].clone()),

@@ -604,7 +604,13 @@ async fn import(pool: &sqlx::PgPool, req: &ImportRequest) -> anyhow::Result<()> 
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let progress_bar = bar.clone();
-    let report = layers::import::import(pool, req, Arc::new(move |n| progress_bar.set_position(n))).await;
+    let message = format!("{} ← {}", req.layer, req.path.display());
+    let progress = Arc::new(move |stage| match stage {
+        layers::import::Stage::Reading(n) => progress_bar.set_position(n),
+        layers::import::Stage::Writing => progress_bar.set_message(format!("{message}, writing")),
+        layers::import::Stage::Committing => progress_bar.set_message(format!("{message}, committing")),
+    });
+    let report = layers::import::import(pool, req, progress).await;
     bar.finish_and_clear();
     println!("{}", report?);
     Ok(())

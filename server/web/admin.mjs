@@ -14,6 +14,7 @@ const TEXT = {
     read: 'Đã đọc', rows: 'dòng', written: 'Đã ghi', repaired: 'Đã sửa hình học', duplicates: 'Trùng lặp đã bỏ',
     rejected: 'Bị loại', failed: 'Nhập không thành công', health: 'Tình trạng', feed: 'Dòng thay đổi',
     database: 'Cơ sở dữ liệu', needKey: 'Cần khóa của vai trò admin.',
+    reading: 'đang đọc tệp', writing: 'đang sửa, lọc trùng và ghi', committing: 'đang hoàn tất',
   },
   en: {
     title: 'Bando administration', key: 'Admin key', use: 'Use', language: 'Tiếng Việt', layers: 'Layers',
@@ -24,6 +25,7 @@ const TEXT = {
     read: 'Read', rows: 'rows', written: 'Written', repaired: 'Geometries repaired', duplicates: 'Duplicates removed',
     rejected: 'Rejected', failed: 'The import failed', health: 'Health', feed: 'Change feed',
     database: 'Database', needKey: 'An admin key is needed.',
+    reading: 'reading the file', writing: 'repairing, removing duplicates, writing', committing: 'committing',
   },
 };
 let lang = localStorage.getItem('bando-lang') || 'vi';
@@ -189,7 +191,8 @@ function jobView() {
   if (!job) return el('div');
   const box = el('section', { id: 'job' });
   box.dataset.phase = job.phase;
-  box.append(el('p', { id: 'progress' }, `${job.file} → ${job.layer}: ${t('read')} ${job.rowsRead} ${t('rows')}`));
+  const stage = job.phase === 'importing' ? ` · ${t(job.stage)}` : '';
+  box.append(el('p', { id: 'progress' }, `${job.file} → ${job.layer}: ${t('read')} ${job.rowsRead} ${t('rows')}${stage}`));
   if (job.phase === 'failed') box.append(el('p', { className: 'error' }, `${t('failed')}: ${job.error}`));
   if (job.phase === 'done') {
     const r = job.report;

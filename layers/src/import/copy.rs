@@ -101,7 +101,7 @@ fn read_rows(
     let result = src.for_each(|row, geometry, values| {
         counts.rows = row;
         if row % 1000 == 0 {
-            progress(row);
+            progress(super::Stage::Reading(row));
         }
         let Some(g) = geometry else {
             *counts.rejections.rejected.entry("no geometry".into()).or_default() += 1;
@@ -126,7 +126,7 @@ fn read_rows(
         }
         Ok::<(), Error>(())
     });
-    progress(counts.rows);
+    progress(super::Stage::Reading(counts.rows));
     counts.converted = src.converted();
     match result {
         Ok(()) => {

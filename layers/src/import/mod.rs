@@ -61,8 +61,19 @@ pub struct ImportRequest {
     pub text_encoding: TextEncodingChoice,
 }
 
-/// Called with the number of rows read so far.
-pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+/// Where an import is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the file into staging, with the rows read so far.
+    Reading(u64),
+    /// Repairing geometries, removing duplicates and writing the layer's table.
+    Writing,
+    /// Committing: the layer changes all at once.
+    Committing,
+}
+
+/// Called as the import moves on.
+pub type Progress = Arc<dyn Fn(Stage) + Send + Sync>;
 
 /// Runs an import and records it in `bando.import_log`, whether it succeeds or fails.
 pub async fn import(pool: &PgPool, req: &ImportRequest, progress: Progress) -> Result<ImportReport> {
@@ -97,7 +108,8 @@ async fn run(
     let reprojection = plan::reprojection_sql(&mut tx, &req.path, meta.srid).await?;
     let target = Target::resolve(&mut tx, req, meta).await?;
     let plan = Plan::new(&target, meta);
-    let read = copy::stage(&mut tx, req, &plan, &meta.field_texts(req.text_encoding), progress).await?;
+    let read = copy::stage(&mut tx, req, &plan, &meta.field_texts(req.text_encoding), Arc::clone(&progress)).await?;
+    progress(Stage::Writing);
     let mut report = plan.apply(&mut tx, req.mode, req.strict, &reprojection).await?;
     report.layer = req.layer.to_string();
     report.source = req.path.display().to_string();
@@ -108,6 +120,7 @@ async fn run(
     report.absorb_rejections(read.rejections);
     report.seconds = started.elapsed().as_secs_f64();
     report.log(&mut tx, req.mode).await?;
+    progress(Stage::Committing);
     tx.commit().await.map_err(Error::db("committing the import"))?;
     Ok(report)
 }

@@ -281,7 +281,7 @@ async fn import(State(state): State<AppState>, caller: Caller, params: Params) -
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let reading = std::sync::Arc::clone(&running);
-        let progress = std::sync::Arc::new(move |n| reading.read(n));
+        let progress = std::sync::Arc::new(move |stage| reading.moved(stage));
         let result = runtime.block_on(layers::import::import(&pool, &request, progress));
         // The upload is removed once the import is over, whatever its end.
         drop(upload);
