@@ -78,6 +78,7 @@ report.access = {};
 for (const level of ['public', 'internal']) {
   const row = `#layers tr[data-layer="${LAYER}"]`;
   await page.selectOption(`${row} select.access`, level);
+  await page.fill(`${row} textarea.description`, `Di tích mới (${level})`);
   await page.click(`${row} button.save`);
   await page.waitForFunction((id) => document.getElementById('message').textContent.startsWith(id), LAYER);
   report.access[level] = await anonymousSees(level === 'public');

@@ -94,18 +94,19 @@ function layerRow(l) {
     return row;
   }
   const title = el('input', { value: l.title, className: 'title' });
+  const description = el('textarea', { value: l.description, className: 'description', rows: 2 });
   const access = el('select', { className: 'access' },
     ...['public', 'internal', 'restricted'].map((a) => el('option', { value: a, selected: a === l.access }, a)));
   const save = el('button', { type: 'button', className: 'save' }, t('save'));
   save.addEventListener('click', async () => {
     const r = await call(`/admin/layers/${l.id}`, {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ title: title.value, access: access.value }),
+      body: JSON.stringify({ title: title.value, description: description.value, access: access.value }),
     });
     message = r.status === 204 ? `${l.id}: ${t('saved')}` : problem(r);
     await load();
   });
-  row.append(el('td', {}, l.id), el('td', {}, title), el('td', {}, access), el('td', {}, String(l.features)),
+  row.append(el('td', {}, l.id), el('td', {}, title, description), el('td', {}, access), el('td', {}, String(l.features)),
     el('td', {}, extent), el('td', {}, last), el('td', {}, save));
   return row;
 }

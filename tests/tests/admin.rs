@@ -84,6 +84,7 @@ fn an_admin_imports_from_the_browser_and_changes_access_and_no_one_else_gets_any
     // Public on the page: anonymous callers see it; internal again: they do not. Both audited.
     assert_eq!(report["access"], json!({ "public": true, "internal": false }));
     assert_eq!(server.get_as("/collections/new_sites", None, &[]).status(), 404);
+    assert_eq!(db.sql("SELECT description FROM bando.layers WHERE id = 'new_sites'").trim(), "Di tích mới (internal)");
     let audited = db.sql(
         "SELECT count(*) FROM bando.audit WHERE action = 'layer.change' AND target = 'new_sites' AND role = 'admin'",
     );
