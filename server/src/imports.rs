@@ -7,7 +7,7 @@ use std::{
     path::Path,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
 };
 
@@ -29,7 +29,8 @@ const WAITING: usize = 8;
 /// What a job is doing.
 #[derive(Clone, Debug)]
 enum Phase {
-    Importing,
+    /// Running, at this stage: `reading`, `writing` or `committing`.
+    Importing(&'static str),
     Done(Value),
     Failed(String),
 }
@@ -44,23 +45,19 @@ pub struct Job {
     /// The uploaded file's name.
     pub file: String,
     rows: AtomicU64,
-    /// [`READING`], [`WRITING`] or [`COMMITTING`].
-    stage: AtomicU8,
     phase: Mutex<Phase>,
 }
-
-const READING: u8 = 0;
-const WRITING: u8 = 1;
-const COMMITTING: u8 = 2;
 
 impl Job {
     /// Notes where the import is.
     pub fn moved(&self, stage: Stage) {
-        match stage {
-            Stage::Reading(rows) => self.rows.store(rows, Ordering::Relaxed),
-            Stage::Writing => self.stage.store(WRITING, Ordering::Relaxed),
-            Stage::Committing => self.stage.store(COMMITTING, Ordering::Relaxed),
-        }
+        // Rows are counted often, without a lock; the stage changes twice.
+        let name = match stage {
+            Stage::Reading(rows) => return self.rows.store(rows, Ordering::Relaxed),
+            Stage::Writing => "writing",
+            Stage::Committing => "committing",
+        };
+        *self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Phase::Importing(name);
     }
 
     /// Records how the import ended.
@@ -80,13 +77,9 @@ impl Job {
             "rowsRead": self.rows.load(Ordering::Relaxed),
         });
         match phase {
-            Phase::Importing => {
+            Phase::Importing(stage) => {
                 out["phase"] = json!("importing");
-                out["stage"] = json!(match self.stage.load(Ordering::Relaxed) {
-                    READING => "reading",
-                    WRITING => "writing",
-                    _ => "committing",
-                });
+                out["stage"] = json!(stage);
             }
             Phase::Done(report) => {
                 out["phase"] = json!("done");
@@ -101,7 +94,7 @@ impl Job {
     }
 
     fn finished(&self) -> bool {
-        !matches!(*self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner), Phase::Importing)
+        !matches!(*self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner), Phase::Importing(_))
     }
 }
 
@@ -121,8 +114,7 @@ impl Imports {
             layer: layer.to_owned(),
             file: file.to_owned(),
             rows: AtomicU64::new(0),
-            stage: AtomicU8::new(READING),
-            phase: Mutex::new(Phase::Importing),
+            phase: Mutex::new(Phase::Importing("reading")),
         });
         let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         jobs.push_back(Arc::clone(&job));

@@ -2,7 +2,7 @@
 // this server): every layer with its access level, size, extent and last import, the imported
 // ones changeable; an import from a file, followed to its report and shown on a preview map; the
 // change feed and the database. Without one, the page shows nothing but the key form.
-import { apiKey, createMap } from '/assets/common.mjs';
+import { apiKey, createMap, language, languageButton } from '/assets/common.mjs';
 
 const TEXT = {
   vi: {
@@ -28,7 +28,7 @@ const TEXT = {
     reading: 'reading the file', writing: 'repairing, removing duplicates, writing', committing: 'committing',
   },
 };
-let lang = localStorage.getItem('bando-lang') || 'vi';
+let lang = language();
 const t = (k) => TEXT[lang][k];
 const root = document.getElementById('admin');
 let status = null;
@@ -233,10 +233,8 @@ function health() {
 
 function render() {
   document.documentElement.lang = lang;
-  const switcher = el('button', { type: 'button', className: 'lang' }, t('language'));
-  switcher.addEventListener('click', () => {
-    lang = lang === 'vi' ? 'en' : 'vi';
-    localStorage.setItem('bando-lang', lang);
+  const switcher = languageButton(t('language'), (chosen) => {
+    lang = chosen;
     render();
   });
   const parts = [el('header', {}, el('h1', {}, t('title')), switcher), keyForm(), el('p', { id: 'message' }, message)];

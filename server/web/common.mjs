@@ -64,6 +64,17 @@ export function language() {
   }
 }
 
+/** A button that switches between Vietnamese and English, remembers it, then calls `switched`. */
+export function languageButton(label, switched) {
+  const button = Object.assign(document.createElement('button'), { type: 'button', className: 'lang', textContent: label });
+  button.addEventListener('click', () => {
+    const chosen = language() === 'vi' ? 'en' : 'vi';
+    localStorage.setItem('bando-lang', chosen);
+    switched(chosen);
+  });
+  return button;
+}
+
 /** Each layer the style draws, by id: its title and how people name its properties. */
 export function layersOf(map) {
   return Object.fromEntries((map.getStyle().metadata?.['bando:layers'] ?? []).map((l) => [l.id, l]));

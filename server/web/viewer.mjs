@@ -3,7 +3,8 @@
 // features nearest it (the service's `near`); with the monitoring stations layer, the open alerts
 // and each station's readings (monitoring.mjs).
 import {
-  anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, layersOf, showPopup,
+  anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, language, languageButton,
+  layersOf, showPopup,
 } from '/assets/common.mjs';
 import { addReadings, alertsSection } from '/assets/monitoring.mjs';
 
@@ -23,7 +24,7 @@ const TEXT = {
     noReadings: 'No readings yet', noData: 'no data',
   },
 };
-let lang = localStorage.getItem('bando-lang') || 'vi';
+let lang = language();
 const t = (k) => TEXT[lang][k];
 
 const map = createMap('map', config.style);
@@ -183,10 +184,8 @@ function keyForm() {
 
 function render() {
   document.documentElement.lang = lang;
-  const switcher = el('button', { type: 'button', className: 'lang' }, t('language'));
-  switcher.addEventListener('click', () => {
-    lang = lang === 'vi' ? 'en' : 'vi';
-    localStorage.setItem('bando-lang', lang);
+  const switcher = languageButton(t('language'), (chosen) => {
+    lang = chosen;
     render();
   });
   // Made once: its stream keeps running across re-renders (a language switch).

@@ -77,6 +77,16 @@ pub async fn list(pool: &PgPool) -> Result<Vec<CatalogEntry>> {
     Ok(entries)
 }
 
+/// Whether each catalog layer was made by an import (`false`: the configuration file defines
+/// it), by id: one small read, where [`list`] also counts every table's rows.
+pub async fn origins(pool: &PgPool) -> Result<std::collections::BTreeMap<String, bool>> {
+    let rows: Vec<(String, bool)> = sqlx::query_as("SELECT id, imported FROM bando.layers")
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("reading the layer catalog"))?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Changes an imported layer's catalog row. A temporal property must be a date or date-time
 /// column of the layer's table. Layers the configuration file defines are changed there.
 pub async fn set(pool: &PgPool, id: &LayerId, changes: &LayerChanges) -> Result<()> {

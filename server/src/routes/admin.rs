@@ -4,7 +4,7 @@
 //! (its layers and CRS proposed), then imported and followed until its report; the change feed and the database. Like SensorThings, an API of
 //! its own beside the OGC ones, so `/api` does not list it.
 
-use std::time::Instant;
+use std::{collections::BTreeMap, time::Instant};
 
 use axum::{
     body::Body,
@@ -17,7 +17,7 @@ use layers::{
     AccessLevel, LayerId,
     import::{ColumnNames, ImportMode, ImportRequest},
     legacy_text::TextEncodingChoice,
-    store::publish::{self, CatalogEntry, LayerChanges},
+    store::publish::{self, LayerChanges},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -98,14 +98,14 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn status(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     admin(&caller)?;
     let started = Instant::now();
-    let (catalog, imports, database) = match state.pool() {
-        Some(pool) => match (publish::list(pool).await, last_imports(pool).await) {
-            (Ok(catalog), Ok(imports)) => {
-                (catalog, imports, json!({ "ok": true, "milliseconds": started.elapsed().as_secs_f64() * 1e3 }))
+    let (origins, imports, database) = match state.pool() {
+        Some(pool) => match (publish::origins(pool).await, last_imports(pool).await) {
+            (Ok(origins), Ok(imports)) => {
+                (origins, imports, json!({ "ok": true, "milliseconds": started.elapsed().as_secs_f64() * 1e3 }))
             }
-            (Err(e), _) | (_, Err(e)) => (Vec::new(), Value::Null, json!({ "ok": false, "error": e.to_string() })),
+            (Err(e), _) | (_, Err(e)) => (BTreeMap::new(), Value::Null, json!({ "ok": false, "error": e.to_string() })),
         },
-        None => (Vec::new(), Value::Null, Value::Null),
+        None => (BTreeMap::new(), Value::Null, Value::Null),
     };
     let layers: Vec<Value> = state
         .access(&caller)
@@ -113,12 +113,11 @@ async fn status(State(state): State<AppState>, caller: Caller) -> Result<Respons
         .iter()
         .map(|view| {
             let def = &view.def;
-            let entry = catalog.iter().find(|e| e.id == def.id.as_str());
             json!({
                 "id": def.id, "title": def.title, "description": def.description, "access": def.access,
                 "features": view.index.len(), "extent": extent_of([&**view]),
                 // Layers the configuration file defines are changed there.
-                "editable": entry.is_some_and(|e| e.imported),
+                "editable": origins.get(def.id.as_str()) == Some(&true),
                 "lastImport": imports.get(def.id.as_str()),
             })
         })
@@ -154,15 +153,24 @@ struct Change {
     description: Option<String>,
 }
 
-/// The catalog entry of an imported layer: the ones the configuration defines are changed there.
-async fn imported(pool: &PgPool, id: &str) -> Result<Option<CatalogEntry>, ApiError> {
-    let catalog = publish::list(pool).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    match catalog.into_iter().find(|e| e.id == id) {
-        Some(e) if !e.imported => {
+/// Whether `id` is a layer an import made (false: no catalog layer has that id); 409 for one
+/// the configuration file defines, which is changed there.
+async fn made_by_import(pool: &PgPool, id: &str) -> Result<bool, ApiError> {
+    let origins = publish::origins(pool).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    match origins.get(id) {
+        Some(false) => {
             Err(ApiError::Conflict(format!("layer {id:?} is defined in the configuration file: change it there")))
         }
-        found => Ok(found),
+        imported => Ok(imported.is_some()),
     }
+}
+
+/// Records `action` on layer `id` in the audit trail, or 503 while the trail is behind.
+fn audited(state: &AppState, caller: &Caller, action: &str, id: &str) -> Result<(), ApiError> {
+    state
+        .audit()
+        .record(caller, action, &[id])
+        .map_err(|_| ApiError::Unavailable("the audit trail is behind; try again in a moment".into()))
 }
 
 /// Changes an imported layer's access level, title or description, audited; every server
@@ -183,11 +191,10 @@ async fn change(
         return Err(ApiError::Invalid { pointer: "/title".into(), detail: "a title may not be empty".into() });
     }
     let layer: LayerId = id.parse().map_err(|_| ApiError::NotFound(format!("no layer {id:?}")))?;
-    imported(pool, &id).await?.ok_or_else(|| ApiError::NotFound(format!("no layer {id:?}")))?;
-    state
-        .audit()
-        .record(&caller, "layer.change", &[&id])
-        .map_err(|_| ApiError::Unavailable("the audit trail is behind; try again in a moment".into()))?;
+    if !made_by_import(pool, &id).await? {
+        return Err(ApiError::NotFound(format!("no layer {id:?}")));
+    }
+    audited(&state, &caller, "layer.change", &id)?;
     let changes =
         LayerChanges { access: change.access, title: change.title, description: change.description, temporal: None };
     publish::set(pool, &layer, &changes).await.map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -248,7 +255,7 @@ async fn import(State(state): State<AppState>, caller: Caller, params: Params) -
         .map(|c| c.trim_start_matches("EPSG:").parse::<i32>())
         .transpose()
         .map_err(|_| ApiError::BadRequest("crs must be an EPSG code, such as EPSG:9210".into()))?;
-    if imported(&pool, layer.as_str()).await?.is_none() && state.layers().contains_key(&layer) {
+    if !made_by_import(&pool, layer.as_str()).await? && state.layers().contains_key(&layer) {
         return Err(ApiError::Conflict(format!(
             "layer {id:?} is defined in the configuration file: import with bando import"
         )));
@@ -270,10 +277,7 @@ async fn import(State(state): State<AppState>, caller: Caller, params: Params) -
         configured: None,
         text_encoding: TextEncodingChoice::default(),
     };
-    state
-        .audit()
-        .record(&caller, "layer.import", &[id])
-        .map_err(|_| ApiError::Unavailable("the audit trail is behind; try again in a moment".into()))?;
+    audited(&state, &caller, "layer.import", id)?;
     let job = state.imports().start(id, upload.name());
     let running = std::sync::Arc::clone(&job);
     // On a blocking thread of this runtime: the import reads the file through GDAL as it goes,
