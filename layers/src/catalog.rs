@@ -264,6 +264,13 @@ pub struct LayerDef {
     /// Longer description.
     #[serde(default)]
     pub description: String,
+    /// The title in English; with it, `title` is read as Vietnamese (the open-data catalog
+    /// gives both).
+    #[serde(default)]
+    pub title_en: Option<String>,
+    /// The description in English; with it, `description` is read as Vietnamese.
+    #[serde(default)]
+    pub description_en: Option<String>,
     /// Search keywords.
     #[serde(default)]
     pub keywords: Vec<String>,

@@ -148,6 +148,9 @@ pub enum Error {
     /// A request holds more than is accepted at once.
     #[error("{0}")]
     TooMany(String),
+    /// Writing a download file failed.
+    #[error("{0}")]
+    Export(String),
     /// Applying the schema migrations failed.
     #[error("applying migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod feature;
 pub mod filter;
+pub mod geoparquet;
 pub mod import;
 pub mod index;
 pub mod labels;

@@ -105,6 +105,9 @@ pub struct Config {
     /// The operator's page.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The open-data catalog, `/catalog`.
+    #[serde(default)]
+    pub catalog: crate::dcat::CatalogConfig,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -305,6 +308,7 @@ impl Config {
                 max_upload_bytes: self.admin.max_upload_mb << 20,
                 upload_dir: self.admin.upload_dir.clone().unwrap_or_else(std::env::temp_dir),
             },
+            catalog: self.catalog.clone(),
         }
     }
 }
@@ -455,11 +459,21 @@ pub struct DatabaseConfig {
     pub change_log_rows: i64,
     /// How often a server reads the change log, in milliseconds.
     pub change_poll_ms: u64,
+    /// The name this server reports its place in the change log under (the operator's page
+    /// lists every replica's lag); by default the host's name and the listening address.
+    pub replica_name: Option<String>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, auto_publish: None, change_log_days: 7.0, change_log_rows: 1_000_000, change_poll_ms: 100 }
+        Self {
+            url: None,
+            auto_publish: None,
+            change_log_days: 7.0,
+            change_log_rows: 1_000_000,
+            change_poll_ms: 100,
+            replica_name: None,
+        }
     }
 }
 
@@ -472,6 +486,15 @@ impl DatabaseConfig {
     /// How long the change log keeps changes.
     pub fn retention(&self) -> layers::store::changes::Retention {
         layers::store::changes::Retention { days: self.change_log_days, rows: self.change_log_rows }
+    }
+
+    /// The name this server reports its place in the change log under, when it listens on `addr`.
+    pub fn replica_name(&self, addr: std::net::SocketAddr) -> String {
+        self.replica_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let host = host.trim();
+            format!("{}:{}", if host.is_empty() { "localhost" } else { host }, addr.port())
+        })
     }
 }
 

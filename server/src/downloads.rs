@@ -1,4 +1,4 @@
-//! Whole-layer downloads: `f=csv`, `f=gpkg` and `f=fgb` on `/items` answer every feature that
+//! Whole-layer downloads: `f=csv`, `f=gpkg`, `f=fgb` and `f=parquet` on `/items` answer every feature that
 //! matches the request's filters (no page limit) as one file. The file is written to a
 //! temporary folder on a thread of the downloads' own (so that a download never holds up tiles
 //! and pages) and unlinked once open; `respond::download` streams it. Neither the file nor the
@@ -23,7 +23,7 @@ use crate::{
     error::ApiError,
     feature_view::DISTANCE,
     features::{ItemsRequest, Page},
-    media::{CSV, FLATGEOBUF, GEOPACKAGE},
+    media::{CSV, FLATGEOBUF, GEOPACKAGE, PARQUET},
 };
 
 /// A download format.
@@ -35,11 +35,13 @@ pub enum Download {
     GeoPackage,
     /// FlatGeobuf.
     FlatGeobuf,
+    /// GeoParquet 1.1, as data-science and AI pipelines read.
+    GeoParquet,
 }
 
 impl Download {
     /// Every download format, in the order collections list them.
-    pub const ALL: [Self; 3] = [Self::GeoPackage, Self::FlatGeobuf, Self::Csv];
+    pub const ALL: [Self; 4] = [Self::GeoPackage, Self::FlatGeobuf, Self::GeoParquet, Self::Csv];
 
     /// The format `f` names, if it names one.
     pub fn named(f: &str) -> Option<Self> {
@@ -52,6 +54,7 @@ impl Download {
             Self::Csv => "csv",
             Self::GeoPackage => "gpkg",
             Self::FlatGeobuf => "fgb",
+            Self::GeoParquet => "parquet",
         }
     }
 
@@ -61,6 +64,7 @@ impl Download {
             Self::Csv => CSV,
             Self::GeoPackage => GEOPACKAGE,
             Self::FlatGeobuf => FLATGEOBUF,
+            Self::GeoParquet => PARQUET,
         }
     }
 
@@ -70,6 +74,17 @@ impl Download {
             Self::Csv => "CSV",
             Self::GeoPackage => "GeoPackage",
             Self::FlatGeobuf => "FlatGeobuf",
+            Self::GeoParquet => "GeoParquet",
+        }
+    }
+
+    /// Its code in the EU's file-type vocabulary (which DCAT-AP names), where it has one.
+    pub fn file_type(self) -> Option<&'static str> {
+        match self {
+            Self::Csv => Some("CSV"),
+            Self::GeoPackage => Some("GPKG"),
+            Self::GeoParquet => Some("PARQUET"),
+            Self::FlatGeobuf => None,
         }
     }
 }
@@ -106,6 +121,10 @@ pub fn write(
     let features = features(&page, crs, &failed).take_while(in_time);
     match format {
         Download::Csv => write_csv(&path, &view.def.source.id_column, &page, features).map_err(internal)?,
+        Download::GeoParquet => {
+            let layer = file_layer(view, &page, crs, request.query.near.is_some());
+            layers::geoparquet::write(&path, &layer, features).map_err(|e| internal(e.to_string()))?;
+        }
         Download::GeoPackage | Download::FlatGeobuf => {
             let file_format =
                 if format == Download::GeoPackage { FileFormat::GeoPackage } else { FileFormat::FlatGeobuf };

@@ -30,6 +30,7 @@ pub mod audit;
 pub mod auth;
 pub mod compute;
 pub mod config;
+pub mod dcat;
 pub mod downloads;
 pub mod edits;
 pub mod error;

@@ -19,6 +19,7 @@ use layers::{
         feed::{self, Event},
         postgis,
         publish::CATALOG_TABLE,
+        replicas::{self, Report},
         security::KEYS_TABLE,
     },
 };
@@ -36,11 +37,24 @@ const BATCH: i64 = 10_000;
 const QUIET: Duration = Duration::from_secs(60);
 /// The log is pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// A server writes its place in the log this often, for the operator's page.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-/// Follows the database for as long as the service runs; `configured` are the layers the
-/// configuration file defines (the catalog's word does not override theirs). The log is read
-/// every `poll`: the capture sends no notification (see migration 0007).
-pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, retention: Retention, poll: Duration) {
+/// How a server follows the log.
+pub struct Following {
+    /// The layers the configuration file defines (the catalog's word does not override theirs).
+    pub configured: Vec<LayerDef>,
+    /// How long the log keeps changes.
+    pub retention: Retention,
+    /// How often the log is read: the capture sends no notification (see migration 0007).
+    pub poll: Duration,
+    /// The name this server reports its place in the log under.
+    pub replica: String,
+}
+
+/// Follows the database for as long as the service runs.
+pub async fn follow(state: AppState, pool: PgPool, following: Following) {
+    let Following { configured, retention, poll, replica } = following;
     // The position is taken before the layers load, so their data hold everything before it.
     let (position, beyond) = loop {
         match start(&pool).await {
@@ -55,6 +69,7 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
     }
     state.hub().start(Progress { position, sequence: None, caught_up: Instant::now(), applied: 0, reloads: 0 });
     let mut log = Follower { state: state.clone(), pool: pool.clone(), position, beyond, failing: None };
+    let (started, mut report) = (Instant::now(), tokio::time::interval(REPORT_EVERY));
     // Keys that could not be re-read after a change are retried at every poll until they are:
     // a revoked key must stop working however busy the database is.
     let mut keys_stale = false;
@@ -86,11 +101,17 @@ pub async fn follow(state: AppState, pool: PgPool, configured: Vec<LayerDef>, re
                 }
                 log.catch_up().await;
             }
-            _ = prune.tick() => match changes::prune(&pool, retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(changes = n, "change log pruned"),
-                Err(e) => tracing::warn!("pruning the change log failed: {e}"),
-            },
+            _ = report.tick() => log.report(&replica, started.elapsed()).await,
+            _ = prune.tick() => {
+                match changes::prune(&pool, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(changes = n, "change log pruned"),
+                    Err(e) => tracing::warn!("pruning the change log failed: {e}"),
+                }
+                if let Err(e) = replicas::forget_gone(&pool).await {
+                    tracing::warn!("{e}");
+                }
+            }
         }
     }
 }
@@ -130,6 +151,24 @@ impl Follower {
                 self.failing = Some(Instant::now());
             }
             (Err(_), _) => {}
+        }
+    }
+
+    /// Writes where this server is; a failure is not logged, as following the log itself
+    /// fails then too and says so.
+    async fn report(&self, name: &str, up: Duration) {
+        let Some(progress) = self.state.hub().progress() else { return };
+        let report = Report {
+            name,
+            up,
+            position: self.position,
+            beyond: self.beyond.len(),
+            caught_up: progress.caught_up.elapsed(),
+            applied: progress.applied,
+            reloads: progress.reloads,
+        };
+        if let Err(e) = replicas::report(&self.pool, &report).await {
+            tracing::debug!("{e}");
         }
     }
 

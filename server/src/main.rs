@@ -638,13 +638,13 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
         layers = defs.len(), "listening"
     );
     if let Some(pool) = follower_pool {
-        tokio::spawn(server::live::follow(
-            state.clone(),
-            pool,
-            config.layer_defs(),
-            config.database.retention(),
-            config.database.change_poll(),
-        ));
+        let following = server::live::Following {
+            configured: config.layer_defs(),
+            retention: config.database.retention(),
+            poll: config.database.change_poll(),
+            replica: config.database.replica_name(listener.local_addr().unwrap_or(addr)),
+        };
+        tokio::spawn(server::live::follow(state.clone(), pool, following));
     }
     if let Some(pool) = &pool {
         tokio::spawn(server::monitoring::watch(state.clone(), pool.clone()));

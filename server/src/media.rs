@@ -26,3 +26,9 @@ pub const FLATGEOBUF: &str = "application/flatgeobuf";
 pub const CSV: &str = "text/csv; charset=utf-8; header=present";
 /// Errors (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// GeoParquet (Apache Parquet).
+pub const PARQUET: &str = "application/vnd.apache.parquet";
+/// JSON-LD.
+pub const JSON_LD: &str = "application/ld+json";
+/// Turtle.
+pub const TURTLE: &str = "text/turtle; charset=utf-8";

@@ -324,7 +324,7 @@ fn parameters(cx: &Context) -> Value {
     let zoom = json!({ "type": "integer", "minimum": 0, "maximum": tiler::tile::MAX_ZOOM });
     json!({
         "f": query("f", "The representation: JSON (GeoJSON for features) or HTML. Without it, the Accept header decides.", json!({ "type": "string", "enum": ["json", "html"] })),
-        "itemsFormat": query("f", "The representation: a page as JSON (GeoJSON) or HTML, or every matching feature as a GeoPackage, FlatGeobuf or CSV file (no page limit). Without it, the Accept header decides between JSON and HTML.", json!({ "type": "string", "enum": ["json", "html", "gpkg", "fgb", "csv"] })),
+        "itemsFormat": query("f", "The representation: a page as JSON (GeoJSON) or HTML, or every matching feature as a GeoPackage, FlatGeobuf, GeoParquet or CSV file (no page limit). Without it, the Accept header decides between JSON and HTML.", json!({ "type": "string", "enum": ["json", "html", "gpkg", "fgb", "parquet", "csv"] })),
         "limit": query("limit", &format!("Features per page, default {}. Above {max}, {max} are returned.", cx.default_limit), json!({ "type": "integer", "minimum": 1 })),
         "offset": query("offset", "Features to skip; the `next` and `prev` links carry it.", json!({ "type": "integer", "minimum": 0 })),
         "bbox": query("bbox", "Only features intersecting this box: min x, min y, max x, max y in `bbox-crs` axis order (CRS84 by default).", json!({ "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } })),

@@ -50,6 +50,8 @@ pub struct Settings {
     pub monitoring: Monitoring,
     /// The operator's page.
     pub admin: Admin,
+    /// Who the open-data catalog names as publisher and contact.
+    pub catalog: crate::dcat::CatalogConfig,
 }
 
 /// What `[admin]` sets: uploads through the operator's page.

@@ -13,7 +13,8 @@ const TEXT = {
     sourceLayer: 'Lớp trong tệp (nếu nhiều lớp)', crs: 'Hệ tọa độ (EPSG, nếu tệp không ghi)', start: 'Nhập',
     read: 'Đã đọc', rows: 'dòng', written: 'Đã ghi', repaired: 'Đã sửa hình học', duplicates: 'Trùng lặp đã bỏ',
     rejected: 'Bị loại', failed: 'Nhập không thành công', health: 'Tình trạng', feed: 'Dòng thay đổi',
-    database: 'Cơ sở dữ liệu', needKey: 'Cần khóa của vai trò admin.',
+    database: 'Cơ sở dữ liệu', needKey: 'Cần khóa của vai trò admin.', lastChange: 'Thay đổi mới nhất',
+    replica: 'Máy chủ', seen: 'Báo cách đây', behind: 'Chưa áp dụng', lag: 'Trễ', changes: 'thay đổi', ago: 'trước',
     reading: 'đang đọc tệp', writing: 'đang sửa, lọc trùng và ghi', committing: 'đang hoàn tất',
   },
   en: {
@@ -24,7 +25,8 @@ const TEXT = {
     sourceLayer: 'Layer of the file (when it has several)', crs: 'CRS (EPSG, when the file has none)', start: 'Import',
     read: 'Read', rows: 'rows', written: 'Written', repaired: 'Geometries repaired', duplicates: 'Duplicates removed',
     rejected: 'Rejected', failed: 'The import failed', health: 'Health', feed: 'Change feed',
-    database: 'Database', needKey: 'An admin key is needed.',
+    database: 'Database', needKey: 'An admin key is needed.', lastChange: 'Last change',
+    replica: 'Replica', seen: 'Reported', behind: 'Not applied', lag: 'Lag', changes: 'changes', ago: 'ago',
     reading: 'reading the file', writing: 'repairing, removing duplicates, writing', committing: 'committing',
   },
 };
@@ -78,7 +80,18 @@ function keyForm() {
     e.preventDefault();
     sessionStorage.setItem('bando-key', input.value);
     message = '';
-    load();
+    // The health section is read again every two seconds, and only it is redrawn, so that a form
+// being filled in is left alone.
+setInterval(async () => {
+  if (!status || document.hidden) return;
+  const mine = loads;
+  const r = await call('/admin/status');
+  if (mine !== loads || r.status !== 200 || !status) return;
+  Object.assign(status, { feed: r.body.feed, database: r.body.database });
+  document.getElementById('health')?.replaceWith(health());
+}, 2000);
+
+load();
   });
   return form;
 }
@@ -104,7 +117,18 @@ function layerRow(l) {
       body: JSON.stringify({ title: title.value, description: description.value, access: access.value }),
     });
     message = r.status === 204 ? `${l.id}: ${t('saved')}` : problem(r);
-    await load();
+    await // The health section is read again every two seconds, and only it is redrawn, so that a form
+// being filled in is left alone.
+setInterval(async () => {
+  if (!status || document.hidden) return;
+  const mine = loads;
+  const r = await call('/admin/status');
+  if (mine !== loads || r.status !== 200 || !status) return;
+  Object.assign(status, { feed: r.body.feed, database: r.body.database });
+  document.getElementById('health')?.replaceWith(health());
+}, 2000);
+
+load();
   });
   row.append(el('td', {}, l.id), el('td', {}, title, description), el('td', {}, access), el('td', {}, String(l.features)),
     el('td', {}, extent), el('td', {}, last), el('td', {}, save));
@@ -183,7 +207,18 @@ async function follow(id) {
   // The change feed brings the new layer in within a second or so.
   for (let i = 0; i < 40 && !status?.layers.some((l) => l.id === job.layer && l.features > 0); i++) {
     await new Promise((resolve) => setTimeout(resolve, 250));
-    await load();
+    await // The health section is read again every two seconds, and only it is redrawn, so that a form
+// being filled in is left alone.
+setInterval(async () => {
+  if (!status || document.hidden) return;
+  const mine = loads;
+  const r = await call('/admin/status');
+  if (mine !== loads || r.status !== 200 || !status) return;
+  Object.assign(status, { feed: r.body.feed, database: r.body.database });
+  document.getElementById('health')?.replaceWith(health());
+}, 2000);
+
+load();
   }
   preview(job.layer);
 }
@@ -223,12 +258,27 @@ function preview(layer) {
   });
 }
 
+// The feed as this server follows it, then every replica's place in the log as each reports it.
 function health() {
   const feed = status.feed;
   const db = status.database;
-  return el('section', { id: 'health' }, el('h2', {}, t('health')),
-    el('p', {}, `${t('feed')}: ${feed ? `#${feed.sequence ?? '–'}, ${feed.applied} · ${feed.caughtUpSecondsAgo.toFixed(1)} s` : '–'}`),
-    el('p', {}, `${t('database')}: ${db ? (db.ok ? `ok, ${db.milliseconds.toFixed(1)} ms` : db.error) : '–'}`));
+  const seconds = (s) => `${s.toFixed(1)} s`;
+  const last = feed?.last ? `#${feed.last.sequence}, ${seconds(feed.last.ageSeconds)} ${t('ago')}` : '–';
+  const parts = [el('h2', {}, t('health')),
+    el('p', {}, `${t('feed')}: ${feed ? `#${feed.sequence ?? '–'}, ${feed.applied} · ${seconds(feed.caughtUpSecondsAgo)}` : '–'}`),
+    el('p', {}, `${t('lastChange')}: ${last}`)];
+  if (feed?.replicas?.length) {
+    const head = el('tr', {}, ...['replica', 'seen', 'behind', 'lag'].map((k) => el('th', {}, t(k))));
+    const rows = feed.replicas.map((r) => {
+      const row = el('tr', {}, el('td', {}, r.name), el('td', {}, `${seconds(r.seenSecondsAgo)} ${t('ago')}`),
+        el('td', {}, `${r.behind} ${t('changes')}`), el('td', {}, seconds(r.lagSeconds)));
+      Object.assign(row.dataset, { replica: r.name, behind: r.behind });
+      return row;
+    });
+    parts.push(el('table', { id: 'replicas' }, head, ...rows));
+  }
+  parts.push(el('p', {}, `${t('database')}: ${db ? (db.ok ? `ok, ${db.milliseconds.toFixed(1)} ms` : db.error) : '–'}`));
+  return el('section', { id: 'health' }, ...parts);
 }
 
 function render() {
@@ -248,5 +298,16 @@ function render() {
   root.replaceChildren(...parts, map);
   document.body.dataset.ready = 'yes';
 }
+
+// The health section is read again every two seconds, and only it is redrawn, so that a form
+// being filled in is left alone.
+setInterval(async () => {
+  if (!status || document.hidden) return;
+  const mine = loads;
+  const r = await call('/admin/status');
+  if (mine !== loads || r.status !== 200 || !status) return;
+  Object.assign(status, { feed: r.body.feed, database: r.body.database });
+  document.getElementById('health')?.replaceWith(health());
+}, 2000);
 
 load();

@@ -1,4 +1,5 @@
-//! Whole-layer downloads, `f=gpkg|fgb|csv` on `/items`, read back with GDAL: every feature
+//! Whole-layer downloads, `f=gpkg|fgb|parquet|csv` on `/items`, read back with GDAL (and
+//! GeoParquet with Arrow's reader, which Debian's GDAL lacks): every feature
 //! `/items` answers, with the same ids, values, types and coordinates (to the bit), the licence,
 //! the request's filters and the caller's access level.
 #![allow(clippy::unwrap_used)]
@@ -156,7 +157,7 @@ fn a_geopackage_says_its_licence_and_a_csv_names_it_beside() {
         .filter(|l| l["rel"] == "enclosure")
         .map(|l| l["href"].as_str().unwrap())
         .collect();
-    assert_eq!(enclosures.len(), 3, "{collection}");
+    assert_eq!(enclosures.len(), 4, "{collection}");
     assert!(enclosures.iter().all(|h| h.starts_with(&format!("{}/collections/places/items?f=", server.base))));
 }
 
@@ -185,4 +186,109 @@ fn a_download_takes_the_filters_of_items_and_the_callers_access() {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let r = anonymous.get("/collections/places/items?f=gpkg&crs=http://www.opengis.net/def/crs/EPSG/0/4756");
     assert_eq!(r.status(), 400, "a geographic CRS other than WGS 84 is refused, not written swapped");
+}
+
+/// The Python that reads GeoParquet (pyarrow, shapely) and validates RDF (pyshacl).
+fn data_python() -> String {
+    std::env::var("DATA_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Reads a GeoParquet file with Arrow's reader: its `geo` metadata, the other file metadata,
+/// the Arrow types of the columns, and the rows as GeoJSON features (geometry from the WKB).
+const READ_GEOPARQUET: &str = r#"
+import json, sys, datetime
+import pyarrow.parquet as pq, shapely
+f = pq.ParquetFile(sys.argv[1])
+meta = {k.decode(): v.decode() for k, v in f.metadata.metadata.items()}
+table = f.read()
+features = []
+for row in table.to_pylist():
+    geometry = shapely.from_wkb(row.pop("geometry")).__geo_interface__
+    def plain(v):
+        if isinstance(v, datetime.datetime):
+            return v.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        if isinstance(v, datetime.date):
+            return v.isoformat()
+        return v
+    fid = row.pop("id")
+    features.append({"id": fid, "geometry": json.loads(json.dumps(geometry)), "properties": {k: plain(v) for k, v in row.items()}})
+print(json.dumps({"meta": meta, "types": {n: str(t) for n, t in zip(table.schema.names, table.schema.types)},
+                  "row_groups": f.metadata.num_row_groups, "features": features}))
+"#;
+
+#[test]
+fn a_geoparquet_download_reads_back_exactly_with_its_geo_metadata() {
+    let server = Server::start_admin(bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    for layer in ["places", "land_parcels", "heritage_sites"] {
+        let expected = items(&server, layer, "");
+        let (file, headers) = download(&server, &format!("/collections/{layer}/items?f=parquet"), dir.path());
+        assert_eq!(headers["content-type"], "application/vnd.apache.parquet");
+        let out = run_ok(Command::new(data_python()).args(["-c", READ_GEOPARQUET]).arg(&file));
+        let read: Value = serde_json::from_str(&out).unwrap();
+        let features = read["features"].as_array().unwrap();
+        // GeoParquet 1.1's `geo` metadata: version, primary column, WKB, the types and bbox
+        // of what is there, no CRS (so OGC:CRS84, as the data are).
+        let geo: Value = serde_json::from_str(read["meta"]["geo"].as_str().unwrap()).unwrap();
+        assert_eq!(geo["version"], "1.1.0");
+        assert_eq!(geo["primary_column"], "geometry");
+        let column = &geo["columns"]["geometry"];
+        assert_eq!(column["encoding"], "WKB");
+        assert!(column.get("crs").is_none(), "{column}");
+        let mut types: Vec<&str> = features.iter().map(|f| f["geometry"]["type"].as_str().unwrap()).collect();
+        types.sort_unstable();
+        types.dedup();
+        assert_eq!(column["geometry_types"], serde_json::json!(types));
+        let bbox = server.json(&format!("/collections/{layer}"))["extent"]["spatial"]["bbox"][0].clone();
+        assert_eq!(column["bbox"], bbox, "the extent of the features, as the collection gives it");
+        assert_eq!(read["types"]["id"], "int64");
+        assert_same_features(features, &expected, None, Kept::Typed);
+    }
+    // Types as stored: a boolean stays a boolean, a date a date, a count an integer.
+    let (file, _) = download(&server, "/collections/heritage_sites/items?f=parquet", dir.path());
+    let read: Value =
+        serde_json::from_str(&run_ok(Command::new(data_python()).args(["-c", READ_GEOPARQUET]).arg(&file))).unwrap();
+    let schema = server.json("/collections/heritage_sites/schema");
+    for (name, property) in schema["properties"].as_object().unwrap() {
+        let arrow = read["types"][name].as_str().unwrap_or_default();
+        let want = match (property["type"].as_str(), property["format"].as_str()) {
+            (Some("boolean"), _) => "bool",
+            (Some("integer"), _) => "int64",
+            (Some("number"), _) => "double",
+            (Some("string"), Some("date")) => "date32[day]",
+            (Some("string"), Some("date-time")) => "timestamp[us, tz=UTC]",
+            (Some("string"), _) => "string",
+            _ => continue,
+        };
+        assert_eq!(arrow, want, "{name}: {property}");
+    }
+    assert_eq!(read["meta"]["attribution"], server.json("/collections/heritage_sites")["attribution"]);
+}
+
+#[test]
+fn a_projected_geoparquet_names_its_crs_in_projjson() {
+    let server = Server::start(bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    let crs = "http://www.opengis.net/def/crs/EPSG/0/9210";
+    let (file, _) = download(&server, &format!("/collections/places/items?f=parquet&crs={crs}"), dir.path());
+    let read: Value =
+        serde_json::from_str(&run_ok(Command::new(data_python()).args(["-c", READ_GEOPARQUET]).arg(&file))).unwrap();
+    let geo: Value = serde_json::from_str(read["meta"]["geo"].as_str().unwrap()).unwrap();
+    let projjson = &geo["columns"]["geometry"]["crs"];
+    assert_eq!(projjson["id"], serde_json::json!({ "authority": "EPSG", "code": 9210 }), "{projjson}");
+    assert_eq!(read["meta"]["license"], "CC-BY-4.0");
+    // `/items` gives projected coordinates to the millimetre; the file has them whole.
+    let expected = items(&server, "places", &format!("crs={crs}"));
+    let mut features = read["features"].as_array().unwrap().clone();
+    features.iter_mut().for_each(|f| to_millimetres(&mut f["geometry"]["coordinates"]));
+    assert_same_features(&features, &expected, None, Kept::Typed);
+}
+
+/// Rounds every coordinate to three decimals, as `/items` writes projected ones.
+fn to_millimetres(v: &mut Value) {
+    match v {
+        Value::Number(n) => *v = serde_json::json!((n.as_f64().unwrap() * 1000.0).round() / 1000.0),
+        Value::Array(a) => a.iter_mut().for_each(to_millimetres),
+        _ => {}
+    }
 }

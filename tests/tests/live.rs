@@ -162,11 +162,29 @@ fn served_and_stored(db: &TestDb, server: &Server) -> (String, String) {
     (served.join("\n"), stored.join("\n"))
 }
 
+/// The replica named so, as `/admin/status` of `server` lists it.
+fn replica(server: &Server, name: &str) -> Option<Value> {
+    let status: Value = server.get_as("/admin/status", Some(ADMIN_KEY), &[]).json().unwrap();
+    status["feed"]["replicas"].as_array()?.iter().find(|r| r["name"] == name).cloned()
+}
+
+/// A server that reports its place in the change log under `name`.
+fn named(db: &TestDb, name: &str) -> Server {
+    let mut cmd = db.bando(&[]);
+    cmd.env("BANDO_DATABASE__REPLICA_NAME", name);
+    Server::start_admin(cmd)
+}
+
 #[test]
-fn a_replica_that_was_away_catches_up_from_the_log_without_reloading() {
+fn a_replica_that_was_away_catches_up_from_the_log_without_reloading_and_others_see_its_lag() {
     let db = TestDb::new();
     run_ok(&mut db.bando(&["import", "--all"]));
-    let server = Server::start_admin(db.bando(&[]));
+    let server = named(&db, "away");
+    let observer = named(&db, "observer");
+    eventually(Duration::from_secs(10), "both replicas reporting", || {
+        replica(&observer, "away").is_some_and(|r| r["behind"] == 0)
+            && replica(&observer, "observer").is_some_and(|r| r["behind"] == 0)
+    });
     cut_off(&db, &server);
     // 1 000 changes: 600 inserts, 300 updates, 100 deletes.
     db.sql(
@@ -177,10 +195,23 @@ fn a_replica_that_was_away_catches_up_from_the_log_without_reloading() {
          DELETE FROM heritage.sites WHERE id BETWEEN 200301 AND 200400;",
     );
     assert_eq!(db.sql("SELECT count(*) FROM bando.changes WHERE feature_id > 200000"), "1000");
+    // The observer applies the changes; the replica away is 1 000 behind and its lag grows.
+    eventually(Duration::from_secs(10), "the observer applying the changes", || {
+        replica(&observer, "observer").is_some_and(|r| r["behind"] == 0)
+    });
+    let away = replica(&observer, "away").unwrap();
+    assert_eq!(away["behind"], 1000, "{away}");
+    std::thread::sleep(Duration::from_secs(1));
+    let later = replica(&observer, "away").unwrap();
+    assert!(later["lagSeconds"].as_f64().unwrap() > away["lagSeconds"].as_f64().unwrap() + 0.5, "{away} {later}");
+    assert!(later["seenSecondsAgo"].as_f64().unwrap() >= 1.0, "{later}");
     resume(&server);
     eventually(Duration::from_secs(30), "catching up", || {
         let (served, stored) = served_and_stored(&db, &server);
         served == stored
+    });
+    eventually(Duration::from_secs(10), "the replica reporting it caught up", || {
+        replica(&observer, "away").is_some_and(|r| r["behind"] == 0 && r["lagSeconds"] == 0.0)
     });
     assert_eq!(metric(&server, "bando_layer_reloads_total"), 0.0, "caught up from the log, not by a reload");
     assert!(metric(&server, "bando_changes_applied_total") >= 1000.0);

@@ -8,4 +8,5 @@ pub mod feed;
 pub mod files;
 pub mod postgis;
 pub mod publish;
+pub mod replicas;
 pub mod security;

@@ -195,6 +195,8 @@ pub fn layer_from_table(id: LayerId, title: String, info: &TableInfo, access: Ac
         id,
         title,
         description: String::new(),
+        title_en: None,
+        description_en: None,
         keywords: Vec::new(),
         geometry: info.geometry_type,
         source: LayerSource {

@@ -17,7 +17,10 @@ use layers::{
     AccessLevel, LayerId,
     import::{ColumnNames, ImportMode, ImportRequest},
     legacy_text::TextEncodingChoice,
-    store::publish::{self, LayerChanges},
+    store::{
+        publish::{self, LayerChanges},
+        replicas,
+    },
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -98,14 +101,17 @@ async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn status(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     admin(&caller)?;
     let started = Instant::now();
-    let (origins, imports, database) = match state.pool() {
-        Some(pool) => match (publish::origins(pool).await, last_imports(pool).await) {
-            (Ok(origins), Ok(imports)) => {
-                (origins, imports, json!({ "ok": true, "milliseconds": started.elapsed().as_secs_f64() * 1e3 }))
+    let (origins, imports, replicas, database) = match state.pool() {
+        Some(pool) => match (publish::origins(pool).await, last_imports(pool).await, replicas::list(pool).await) {
+            (Ok(origins), Ok(imports), Ok(replicas)) => {
+                let database = json!({ "ok": true, "milliseconds": started.elapsed().as_secs_f64() * 1e3 });
+                (origins, imports, Some(replicas), database)
             }
-            (Err(e), _) | (_, Err(e)) => (BTreeMap::new(), Value::Null, json!({ "ok": false, "error": e.to_string() })),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                (BTreeMap::new(), Value::Null, None, json!({ "ok": false, "error": e.to_string() }))
+            }
         },
-        None => (BTreeMap::new(), Value::Null, Value::Null),
+        None => (BTreeMap::new(), Value::Null, None, Value::Null),
     };
     let layers: Vec<Value> = state
         .access(&caller)
@@ -122,10 +128,12 @@ async fn status(State(state): State<AppState>, caller: Caller) -> Result<Respons
             })
         })
         .collect();
+    let (replicas, head) = replicas.unzip();
     let feed = state.hub().progress().map(|p| {
         json!({
             "sequence": p.sequence, "applied": p.applied, "reloads": p.reloads,
             "caughtUpSecondsAgo": p.caught_up.elapsed().as_secs_f64(),
+            "last": head.flatten(), "replicas": replicas,
         })
     });
     let body = json!({ "layers": layers, "feed": feed, "database": database });

@@ -18,7 +18,7 @@ use crate::{
     error::ApiError,
     features::{self, ITEMS_PARAMETERS, ItemsRequest, Page, Paging},
     geojson, html, language,
-    media::{CSV, FLATGEOBUF, GEOJSON, GEOPACKAGE, JSON},
+    media::{CSV, FLATGEOBUF, GEOJSON, GEOPACKAGE, JSON, PARQUET},
     openapi::{Operation, Status},
     request::{Format, Params, Segments},
     respond,
@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// What `/items` answers: pages, and the download formats.
-const DOWNLOADABLE: &[&str] = &[GEOJSON, "text/html", GEOPACKAGE, FLATGEOBUF, CSV];
+const DOWNLOADABLE: &[&str] = &[GEOJSON, "text/html", GEOPACKAGE, FLATGEOBUF, PARQUET, CSV];
 
 /// The routes of this module.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -35,7 +35,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::get(
             Operation::new("/collections/{id}/items", "/collections/{collectionId}/items", "Features")
                 .parameters(ITEMS_PARAMETERS)
-                .ok("A page of features, or with `f=gpkg`, `fgb` or `csv` all of them as a file", DOWNLOADABLE)
+                .ok(
+                    "A page of features, or with `f=gpkg`, `fgb`, `parquet` or `csv` all of them as a file",
+                    DOWNLOADABLE,
+                )
                 .statuses(&[Status::BadRequest, Status::NotFound])
                 .per_layer(),
             items,

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod api;
+pub mod catalog;
 pub mod changes;
 pub mod collections;
 pub mod health;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Endpoint> {
         landing::endpoints(),
         api::endpoints(),
         collections::endpoints(),
+        catalog::endpoints(),
         queryables::endpoints(),
         items::endpoints(),
         changes::endpoints(),
