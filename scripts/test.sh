@@ -63,7 +63,8 @@ cargo build --locked --bin bando
 cargo install --locked --debug --quiet --force --path server --root target/installed --target-dir target
 # (Not a BANDO_ name: bando reads those as configuration.)
 export INSTALLED_BANDO="$PWD/target/installed/bin/bando"
-cargo test --locked --workspace "$@"
+# Every test binary runs even when one fails, so that one run reports every failure.
+cargo test --locked --workspace --no-fail-fast "$@"
 
 # Every request parser's fuzz target, for a bounded time.
 scripts/fuzz.sh

@@ -45,6 +45,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[tilesets]` entry is not usable.
+    #[error("{file}: tileset `{id}` {message}")]
+    Tileset {
+        /// The configuration file.
+        file: String,
+        /// The tileset's id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `[web]` value is not usable.
     #[error("{file}: web: {message}")]
     Web {
@@ -107,7 +117,10 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The open-data catalog, `/catalog`.
     #[serde(default)]
-    pub catalog: crate::dcat::CatalogConfig,
+    pub catalog: crate::settings::CatalogConfig,
+    /// Tile packages served as they are, by id.
+    #[serde(default)]
+    pub tilesets: BTreeMap<String, crate::tilesets::TilesetConfig>,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
     pub origin: String,
@@ -558,6 +571,25 @@ impl Config {
         if config.layers.contains_key(crate::style::PROVINCE) {
             let message = "is the name of the style of all layers".to_owned();
             return Err(config_layer_error(&config.origin, crate::style::PROVINCE, "id", message));
+        }
+        for (id, tileset) in &mut config.tilesets {
+            if tileset.file.is_relative() {
+                tileset.file = base.join(&tileset.file);
+            }
+            let message = if id.parse::<LayerId>().is_err() {
+                Some("is not a valid id (a lower-case letter, then letters, digits or _)".to_owned())
+            } else if config.layers.contains_key(id) {
+                Some("is also a layer's id".to_owned())
+            } else {
+                tileset
+                    .layers
+                    .iter()
+                    .find(|l| !config.layers.contains_key(*l))
+                    .map(|l| format!("packages {l:?}, which is not a layer"))
+            };
+            if let Some(message) = message {
+                return Err(ConfigError::Tileset { file: config.origin.clone(), id: id.clone(), message });
+            }
         }
         let code_lists: BTreeMap<&str, layers::labels::CodeList> =
             config.codes.iter().map(|(name, list)| (name.as_str(), std::sync::Arc::new(list.clone()))).collect();

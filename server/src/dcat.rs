@@ -1,5 +1,6 @@
 //! The catalog the open-data portal harvests, `/catalog`: DCAT-AP 3, one `dcat:Dataset` per
-//! public layer with a `dcat:Distribution` per download format and the OGC API, written as
+//! public layer with a `dcat:Distribution` per download format, the OGC API and its public
+//! tile packages, written as
 //! JSON-LD or Turtle from one list of triples. Hand-written: the graph is small and fixed in
 //! shape, and both syntaxes are a page of code, where an RDF library would add a data model
 //! and its parsers for nothing.
@@ -7,45 +8,9 @@
 use std::fmt::Write as _;
 
 use layers::labels::Bilingual;
-use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use crate::{downloads::Download, layer::Layer, media};
-
-/// `[catalog]`: who publishes the data and how the catalog introduces itself.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CatalogConfig {
-    /// The catalog's title.
-    pub title: Bilingual,
-    /// What it holds.
-    pub description: Bilingual,
-    /// The publishing organisation.
-    pub publisher: Bilingual,
-    /// Its web site.
-    pub publisher_url: Option<String>,
-    /// Whom to ask about the data.
-    pub contact_name: Option<String>,
-    /// Their e-mail address.
-    pub contact_email: Option<String>,
-}
-
-impl Default for CatalogConfig {
-    fn default() -> Self {
-        let same = |s: &str| Bilingual { vi: s.into(), en: s.into() };
-        Self {
-            title: Bilingual { vi: "Dữ liệu không gian mở".into(), en: "Open spatial data".into() },
-            description: Bilingual {
-                vi: "Các lớp dữ liệu công khai do Bando phục vụ.".into(),
-                en: "The public layers Bando serves.".into(),
-            },
-            publisher: same("Bando"),
-            publisher_url: None,
-            contact_name: None,
-            contact_email: None,
-        }
-    }
-}
+use crate::{downloads::Download, layer::Layer, media, settings::CatalogConfig};
 
 /// The vocabularies the catalog uses, by prefix.
 const PREFIXES: [(&str, &str); 10] = [
@@ -258,6 +223,8 @@ pub struct Entry<'a> {
     pub layer: &'a Layer,
     /// When its data last changed, RFC 3339, when known.
     pub modified: Option<String>,
+    /// The public tile packages of it: their ids and titles.
+    pub packages: Vec<(&'a str, &'a str)>,
 }
 
 /// The catalog of `entries` for a service at `base`.
@@ -368,6 +335,13 @@ fn dataset(g: &mut Graph, base: &str, e: &Entry, publisher: &str, contact: Optio
         media_type: d.media_type(),
         file_type: d.file_type(),
         title: format!("{} file of every feature", d.title()),
+        service: None,
+    }));
+    distributions.extend(e.packages.iter().map(|(id, title)| Distribution {
+        url: format!("{base}/tilesets/{id}.pmtiles"),
+        media_type: media::PMTILES,
+        file_type: None,
+        title: format!("{title} (PMTiles)"),
         service: None,
     }));
     for (i, d) in distributions.into_iter().enumerate() {

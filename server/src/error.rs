@@ -64,6 +64,9 @@ pub enum ApiError {
     /// The path exists, but not for this method; the router adds `Allow`.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A byte range outside the file.
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
     /// The service is starting or has lost a dependency.
     #[error("{0}")]
     Unavailable(String),
@@ -85,6 +88,7 @@ impl ApiError {
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::ReadOnly { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -632,6 +632,7 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
     let defs = load::catalog(&config, pool.as_ref()).await?;
     let keyring = server::keys::keyring(&config, pool.as_ref()).await?;
     let state = AppState::new(config.settings(), keyring, pool.clone(), server::web::Web::load(&config.web));
+    state.set_tilesets(server::tilesets::open_all(&config.tilesets).await.map_err(anyhow::Error::msg)?);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },

@@ -32,3 +32,5 @@ pub const PARQUET: &str = "application/vnd.apache.parquet";
 pub const JSON_LD: &str = "application/ld+json";
 /// Turtle.
 pub const TURTLE: &str = "text/turtle; charset=utf-8";
+/// A PMTiles archive.
+pub const PMTILES: &str = "application/vnd.pmtiles";

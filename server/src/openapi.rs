@@ -28,6 +28,10 @@ pub enum Status {
     Unauthorized,
     /// 404: no such resource, or one the caller may not know of.
     NotFound,
+    /// 206: the byte range asked for.
+    PartialContent,
+    /// 416: a byte range outside the file.
+    RangeNotSatisfiable,
     /// 413: a body over the limit.
     TooLarge,
     /// 414: a URL over the limit.
@@ -60,6 +64,8 @@ impl Status {
             Self::BadRequest => 400,
             Self::Unauthorized => 401,
             Self::NotFound => 404,
+            Self::PartialContent => 206,
+            Self::RangeNotSatisfiable => 416,
             Self::TooLarge => 413,
             Self::UriTooLong => 414,
             Self::TooManyRequests => 429,
@@ -75,6 +81,8 @@ impl Status {
             Self::BadRequest => "BadRequest",
             Self::Unauthorized => "Unauthorized",
             Self::NotFound => "NotFound",
+            Self::PartialContent => return json!({ "description": "The byte range asked for" }),
+            Self::RangeNotSatisfiable => "RangeNotSatisfiable",
             Self::TooLarge => "TooLarge",
             Self::UriTooLong => "UriTooLong",
             Self::TooManyRequests => "TooManyRequests",
@@ -199,12 +207,19 @@ pub struct Context<'a> {
     pub max_limit: usize,
     /// The collections that take writes (with a database, made editable by the configuration).
     pub editable: Vec<String>,
+    /// The tile packages the caller may read.
+    pub tilesets: Vec<String>,
 }
 
 /// The whole document.
 pub fn document(operations: &[Operation], cx: &Context) -> Value {
     let mut paths = Map::new();
     for op in operations {
+        // A path whose parameter names a package is left out where there is none to name: an
+        // empty `enum` is not a schema.
+        if op.parameters.contains(&"tileset") && cx.tilesets.is_empty() {
+            continue;
+        }
         if op.per_layer {
             for view in cx.views {
                 let id = view.def.id.as_str();
@@ -345,7 +360,9 @@ fn parameters(cx: &Context) -> Value {
         "tileMatrix": path("tileMatrix", zoom.clone()),
         "tileRow": path("tileRow", json!({ "type": "integer", "minimum": 0 })),
         "tileCol": path("tileCol", json!({ "type": "integer", "minimum": 0 })),
-        "layers": path("layers", json!({ "type": "string", "enum": ids, "description": "A layer id, or several joined by commas" })),
+        "layers": path("layers", json!({ "type": "string", "enum": ids.iter().copied().chain(cx.tilesets.iter().map(String::as_str)).collect::<Vec<_>>(), "description": "A layer id, or several joined by commas; or a tile package's id" })),
+        "tileset": path("tileset", json!({ "type": "string", "enum": cx.tilesets })),
+        "byteRange": json!({ "name": "Range", "in": "header", "required": false, "description": "One range of bytes (`bytes=0-16383`), as PMTiles readers ask", "schema": { "type": "string", "example": "bytes=0-16383" } }),
         "z": path("z", zoom),
         "x": path("x", json!({ "type": "integer", "minimum": 0 })),
         "y": path("y", json!({ "type": "integer", "minimum": 0 })),
@@ -375,6 +392,7 @@ fn responses() -> Value {
     let mut all = json!({
         "BadRequest": problem("A parameter is unknown or malformed; the detail says which."),
         "NotFound": problem("No such collection, feature, tile, style, font range or file."),
+        "RangeNotSatisfiable": problem("The byte range lies outside the file."),
         "Unavailable": problem("The service is loading, a layer failed to load, a dependency is missing, or the request took too long."),
         "Unauthorized": problem("The API key is not valid."),
         "TooLarge": problem("The request body is larger than the configured limit."),

@@ -1,6 +1,8 @@
 //! The serving settings: what the configuration's `[server]`, `[tiles]`, `[features]`,
 //! `[limits]` and `[monitoring]` sections set for every request, read by the core without the configuration itself.
 
+use layers::labels::Bilingual;
+
 /// Serving settings taken from the configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -51,7 +53,7 @@ pub struct Settings {
     /// The operator's page.
     pub admin: Admin,
     /// Who the open-data catalog names as publisher and contact.
-    pub catalog: crate::dcat::CatalogConfig,
+    pub catalog: CatalogConfig,
 }
 
 /// What `[admin]` sets: uploads through the operator's page.
@@ -93,4 +95,39 @@ pub struct Webhook {
     /// The key of the `X-Bando-Signature` HMAC-SHA256 of each body; none: unsigned.
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+/// `[catalog]`: who publishes the data and how the catalog introduces itself.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// The catalog's title.
+    pub title: Bilingual,
+    /// What it holds.
+    pub description: Bilingual,
+    /// The publishing organisation.
+    pub publisher: Bilingual,
+    /// Its web site.
+    pub publisher_url: Option<String>,
+    /// Whom to ask about the data.
+    pub contact_name: Option<String>,
+    /// Their e-mail address.
+    pub contact_email: Option<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        let same = |s: &str| Bilingual { vi: s.into(), en: s.into() };
+        Self {
+            title: Bilingual { vi: "Dữ liệu không gian mở".into(), en: "Open spatial data".into() },
+            description: Bilingual {
+                vi: "Các lớp dữ liệu công khai do Bando phục vụ.".into(),
+                en: "The public layers Bando serves.".into(),
+            },
+            publisher: same("Bando"),
+            publisher_url: None,
+            contact_name: None,
+            contact_email: None,
+        }
+    }
 }

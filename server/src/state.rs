@@ -54,6 +54,7 @@ struct Inner {
     observations: std::sync::OnceLock<GroupCommit>,
     imports: crate::imports::Imports,
     uploads: crate::imports::Uploads,
+    tilesets: std::sync::OnceLock<crate::tilesets::Tilesets>,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -87,6 +88,7 @@ impl AppState {
                 observations: std::sync::OnceLock::new(),
                 imports: crate::imports::Imports::default(),
                 uploads: crate::imports::Uploads::default(),
+                tilesets: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -94,6 +96,17 @@ impl AppState {
     /// What `caller` may read, for one request.
     pub fn access<'a>(&'a self, caller: &'a Caller) -> Access<'a> {
         Access::new(self.layers(), caller)
+    }
+
+    /// The tile packages served as they are (none until [`AppState::set_tilesets`]).
+    pub fn tilesets(&self) -> &crate::tilesets::Tilesets {
+        static NONE: crate::tilesets::Tilesets = std::collections::BTreeMap::new();
+        self.inner.tilesets.get().unwrap_or(&NONE)
+    }
+
+    /// Installs the tile packages, once, before serving.
+    pub fn set_tilesets(&self, tilesets: crate::tilesets::Tilesets) {
+        let _ = self.inner.tilesets.set(tilesets);
     }
 
     /// The imports started from the operator's page.

@@ -2,7 +2,7 @@
 //! to good and to bad requests, is a status the document declares for that path.
 #![allow(clippy::unwrap_used)]
 
-use e2e::{Server, bando};
+use e2e::{Server, bando, run_ok};
 use serde_json::Value;
 
 /// A value for each path parameter: the first of its enum, the first feature of the first
@@ -51,7 +51,14 @@ fn parameters_in(path: &str) -> Vec<&str> {
 
 #[test]
 fn every_documented_path_is_served_and_answers_only_what_it_declares() {
-    let server = Server::start_admin(bando(&[]));
+    // With a tile package configured, so that its paths have something to serve.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("p.pmtiles");
+    run_ok(bando(&["export", "--layers", "places", "--minzoom", "6", "--maxzoom", "7", "-o"]).arg(&archive));
+    let mut cmd = bando(&[]);
+    let package = format!("{{file={:?}, title=\"Places\", access=\"public\"}}", archive.display().to_string());
+    cmd.env("BANDO_TILESETS__PACKAGE", package);
+    let server = Server::start_admin(cmd);
     let doc = server.json("/api");
     let paths = doc["paths"].as_object().unwrap();
     // The map pages, styles, fonts and assets are documented too.

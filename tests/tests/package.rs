@@ -191,3 +191,68 @@ fn only_public_layers_are_packaged_unless_asked() {
     );
     assert!(archive.exists());
 }
+
+/// A server with `archive` configured as the tile package `offline` of heritage sites, readable
+/// at `access`.
+fn serving_package(archive: &std::path::Path, access: &str) -> Server {
+    let mut cmd = bando(&[]);
+    let entry = format!(
+        "{{file={:?}, title=\"Di tích (gói ngoại tuyến)\", access=\"{access}\", layers=[\"heritage_sites\"]}}",
+        archive.display().to_string()
+    );
+    cmd.env("BANDO_TILESETS__OFFLINE", entry);
+    Server::start(cmd)
+}
+
+#[test]
+fn a_configured_package_is_served_as_it_is_and_offered_for_download_in_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("heritage.pmtiles");
+    run_ok(bando(&["export", "--layers", "heritage_sites", "--minzoom", "6", "--maxzoom", "12", "-o"]).arg(&archive));
+    let read: Value = serde_json::from_str(&run_ok(Command::new(python()).args(["-c", READ]).arg(&archive))).unwrap();
+    let package = read["tiles"].as_object().unwrap();
+    assert!(package.len() > 20);
+    let server = serving_package(&archive, "public");
+
+    // Each tile is the package's, which is the one the server renders for the layer.
+    for (tile, bytes) in package {
+        let from_package = server.get(&format!("/tiles/offline/{tile}.mvt"));
+        assert_eq!(from_package.status(), 200, "{tile}");
+        assert_eq!(hex(&from_package.bytes().unwrap()), bytes.as_str().unwrap(), "{tile}");
+        let rendered = server.get(&format!("/tiles/heritage_sites/{tile}.mvt")).bytes().unwrap();
+        assert_eq!(hex(&rendered), bytes.as_str().unwrap(), "{tile}");
+    }
+    assert_eq!(server.get("/tiles/offline/6/0/0.mvt").status(), 204, "a tile the package does not hold is empty");
+    assert_eq!(server.get("/tiles/offline/13/0/0.mvt").status(), 404, "past the package's zooms");
+    let tilejson = server.json("/tiles/offline.json");
+    assert_eq!((tilejson["minzoom"].as_u64(), tilejson["maxzoom"].as_u64()), (Some(6), Some(12)));
+    assert_eq!(tilejson["vector_layers"], read["metadata"]["vector_layers"]);
+    assert_eq!(tilejson["tiles"][0], format!("{}/tiles/offline/{{z}}/{{x}}/{{y}}.mvt", server.base));
+
+    // The layer's tile sets offer the package; the download is the file, whole or in ranges.
+    let tilesets = server.json("/collections/heritage_sites/tiles");
+    let link = tilesets["links"].as_array().unwrap().iter().find(|l| l["rel"] == "enclosure").cloned().unwrap();
+    assert_eq!(link["type"], "application/vnd.pmtiles");
+    let href = link["href"].as_str().unwrap().strip_prefix(&server.base).unwrap().to_owned();
+    let file = std::fs::read(&archive).unwrap();
+    assert_eq!(link["length"], file.len());
+    let whole = server.get(&href);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    assert!(whole.bytes().unwrap() == file, "the whole file");
+    let first = server.get_as(&href, None, &[("range", "bytes=0-126")]);
+    assert_eq!(first.status(), 206);
+    assert_eq!(first.headers()["content-range"], format!("bytes 0-126/{}", file.len()));
+    assert!(first.bytes().unwrap() == file[..127], "the header, as a PMTiles reader asks for it");
+    let tail = server.get_as(&href, None, &[("range", "bytes=-100")]);
+    assert!(tail.bytes().unwrap() == file[file.len() - 100..]);
+    let past = server.get_as(&href, None, &[("range", &format!("bytes={}-", file.len()))]);
+    assert_eq!(past.status(), 416);
+    assert_eq!(past.headers()["content-range"], format!("bytes */{}", file.len()));
+
+    // A package of a higher access level is nowhere for an anonymous caller.
+    let restricted = serving_package(&archive, "restricted");
+    assert_eq!(restricted.get("/tiles/offline/6/50/30.mvt").status(), 404);
+    assert_eq!(restricted.get("/tilesets/offline.pmtiles").status(), 404);
+    let links = restricted.json("/collections/heritage_sites/tiles")["links"].clone();
+    assert!(links.as_array().unwrap().iter().all(|l| l["rel"] != "enclosure"), "{links}");
+}

@@ -87,6 +87,12 @@ fn document(state: &AppState, operations: &[Operation], caller: &Caller, headers
             .filter(|v| state.pool().is_some() && v.def.source.table.is_some() && !v.def.editable_by.is_empty())
             .map(|v| v.def.id.to_string())
             .collect(),
+        tilesets: state
+            .tilesets()
+            .values()
+            .filter(|t| caller.may_read(t.config.access))
+            .map(|t| t.id.clone())
+            .collect(),
     };
     openapi::document(operations, &cx)
 }

@@ -35,8 +35,21 @@ async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         Some(pool) => last_changed(pool, &public).await.map_err(|e| ApiError::Unavailable(e.to_string()))?,
         None => HashMap::new(),
     };
-    let entries: Vec<Entry> =
-        public.iter().map(|&layer| Entry { layer, modified: modified.get(layer.def.id.as_str()).cloned() }).collect();
+    let packages = |layer: &Layer| {
+        let public = state.tilesets().values().filter(|t| t.config.access == AccessLevel::Public);
+        public
+            .filter(|t| t.config.layers.iter().any(|l| l == layer.def.id.as_str()))
+            .map(|t| (t.id.as_str(), t.config.title.as_str()))
+            .collect()
+    };
+    let entries: Vec<Entry> = public
+        .iter()
+        .map(|&layer| Entry {
+            layer,
+            modified: modified.get(layer.def.id.as_str()).cloned(),
+            packages: packages(layer),
+        })
+        .collect();
     let (config, base) = (&state.settings().catalog, base_url(&headers));
     Ok(if prefers_turtle(&headers) {
         respond::json(TURTLE, dcat::turtle(config, &base, &entries))

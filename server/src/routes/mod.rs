@@ -106,12 +106,17 @@ mod tests {
             default_limit: 10,
             max_limit: 100,
             editable: vec![],
+            tilesets: vec![],
         };
         let doc = document(&operations, &cx);
         for op in &operations {
             for p in op.parameters {
                 // Keyed by its name, but for `/items`' own `f` (which takes the download formats).
-                let name = if *p == "itemsFormat" { "f" } else { p };
+                let name = match *p {
+                    "itemsFormat" => "f",
+                    "byteRange" => "Range",
+                    other => other,
+                };
                 assert!(doc["components"]["parameters"][p]["name"] == name, "{}: no parameter {p}", op.path);
             }
         }

@@ -14,7 +14,7 @@ use crate::{
     compute::Deadline,
     error::ApiError,
     layer::Layer,
-    media::{JSON, MVT, TILEJSON},
+    media::{JSON, MVT, PMTILES, TILEJSON},
     openapi::{Operation, Status},
     request::{Segments, parse_tile},
     respond,
@@ -129,8 +129,17 @@ async fn tilesets(
     let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
     let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
+    let mut links = vec![json!({ "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles") })];
+    // The tile packages of this layer the caller may read, to take offline.
+    links.extend(
+        state
+            .tilesets()
+            .values()
+            .filter(|t| caller.may_read(t.config.access) && t.config.layers.contains(&id))
+            .map(|t| json!({ "rel": "enclosure", "type": PMTILES, "title": t.config.title, "length": t.bytes, "href": format!("{base}/tilesets/{}.pmtiles", t.id) })),
+    );
     Ok(Json(json!({
-        "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles") }],
+        "links": links,
         "tilesets": [{
             "title": layer.def.title,
             "dataType": "vector",
