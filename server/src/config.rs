@@ -55,6 +55,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[tiles]` value is not usable.
+    #[error("{file}: tiles: {message}")]
+    Tiles {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `[web]` value is not usable.
     #[error("{file}: web: {message}")]
     Web {
@@ -190,11 +198,23 @@ pub struct TilesConfig {
     /// `Cache-Control` header of tile responses.
     #[serde(default = "default_cache_control")]
     pub cache_control: String,
+    /// The VN-2000 TM-3 zone of the VN-2000 tile grid served beside WebMercatorQuad, such as
+    /// `EPSG:9210`; none without it.
+    #[serde(default)]
+    pub vn2000_grid: Option<String>,
 }
 
 impl Default for TilesConfig {
     fn default() -> Self {
-        Self { cache_mb: default_cache_mb(), cache_control: default_cache_control() }
+        Self { cache_mb: default_cache_mb(), cache_control: default_cache_control(), vn2000_grid: None }
+    }
+}
+
+impl TilesConfig {
+    /// The VN-2000 tile grid it sets.
+    pub fn vn2000_grid(&self) -> Result<Option<crate::vn2000_grid::Vn2000Grid>, String> {
+        let Some(zone) = &self.vn2000_grid else { return Ok(None) };
+        layers::crs::parse_srid(zone).and_then(crate::vn2000_grid::Vn2000Grid::new).map(Some)
     }
 }
 
@@ -571,6 +591,9 @@ impl Config {
         if config.layers.contains_key(crate::style::PROVINCE) {
             let message = "is the name of the style of all layers".to_owned();
             return Err(config_layer_error(&config.origin, crate::style::PROVINCE, "id", message));
+        }
+        if let Err(message) = config.tiles.vn2000_grid() {
+            return Err(ConfigError::Tiles { file: config.origin.clone(), message: format!("vn2000_grid: {message}") });
         }
         for (id, tileset) in &mut config.tilesets {
             if tileset.file.is_relative() {

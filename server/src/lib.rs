@@ -9,10 +9,10 @@
 //!   and callers; typed request values; the language people read; a feature as answers show it;
 //!   the rate limiters; the bounded pool for CPU work; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
-//! - `tiles`, `tilesets`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`:
-//!   the service core (tile rendering and cache, tile packages served as they are, TileJSON,
-//!   MapLibre styles and cartography, JSON Schemas, feature pages, the OpenAPI document), the
-//!   GeoJSON encoder, and writes as clients send them.
+//! - `tiles`, `vn2000_grid`, `tilesets`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`:
+//!   the service core (tile rendering and cache, the VN-2000 tile grid, tile packages served as
+//!   they are, TileJSON, MapLibre styles and cartography, JSON Schemas, feature pages, the
+//!   OpenAPI document), the GeoJSON encoder, and writes as clients send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
 //! - `downloads`, `dcat`, `mbtiles`, `package`, `imports`, `respond`, `hub`, `state`: whole layers
 //!   written as files; the open-data catalog of them; the MBTiles writer and tile packages; imports from the operator's page;
@@ -64,6 +64,7 @@ pub mod style;
 pub mod tilejson;
 pub mod tiles;
 pub mod tilesets;
+pub mod vn2000_grid;
 pub mod web;
 pub mod webhooks;
 

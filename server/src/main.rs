@@ -633,6 +633,9 @@ async fn serve(config: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Re
     let keyring = server::keys::keyring(&config, pool.as_ref()).await?;
     let state = AppState::new(config.settings(), keyring, pool.clone(), server::web::Web::load(&config.web));
     state.set_tilesets(server::tilesets::open_all(&config.tilesets).await.map_err(anyhow::Error::msg)?);
+    if let Ok(Some(grid)) = config.tiles.vn2000_grid() {
+        state.set_vn2000_grid(grid);
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         %addr, config = %config.origin, store = if pool.is_some() { "postgis" } else { "files" },

@@ -209,6 +209,8 @@ pub struct Context<'a> {
     pub editable: Vec<String>,
     /// The tile packages the caller may read.
     pub tilesets: Vec<String>,
+    /// The ids of the tile matrix sets served.
+    pub tile_matrix_sets: Vec<&'static str>,
 }
 
 /// The whole document.
@@ -356,7 +358,7 @@ fn parameters(cx: &Context) -> Value {
         "within": query("within", "With `near`: only the features at most this many metres away.", json!({ "type": "number", "minimum": 0 })),
         "collectionId": path("collectionId", json!({ "type": "string", "enum": ids })),
         "featureId": path("featureId", json!({ "type": "string", "example": "1" })),
-        "tileMatrixSetId": path("tileMatrixSetId", json!({ "type": "string", "enum": [crate::tiles::TMS_ID] })),
+        "tileMatrixSetId": path("tileMatrixSetId", json!({ "type": "string", "enum": cx.tile_matrix_sets })),
         "tileMatrix": path("tileMatrix", zoom.clone()),
         "tileRow": path("tileRow", json!({ "type": "integer", "minimum": 0 })),
         "tileCol": path("tileCol", json!({ "type": "integer", "minimum": 0 })),

@@ -55,6 +55,7 @@ struct Inner {
     imports: crate::imports::Imports,
     uploads: crate::imports::Uploads,
     tilesets: std::sync::OnceLock<crate::tilesets::Tilesets>,
+    vn2000_grid: std::sync::OnceLock<crate::vn2000_grid::Vn2000Grid>,
 }
 
 /// How each editable layer's table stores writes, by layer and version: read once.
@@ -89,6 +90,7 @@ impl AppState {
                 imports: crate::imports::Imports::default(),
                 uploads: crate::imports::Uploads::default(),
                 tilesets: std::sync::OnceLock::new(),
+                vn2000_grid: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -107,6 +109,16 @@ impl AppState {
     /// Installs the tile packages, once, before serving.
     pub fn set_tilesets(&self, tilesets: crate::tilesets::Tilesets) {
         let _ = self.inner.tilesets.set(tilesets);
+    }
+
+    /// The VN-2000 tile grid, when the configuration sets one (`[tiles] vn2000_grid`).
+    pub fn vn2000_grid(&self) -> Option<crate::vn2000_grid::Vn2000Grid> {
+        self.inner.vn2000_grid.get().copied()
+    }
+
+    /// Sets the VN-2000 tile grid; once, at start.
+    pub fn set_vn2000_grid(&self, grid: crate::vn2000_grid::Vn2000Grid) {
+        let _ = self.inner.vn2000_grid.set(grid);
     }
 
     /// The imports started from the operator's page.

@@ -26,7 +26,7 @@ use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::En
 use crate::{
     compute::{Compute, Deadline},
     error::ApiError,
-    feature_view::Columns,
+    feature_view::{Columns, FeatureView},
     layer::Layer,
 };
 
@@ -186,6 +186,16 @@ impl TileCache {
         }
     }
 
+    /// A tile of another grid than WebMercatorQuad, rendered by `render` and compressed on the
+    /// compute pool. Not cached: the cache forgets changed areas by WebMercatorQuad tiles.
+    pub async fn uncached(
+        &self,
+        deadline: Deadline,
+        render: impl FnOnce() -> Result<Option<Vec<u8>>, ApiError> + Send + 'static,
+    ) -> Result<Rendered, ApiError> {
+        self.compute.run(deadline, move || compressed(render()?)).await
+    }
+
     /// Tiles and bytes held.
     pub fn usage(&self) -> (u64, u64) {
         self.cache.as_ref().map_or((0, 0), |c| (c.entry_count(), c.weighted_size()))
@@ -199,20 +209,20 @@ async fn render_compressed(
     tile: TileCoord,
     deadline: Deadline,
 ) -> Result<Rendered, ApiError> {
-    compute
-        .run(deadline, move || {
-            let mvt = render(&layers, tile).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
-            let mut hasher = std::hash::DefaultHasher::new();
-            mvt.hash(&mut hasher);
-            let etag = format!("\"{:016x}\"", hasher.finish());
-            let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::fast());
-            gz.write_all(&mvt)
-                .and_then(|()| gz.finish())
-                .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
-                .map_err(|e| ApiError::Internal(format!("compressing tile {tile}: {e}")))
-        })
-        .await
+    compute.run(deadline, move || compressed(render(&layers, tile)?)).await
+}
+
+/// A tile as served: gzip-compressed, with the ETag of its bytes.
+fn compressed(mvt: Option<Vec<u8>>) -> Result<Rendered, ApiError> {
+    let Some(mvt) = mvt else { return Ok(Rendered { gzip: None, etag: "\"empty\"".into() }) };
+    let mut hasher = std::hash::DefaultHasher::new();
+    mvt.hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(mvt.len() / 3), flate2::Compression::fast());
+    gz.write_all(&mvt)
+        .and_then(|()| gz.finish())
+        .map(|gzip| Rendered { gzip: Some(gzip.into()), etag })
+        .map_err(|e| ApiError::Internal(format!("compressing a tile: {e}")))
 }
 
 /// The MVT bytes of `tile` with one MVT layer per given layer (those whose zoom range includes
@@ -220,19 +230,46 @@ async fn render_compressed(
 /// rule from their index envelopes, before any geometry is touched. Private properties are
 /// never written to tiles.
 pub fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Result<Option<Vec<u8>>, EncodeError> {
-    let mut builder = TileBuilder::new(tile);
-    let window = tile.buffered_bounds(EXTENT, BUFFER);
+    let frame = Frame {
+        builder: TileBuilder::new(tile),
+        zoom: tile.z(),
+        window: tile.buffered_bounds(EXTENT, BUFFER),
+        unit: tile.size() / f64::from(EXTENT),
+    };
+    render_in(layers, frame, |f| Ok::<_, EncodeError>(std::borrow::Cow::Borrowed(f.mercator())))
+}
+
+/// A tile of any grid, as [`render_in`] fills it.
+pub struct Frame {
+    /// Places geometries in the tile's grid and encodes them.
+    pub builder: TileBuilder,
+    /// The Web Mercator zoom whose layers show (their `minzoom`–`maxzoom`).
+    pub zoom: u8,
+    /// The buffered tile as a Web Mercator box `[min_x, min_y, max_x, max_y]`, or one that holds it.
+    pub window: [f64; 4],
+    /// Web Mercator metres per grid unit, which rank features by size.
+    pub unit: f64,
+}
+
+/// [`render`] in any grid: `place` gives a feature's geometry in the CRS of the frame.
+pub fn render_in<E: From<EncodeError>>(
+    layers: &[Arc<Layer>],
+    frame: Frame,
+    place: impl for<'f> Fn(&FeatureView<'f>) -> Result<std::borrow::Cow<'f, geo_types::Geometry>, E>,
+) -> Result<Option<Vec<u8>>, E> {
+    let Frame { mut builder, zoom, window, unit } = frame;
     let mut text = String::new();
-    for layer in layers.iter().filter(|l| l.serves_zoom(tile.z())) {
+    for layer in layers.iter().filter(|l| l.serves_zoom(zoom)) {
         builder.start_layer(layer.def.id.as_str());
         let columns = Columns::public(&layer.def);
         let candidates = layer.index.largest_in_mercator_box(window, budget::MAX_FEATURES);
-        let sizes: Vec<f64> = candidates.iter().map(|c| budget::size_in_tile(tile, c.envelope)).collect();
+        let sizes: Vec<f64> = candidates.iter().map(|c| budget::size_in_units(unit, c.envelope)).collect();
         let ranks: Vec<u32> = candidates.iter().map(|c| c.rank).collect();
         let points = matches!(layer.def.geometry, GeometryType::Point | GeometryType::MultiPoint);
         for i in budget::select(&sizes, &ranks, |i| points || sizes[i] == 0.0) {
             let f = columns.view(candidates[i].feature);
-            builder.add_feature(u64::try_from(f.id()).ok(), f.mercator(), |tags| {
+            let geometry = place(&f)?;
+            builder.add_feature(u64::try_from(f.id()).ok(), &geometry, |tags| {
                 for (name, value) in f.properties() {
                     match value {
                         Value::Null => {}

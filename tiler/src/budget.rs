@@ -20,7 +20,12 @@ fn unit(tile: TileCoord) -> f64 {
 /// The size that ranks a feature: the larger side of its Web Mercator envelope
 /// `[min_x, min_y, max_x, max_y]`, in grid units of `tile`.
 pub fn size_in_tile(tile: TileCoord, envelope: [f64; 4]) -> f64 {
-    (envelope[2] - envelope[0]).max(envelope[3] - envelope[1]) / unit(tile)
+    size_in_units(unit(tile), envelope)
+}
+
+/// The same for a tile of another grid, whose grid unit spans `unit` Web Mercator metres.
+pub fn size_in_units(unit: f64, envelope: [f64; 4]) -> f64 {
+    (envelope[2] - envelope[0]).max(envelope[3] - envelope[1]) / unit
 }
 
 /// Keeps the indices of the features a tile layer shows, in their original order: all of them

@@ -84,13 +84,13 @@ impl Tags<'_> {
 impl TileBuilder {
     /// A builder for `tile` with the default extent and buffer.
     pub fn new(tile: TileCoord) -> Self {
-        Self {
-            tile,
-            frame: TileFrame::new(tile, EXTENT, BUFFER),
-            state: Some(State::Tile(MvtTileBuilder::new())),
-            pending_layer: None,
-            features: 0,
-        }
+        Self::in_frame(tile, TileFrame::new(tile, EXTENT, BUFFER))
+    }
+
+    /// A builder for a tile of another grid: `frame` places its geometries, `tile` (its
+    /// matrix, row and column) names it in errors.
+    pub fn in_frame(tile: TileCoord, frame: TileFrame) -> Self {
+        Self { tile, frame, state: Some(State::Tile(MvtTileBuilder::new())), pending_layer: None, features: 0 }
     }
 
     /// Starts a layer; the features added next belong to it.

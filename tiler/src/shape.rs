@@ -53,8 +53,14 @@ impl TileFrame {
     /// The frame of `tile` with `extent` grid units and `buffer` units of margin.
     pub fn new(tile: TileCoord, extent: u32, buffer: u32) -> Self {
         let [min_x, _, _, max_y] = tile.bounds();
+        Self::of_square(min_x, max_y, tile.size(), extent, buffer)
+    }
+
+    /// The frame of a square tile of another grid: its north-west corner and side in that
+    /// grid's projected units (y growing northwards, as in Web Mercator).
+    pub fn of_square(min_x: f64, max_y: f64, size: f64, extent: u32, buffer: u32) -> Self {
         let buffer = f64::from(buffer);
-        Self { min_x, max_y, scale: f64::from(extent) / tile.size(), lo: -buffer, hi: f64::from(extent) + buffer }
+        Self { min_x, max_y, scale: f64::from(extent) / size, lo: -buffer, hi: f64::from(extent) + buffer }
     }
 
     fn project(&self, c: Coord) -> Coord {

@@ -93,6 +93,9 @@ fn document(state: &AppState, operations: &[Operation], caller: &Caller, headers
             .filter(|t| caller.may_read(t.config.access))
             .map(|t| t.id.clone())
             .collect(),
+        tile_matrix_sets: std::iter::once(crate::tiles::TMS_ID)
+            .chain(state.vn2000_grid().map(|_| crate::vn2000_grid::ID))
+            .collect(),
     };
     openapi::document(operations, &cx)
 }

@@ -107,6 +107,7 @@ mod tests {
             max_limit: 100,
             editable: vec![],
             tilesets: vec![],
+            tile_matrix_sets: vec!["WebMercatorQuad"],
         };
         let doc = document(&operations, &cx);
         for op in &operations {

@@ -1,5 +1,6 @@
 //! OGC API - Tiles (OGC 20-057) and OGC Two Dimensional Tile Matrix Set 2.0 (OGC 17-083r4):
-//! the WebMercatorQuad tiling scheme and each collection's vector tileset.
+//! the WebMercatorQuad tiling scheme, the VN-2000 one when configured, and each collection's
+//! vector tileset in each.
 
 use axum::{Json, extract::State, http::HeaderMap, response::Response};
 use serde_json::{Value, json};
@@ -21,6 +22,7 @@ use crate::{
     state::AppState,
     tilejson::geometry_kind,
     tiles::{TMS_ID, TMS_URI},
+    vn2000_grid::{self, Vn2000Grid},
 };
 
 const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
@@ -72,21 +74,105 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-async fn tile_matrix_sets(headers: HeaderMap) -> Json<Value> {
+/// A tiling scheme this server tiles in.
+#[derive(Clone, Copy)]
+enum Tms {
+    WebMercatorQuad,
+    Vn2000(Vn2000Grid),
+}
+
+impl Tms {
+    /// Every scheme served, WebMercatorQuad first.
+    fn all(state: &AppState) -> Vec<Tms> {
+        std::iter::once(Tms::WebMercatorQuad).chain(state.vn2000_grid().map(Tms::Vn2000)).collect()
+    }
+
+    /// The scheme of `id`, or 404 naming those there are.
+    fn find(state: &AppState, id: &str) -> Result<Tms, ApiError> {
+        let all = Self::all(state);
+        all.iter().copied().find(|t| t.id() == id).ok_or_else(|| {
+            let ids: Vec<&str> = all.iter().map(|t| t.id()).collect();
+            ApiError::NotFound(format!("no tile matrix set {id:?}; there are {}", ids.join(", ")))
+        })
+    }
+
+    fn id(self) -> &'static str {
+        match self {
+            Tms::WebMercatorQuad => TMS_ID,
+            Tms::Vn2000(_) => vn2000_grid::ID,
+        }
+    }
+
+    fn title(self) -> String {
+        match self {
+            Tms::WebMercatorQuad => "Google Maps Compatible for the World".into(),
+            Tms::Vn2000(grid) => grid.title(),
+        }
+    }
+
+    fn crs(self) -> String {
+        match self {
+            Tms::WebMercatorQuad => EPSG_3857.into(),
+            Tms::Vn2000(grid) => grid.crs_uri(),
+        }
+    }
+
+    /// Its registered URI; Bando's own VN-2000 scheme has none.
+    fn uri(self) -> Option<&'static str> {
+        matches!(self, Tms::WebMercatorQuad).then_some(TMS_URI)
+    }
+
+    /// The first and last column and row of the layer's tiles at `matrix`.
+    fn limits(self, layer: &Layer, matrix: u8) -> Option<([u32; 2], [u32; 2])> {
+        match self {
+            Tms::WebMercatorQuad => corners(layer, matrix).map(|(a, b)| ([a.x(), b.x()], [a.y(), b.y()])),
+            Tms::Vn2000(grid) => grid.limits(layer, matrix),
+        }
+    }
+
+    /// The matrices that show the layer.
+    fn matrices(self, layer: &Layer) -> std::ops::RangeInclusive<u8> {
+        match self {
+            Tms::WebMercatorQuad => layer.def.minzoom..=layer.def.maxzoom,
+            Tms::Vn2000(_) => Vn2000Grid::matrices_of(layer.def.minzoom, layer.def.maxzoom),
+        }
+    }
+
+    /// Its summary in lists, with links to it.
+    fn summary(self, base: &str) -> Value {
+        let mut doc = json!({
+            "id": self.id(),
+            "title": self.title(),
+            "crs": self.crs(),
+            "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/tileMatrixSets/{}", self.id()) }],
+        });
+        if let Some(uri) = self.uri() {
+            doc["uri"] = json!(uri);
+        }
+        doc
+    }
+}
+
+async fn tile_matrix_sets(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
+    let sets: Vec<Value> = Tms::all(&state).into_iter().map(|t| t.summary(&base)).collect();
     Json(json!({
-        "tileMatrixSets": [{
-            "id": TMS_ID,
-            "title": "Google Maps Compatible for the World",
-            "uri": TMS_URI,
-            "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") }],
-        }],
+        "tileMatrixSets": sets,
         "links": [{ "rel": "self", "type": JSON, "href": format!("{base}/tileMatrixSets") }],
     }))
 }
 
-async fn tile_matrix_set(Segments(id): Segments<String>) -> Result<Json<Value>, ApiError> {
-    check_tms(&id)?;
+async fn tile_matrix_set(
+    State(state): State<AppState>,
+    Segments(id): Segments<String>,
+) -> Result<Json<Value>, ApiError> {
+    match Tms::find(&state, &id)? {
+        Tms::WebMercatorQuad => Ok(Json(web_mercator_quad())),
+        Tms::Vn2000(grid) => Ok(Json(grid.document())),
+    }
+}
+
+fn web_mercator_quad() -> Value {
     let matrices: Vec<Value> = (0..=MAX_ZOOM)
         .map(|z| {
             let n = 1u32 << z;
@@ -105,7 +191,7 @@ async fn tile_matrix_set(Segments(id): Segments<String>) -> Result<Json<Value>, 
             })
         })
         .collect();
-    Ok(Json(json!({
+    json!({
         "id": TMS_ID,
         "title": "Google Maps Compatible for the World",
         "uri": TMS_URI,
@@ -113,11 +199,7 @@ async fn tile_matrix_set(Segments(id): Segments<String>) -> Result<Json<Value>, 
         "orderedAxes": ["X", "Y"],
         "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
         "tileMatrices": matrices,
-    })))
-}
-
-fn check_tms(id: &str) -> Result<(), ApiError> {
-    if id == TMS_ID { Ok(()) } else { Err(ApiError::NotFound(format!("no tile matrix set {id:?}; only {TMS_ID}"))) }
+    })
 }
 
 async fn tilesets(
@@ -128,7 +210,6 @@ async fn tilesets(
 ) -> Result<Json<Value>, ApiError> {
     let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
-    let tileset = format!("{base}/collections/{id}/tiles/{TMS_ID}");
     let mut links = vec![json!({ "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles") })];
     // The tile packages of this layer the caller may read, to take offline.
     links.extend(
@@ -138,19 +219,25 @@ async fn tilesets(
             .filter(|t| caller.may_read(t.config.access) && t.config.layers.contains(&id))
             .map(|t| json!({ "rel": "enclosure", "type": PMTILES, "title": t.config.title, "length": t.bytes, "href": format!("{base}/tilesets/{}.pmtiles", t.id) })),
     );
-    Ok(Json(json!({
-        "links": links,
-        "tilesets": [{
-            "title": layer.def.title,
-            "dataType": "vector",
-            "crs": EPSG_3857,
-            "tileMatrixSetURI": TMS_URI,
-            "links": [
-                { "rel": "self", "type": JSON, "href": tileset },
-                { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
-            ],
-        }],
-    })))
+    let sets: Vec<Value> = Tms::all(&state)
+        .into_iter()
+        .map(|tms| {
+            let mut set = json!({
+                "title": layer.def.title,
+                "dataType": "vector",
+                "crs": tms.crs(),
+                "links": [
+                    { "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles/{}", tms.id()) },
+                    { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{}", tms.id()) },
+                ],
+            });
+            if let Some(uri) = tms.uri() {
+                set["tileMatrixSetURI"] = json!(uri);
+            }
+            set
+        })
+        .collect();
+    Ok(Json(json!({ "links": links, "tilesets": sets })))
 }
 
 async fn tileset(
@@ -159,33 +246,36 @@ async fn tileset(
     Segments((id, tms)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    check_tms(&tms)?;
+    let tms = Tms::find(&state, &tms)?;
     let layer = state.access(&caller).one(&id)?;
     let base = base_url(&headers);
     let def = &layer.def;
+    let (tms_id, matrices) = (tms.id(), tms.matrices(&layer));
     let mut doc = json!({
         "title": def.title,
         "description": def.description,
         "dataType": "vector",
-        "crs": EPSG_3857,
-        "tileMatrixSetURI": TMS_URI,
-        "tileMatrixSetLimits": limits(&layer),
+        "crs": tms.crs(),
+        "tileMatrixSetLimits": limits(tms, &layer),
         "layers": [{
             "id": def.id,
             "title": def.title,
             "dataType": "vector",
             "geometryDimension": match geometry_kind(def.geometry) { "point" => 0, "line" => 1, _ => 2 },
-            "minTileMatrix": def.minzoom.to_string(),
-            "maxTileMatrix": def.maxzoom.to_string(),
+            "minTileMatrix": matrices.start().to_string(),
+            "maxTileMatrix": matrices.end().to_string(),
         }],
         "links": [
-            { "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles/{TMS_ID}") },
-            { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{TMS_ID}") },
+            { "rel": "self", "type": JSON, "href": format!("{base}/collections/{id}/tiles/{tms_id}") },
+            { "rel": REL_TILING_SCHEME, "type": JSON, "href": format!("{base}/tileMatrixSets/{tms_id}") },
             { "rel": "item", "type": MVT, "templated": true,
-              "href": format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}") },
+              "href": format!("{base}/collections/{id}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}") },
             { "rel": "alternate", "type": TILEJSON, "title": "TileJSON", "href": format!("{base}/tiles/{id}.json") },
         ],
     });
+    if let Some(uri) = tms.uri() {
+        doc["tileMatrixSetURI"] = json!(uri);
+    }
     if !def.attribution.is_empty() {
         doc["attribution"] = json!(def.attribution);
     }
@@ -198,14 +288,14 @@ async fn tileset(
     Ok(Json(doc))
 }
 
-/// The tiles with data at each zoom of the layer's range, from its extent.
-fn limits(layer: &Layer) -> Vec<Value> {
-    (layer.def.minzoom..=layer.def.maxzoom)
-        .filter_map(|z| {
-            let (a, b) = corners(layer, z)?;
+/// The tiles with data at each matrix that shows the layer, from its extent.
+fn limits(tms: Tms, layer: &Layer) -> Vec<Value> {
+    tms.matrices(layer)
+        .filter_map(|m| {
+            let ([min_col, max_col], [min_row, max_row]) = tms.limits(layer, m)?;
             Some(json!({
-                "tileMatrix": z.to_string(),
-                "minTileRow": a.y(), "maxTileRow": b.y(), "minTileCol": a.x(), "maxTileCol": b.x(),
+                "tileMatrix": m.to_string(),
+                "minTileRow": min_row, "maxTileRow": max_row, "minTileCol": min_col, "maxTileCol": max_col,
             }))
         })
         .collect()
@@ -222,26 +312,35 @@ fn corners(layer: &Layer, z: u8) -> Option<(TileCoord, TileCoord)> {
 
 /// Whether the tileset's `tileMatrixSetLimits` hold the tile (OGC 20-057
 /// `/req/tileset/tm-limits`: a tile outside them is not found, an empty one inside is 204).
-fn within_limits(layer: &Layer, t: TileCoord) -> bool {
-    corners(layer, t.z()).is_some_and(|(a, b)| (a.x()..=b.x()).contains(&t.x()) && (a.y()..=b.y()).contains(&t.y()))
+fn within_limits(tms: Tms, layer: &Layer, t: TileCoord) -> bool {
+    tms.matrices(layer).contains(&t.z())
+        && tms
+            .limits(layer, t.z())
+            .is_some_and(|([c0, c1], [r0, r1])| (c0..=c1).contains(&t.x()) && (r0..=r1).contains(&t.y()))
 }
 
 async fn tile(
     State(state): State<AppState>,
     caller: Caller,
     deadline: Deadline,
-    Segments((id, tms, z, row, col)): Segments<(String, String, String, String, String)>,
+    Segments((id, tms_id, z, row, col)): Segments<(String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_tms(&tms)?;
+    let tms = Tms::find(&state, &tms_id)?;
     let layer = state.access(&caller).one(&id)?;
     // OGC API - Tiles orders the path as tileMatrix / tileRow / tileCol: z / y / x.
     let tile = parse_tile(&z, &col, &row)?;
-    if !within_limits(&layer, tile) {
+    if !within_limits(tms, &layer, tile) {
         return Err(ApiError::NotFound(format!(
-            "tile {z}/{row}/{col} lies outside the tileset's tileMatrixSetLimits (see /collections/{id}/tiles/{TMS_ID})"
+            "tile {z}/{row}/{col} lies outside the tileset's tileMatrixSetLimits (see /collections/{id}/tiles/{tms_id})"
         )));
     }
-    let rendered = state.tiles().tile(vec![layer.layer().clone()], tile, deadline).await?;
+    let rendered = match tms {
+        Tms::WebMercatorQuad => state.tiles().tile(vec![layer.layer().clone()], tile, deadline).await?,
+        Tms::Vn2000(grid) => {
+            let layers = vec![layer.layer().clone()];
+            std::sync::Arc::new(state.tiles().uncached(deadline, move || grid.render(&layers, tile)).await?)
+        }
+    };
     respond::tile(&rendered, &headers, &state.settings().tile_cache_control)
 }
