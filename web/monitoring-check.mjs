@@ -1,11 +1,13 @@
 // Drives headless Chromium through the monitoring part of /viewer and prints what it saw as
 // JSON; `tests/tests/monitoring.rs` judges it. Usage: node monitoring-check.mjs BASE_URL OUT_DIR
-// STATION_ID, and after the first alerts are read it prints `ready` on stderr and waits for a
-// line on stdin (the test then raises another alert) before it looks again.
+// STATION_ID. After the first alerts are read it prints `ready` on stderr and waits for a line
+// on stdin (the test then raises another alert) before it looks again; then it prints `after`
+// and waits for another line (the test closes every alert) before it looks at the station.
 import readline from 'node:readline';
 import { chromium } from 'playwright-core';
 
 const [base, out, station] = process.argv.slice(2);
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'],
@@ -51,10 +53,22 @@ if (drawn) {
 
 // Another alert, raised while the page is open, appears in the list by itself.
 process.stderr.write('ready\n');
-await new Promise((resolve) => readline.createInterface({ input: process.stdin }).once('line', resolve));
+await lines.next();
 await page.waitForFunction((n) => Number(document.querySelector('#alerts').dataset.count) > n,
   report.before.length, { timeout: 10000 }).catch(() => {});
 report.after = await alerts();
+
+// Every alert closed: the station is drawn within its limits again, from the stream alone.
+process.stderr.write('after\n');
+await lines.next();
+await page.waitForFunction(() => document.querySelector('#alerts').dataset.count === '0', null, { timeout: 10000 })
+  .catch(() => {});
+report.cleared = await page.evaluate((id) => {
+  const map = window.bandoMap;
+  const [f] = map.queryRenderedFeatures({ layers: ['monitoring_stations-circle'] }).filter((x) => x.id === id);
+  const colour = map.getPaintProperty('monitoring_stations-circle', 'circle-color');
+  return f && { state: f.state?.status ?? null, tile: f.properties.status, colour };
+}, Number(station));
 report.errors = errors;
 await page.screenshot({ path: `${out}/monitoring.png` });
 await browser.close();

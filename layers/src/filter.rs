@@ -9,7 +9,12 @@
 //! spatial predicates on the layer's geometry, and the fifteen temporal ones on its date
 //! properties. Arithmetic and array functions are refused with a clear message.
 
-use std::{borrow::Cow, cmp::Ordering, num::NonZeroUsize, sync::Once};
+use std::{
+    borrow::Cow,
+    cmp::Ordering,
+    num::NonZeroUsize,
+    sync::{Arc, Once},
+};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
@@ -17,7 +22,11 @@ use geo::{BoundingRect, Intersects, MapCoords, Relate};
 use geo_types::{Coord, Geometry, Rect};
 use like::Like;
 
-use crate::{Feature, LayerDef, PropertyType, Value, text, validity};
+use crate::{
+    Feature, LayerDef, PropertyType, Value,
+    columns::{Bitmap, Column},
+    text, validity,
+};
 
 /// The names a filter may use for the layer's geometry.
 pub const GEOMETRY_NAMES: [&str; 2] = ["geometry", "geom"];
@@ -187,6 +196,15 @@ impl Filter {
     pub fn matches(&self, f: &Feature) -> bool {
         let ctx = Ctx { f };
         ctx.eval(&self.root) == Some(true)
+    }
+
+    /// The rows of column-wise copies (`column(i)` gives property `i`'s) that may match: every
+    /// match and maybe more, or exactly the matches when `exact`; `None` when the filter has no
+    /// part the columns decide. Only comparisons of a property with literals are decided
+    /// there, and only under `AND` and `OR`, whose true rows are the intersection and the union
+    /// of their parts' (three-valued logic: a null is in no part's true rows).
+    pub fn narrow(&self, column: &dyn Fn(usize) -> Option<Arc<Column>>) -> Option<Narrowed> {
+        narrow(&self.root, column)
     }
 
     /// A lon/lat box every matching feature intersects, when the filter implies one: the index
@@ -602,6 +620,63 @@ fn convert(v: Value, kind: PropertyType) -> Result<Value, Compile> {
     })
 }
 
+/// The rows a filter may match, from column-wise copies (see [`Filter::narrow`]).
+#[derive(Debug)]
+pub struct Narrowed {
+    /// Every row that matches, and maybe others.
+    pub rows: Bitmap,
+    /// True when `rows` are exactly the matches.
+    pub exact: bool,
+}
+
+fn narrow(n: &Node, column: &dyn Fn(usize) -> Option<Arc<Column>>) -> Option<Narrowed> {
+    let exact = |rows| Some(Narrowed { rows, exact: true });
+    match n {
+        Node::Compare(Operand::Property(i), ord, negate, Operand::Literal(v)) => {
+            exact(column(*i)?.compare(*ord, *negate, v, false)?)
+        }
+        Node::Compare(Operand::Literal(v), ord, negate, Operand::Property(i)) => {
+            exact(column(*i)?.compare(*ord, *negate, v, true)?)
+        }
+        Node::Between(Operand::Property(i), Operand::Literal(lo), Operand::Literal(hi)) => {
+            let c = column(*i)?;
+            exact(c.compare(Ordering::Less, true, lo, false)?.and(&c.compare(Ordering::Greater, true, hi, false)?))
+        }
+        Node::In(Operand::Property(i), list) => {
+            let c = column(*i)?;
+            let mut rows: Option<Bitmap> = None;
+            for o in list {
+                let Operand::Literal(v) = o else { return None };
+                let equal = c.compare(Ordering::Equal, false, v, false)?;
+                rows = Some(match rows {
+                    Some(r) => r.or(&equal),
+                    None => equal,
+                });
+            }
+            exact(rows?)
+        }
+        Node::IsNull(Operand::Property(i)) => exact(column(*i)?.nulls()?),
+        Node::And(parts) => {
+            let narrowed: Vec<Option<Narrowed>> = parts.iter().map(|p| narrow(p, column)).collect();
+            let every = narrowed.iter().all(Option::is_some);
+            narrowed
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| Narrowed { rows: a.rows.and(&b.rows), exact: a.exact && b.exact })
+                .map(|n| Narrowed { exact: n.exact && every, ..n })
+        }
+        Node::Or(parts) => parts
+            .iter()
+            .map(|p| narrow(p, column))
+            .reduce(|a, b| {
+                let (a, b) = (a?, b?);
+                Some(Narrowed { rows: a.rows.or(&b.rows), exact: a.exact && b.exact })
+            })
+            .flatten(),
+        _ => None,
+    }
+}
+
 /// Evaluation of a filter on one feature.
 struct Ctx<'a> {
     f: &'a Feature,
@@ -797,6 +872,56 @@ mod tests {
 
     fn text(source: &str) -> Vec<i64> {
         ids(source, FilterLang::Text).unwrap_or_else(|e| panic!("{source}: {e}"))
+    }
+
+    /// Whatever the filter, the columns' rows hold every match, and are the matches when they
+    /// say they are exact.
+    #[test]
+    fn the_columns_narrow_to_every_match_and_decide_what_they_can() {
+        let names = ["Đình Tân Phước", "Chùa Kh'leang", "Đền thờ Bác Hồ", "", "Nhà cổ"];
+        let features: Vec<Feature> = (0..300)
+            .map(|i: i64| {
+                let name = if i % 7 == 0 { Value::Null } else { Value::Text(names[i as usize % 5].into()) };
+                let rank = if i % 11 == 0 { Value::Null } else { Value::Int(i % 4) };
+                let built = NaiveDate::from_ymd_opt(1500 + (i as i32 % 500), 1, 1).map_or(Value::Null, Value::Date);
+                Feature::new(i, Geometry::Point(point! { x: 105.0, y: 10.0 }), vec![name, rank, built, Value::Null])
+            })
+            .collect();
+        let columns: Vec<Arc<Column>> = (0..4).map(|i| Arc::new(Column::build(&features, i))).collect();
+        let def = layer();
+        let visible = |i: usize| !def.properties[i].private;
+        let filters = [
+            ("rank = 2", true),
+            ("rank <> 2", true),
+            ("rank >= 2 AND name = 'Nhà cổ'", true),
+            ("rank < 1 OR name > 'Đ'", true),
+            ("name < 'Chùa' OR rank IS NULL", true),
+            ("rank BETWEEN 1 AND 2", true),
+            ("name IN ('', 'Nhà cổ', 'Z')", true),
+            ("name IS NULL AND rank IN (0, 3)", true),
+            ("2 > rank", true),
+            ("rank = 2 AND built > DATE('1700-01-01')", false),
+            ("rank = 2 AND NOT name = ''", false),
+            ("name LIKE 'Đ%' AND rank > 0", false),
+            ("rank = 2 OR name LIKE 'Đ%'", false),
+            ("NOT rank = 2", false),
+        ];
+        for (source, decided) in filters {
+            let f = Filter::parse(source, FilterLang::Text, &def, &visible, &|c| Ok(c))
+                .unwrap_or_else(|e| panic!("{source}: {e}"));
+            let matches = Bitmap::of(features.len(), |r| f.matches(&features[r]));
+            let narrowed = f.narrow(&|i| columns.get(i).cloned());
+            match narrowed {
+                Some(n) => {
+                    assert_eq!(n.rows.clone().and(&matches), matches, "{source}: a match left out");
+                    assert_eq!(n.exact, decided, "{source}");
+                    if n.exact {
+                        assert_eq!(n.rows, matches, "{source}");
+                    }
+                }
+                None => assert!(!decided, "{source}: the columns should decide it"),
+            }
+        }
     }
 
     #[test]

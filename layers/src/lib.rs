@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod columns;
 pub mod crs;
 pub mod distance;
 pub mod error;

@@ -132,7 +132,8 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
         }
         !expired.get()
     };
-    let keep = |f: &Feature| {
+    // `decided`: the filter is known to match.
+    let keep_decided = |f: &Feature, decided: bool| {
         in_time()
             && boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.geometry, b)))
             // Without a temporal property every feature matches (OGC 17-069r4,
@@ -140,8 +141,9 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
             && q.datetime
                 .is_none_or(|i| temporal.is_none_or(|t| instant(&f.properties[t]).is_some_and(|v| i.contains(v))))
             && q.equals.iter().all(|(i, v)| &f.properties[*i] == v)
-            && q.filter.as_ref().is_none_or(|flt| flt.matches(f))
+            && (decided || q.filter.as_ref().is_none_or(|flt| flt.matches(f)))
     };
+    let keep = |f: &Feature| keep_decided(f, false);
     // The filter's own box narrows the candidates when the query has none; its exact test
     // still decides.
     let filter_box = q.filter.as_ref().and_then(Filter::search_box).map(|r| vec![r]);
@@ -154,7 +156,17 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
             found.dedup_by_key(|f| f.id);
             found
         }
-        None => index.features().filter(|f| keep(f)).collect(),
+        // Without a box, the filter's comparisons read the column-wise copies of the base;
+        // the rows they decide need no test of the filter.
+        None => {
+            let mut exact = false;
+            let narrowed = index.narrowed(|column| {
+                let n = q.filter.as_ref()?.narrow(column)?;
+                exact = n.exact;
+                Some(n.rows)
+            });
+            narrowed.filter(|&(f, decided)| keep_decided(f, decided && exact)).map(|(f, _)| f).collect()
+        }
     };
     if expired.get() {
         return Err(Expired);

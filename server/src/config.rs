@@ -45,6 +45,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[monitoring]` value is not usable.
+    #[error("{file}: monitoring: {message}")]
+    Monitoring {
+        /// The configuration file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `[tilesets]` entry is not usable.
     #[error("{file}: tileset `{id}` {message}")]
     Tileset {
@@ -595,6 +603,15 @@ impl Config {
         if let Err(message) = config.tiles.vn2000_grid() {
             return Err(ConfigError::Tiles { file: config.origin.clone(), message: format!("vn2000_grid: {message}") });
         }
+        for hook in &mut config.monitoring.webhooks {
+            if let Some(file) = hook.ca_file.as_mut().filter(|f| f.is_relative()) {
+                *file = base.join(&*file);
+            }
+            hook.client().map_err(|message| ConfigError::Monitoring {
+                file: config.origin.clone(),
+                message: format!("webhooks: {message}"),
+            })?;
+        }
         for (id, tileset) in &mut config.tilesets {
             if tileset.file.is_relative() {
                 tileset.file = base.join(&tileset.file);
@@ -776,5 +793,16 @@ source = { table = "transport.roads" }
     fn a_missing_access_level_is_an_error() {
         let msg = error_of(&LAYER.replace("access = \"public\"\n", ""));
         assert!(msg.contains("access") && msg.contains("layers.roads"), "{msg}");
+    }
+
+    #[test]
+    fn a_webhook_is_http_or_https_and_its_ca_file_must_hold_certificates() {
+        let hook = |entry: &str| error_of(&format!("[[monitoring.webhooks]]\n{entry}\n{LAYER}"));
+        assert_eq!(hook(r#"url = "https://ioc.cantho.gov.vn/alerts""#), "no error");
+        for bad in [r#"url = "ftp://ioc.vn/alerts""#, r#"url = "ioc.vn/alerts""#] {
+            assert!(hook(bad).contains("monitoring: webhooks: url"), "{bad}: {}", hook(bad));
+        }
+        let missing = hook("url = \"https://ioc.vn/a\"\nca_file = \"no-such-ca.pem\"");
+        assert!(missing.contains("ca_file") && missing.contains("no-such-ca.pem"), "{missing}");
     }
 }

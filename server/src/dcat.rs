@@ -223,8 +223,8 @@ pub struct Entry<'a> {
     pub layer: &'a Layer,
     /// When its data last changed, RFC 3339, when known.
     pub modified: Option<String>,
-    /// The public tile packages of it: their ids and titles.
-    pub packages: Vec<(&'a str, &'a str)>,
+    /// The public tile packages of it.
+    pub packages: Vec<&'a crate::tilesets::Tileset>,
 }
 
 /// The catalog of `entries` for a service at `base`.
@@ -337,11 +337,11 @@ fn dataset(g: &mut Graph, base: &str, e: &Entry, publisher: &str, contact: Optio
         title: format!("{} file of every feature", d.title()),
         service: None,
     }));
-    distributions.extend(e.packages.iter().map(|(id, title)| Distribution {
-        url: format!("{base}/tilesets/{id}.pmtiles"),
-        media_type: media::PMTILES,
+    distributions.extend(e.packages.iter().map(|t| Distribution {
+        url: format!("{base}/tilesets/{}", t.file_name()),
+        media_type: t.media_type(),
         file_type: None,
-        title: format!("{title} (PMTiles)"),
+        title: format!("{} ({})", t.config.title, t.format.title()),
         service: None,
     }));
     for (i, d) in distributions.into_iter().enumerate() {

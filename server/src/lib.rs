@@ -9,13 +9,14 @@
 //!   and callers; typed request values; the language people read; a feature as answers show it;
 //!   the rate limiters; the bounded pool for CPU work; the audit trail; page layout.
 //! - `access`: what one caller may read, as views of the layers.
-//! - `tiles`, `vn2000_grid`, `tilesets`, `tilejson`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`:
-//!   the service core (tile rendering and cache, the VN-2000 tile grid, tile packages served as
-//!   they are, TileJSON, MapLibre styles and cartography, JSON Schemas, feature pages, the
-//!   OpenAPI document), the GeoJSON encoder, and writes as clients send them.
+//! - `tiles`, `vn2000_grid`, `tilejson`, `mbtiles`, `package`, `tilesets`, `style`, `schema`, `features`, `openapi`, `geojson`, `edits`:
+//!   the service core (tile rendering and cache, the VN-2000 tile grid, TileJSON, MBTiles files
+//!   written and read, tile packages written and served as they are, MapLibre styles and
+//!   cartography, JSON Schemas, feature pages, the OpenAPI document), the GeoJSON encoder, and
+//!   writes as clients send them.
 //! - `config`, `web`, `keys`: the configuration, and what is read from it at start.
-//! - `downloads`, `dcat`, `mbtiles`, `package`, `imports`, `respond`, `hub`, `state`: whole layers
-//!   written as files; the open-data catalog of them; the MBTiles writer and tile packages; imports from the operator's page;
+//! - `downloads`, `dcat`, `imports`, `respond`, `hub`, `state`: whole layers
+//!   written as files; the open-data catalog of them; imports from the operator's page;
 //!   how answers are written; what the change-log follower shares with handlers; the shared
 //!   state that composes the core.
 //! - `access_log`, `middleware`, `load`, `live`, `monitoring`, `webhooks`, `routes`, `listener`: the

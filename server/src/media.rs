@@ -34,3 +34,5 @@ pub const JSON_LD: &str = "application/ld+json";
 pub const TURTLE: &str = "text/turtle; charset=utf-8";
 /// A PMTiles archive.
 pub const PMTILES: &str = "application/vnd.pmtiles";
+/// An MBTiles file (an SQLite database, as IANA registers it).
+pub const MBTILES: &str = "application/vnd.sqlite3";

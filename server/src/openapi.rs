@@ -207,8 +207,8 @@ pub struct Context<'a> {
     pub max_limit: usize,
     /// The collections that take writes (with a database, made editable by the configuration).
     pub editable: Vec<String>,
-    /// The tile packages the caller may read.
-    pub tilesets: Vec<String>,
+    /// The tile packages the caller may read: their ids and file names.
+    pub tilesets: Vec<(String, String)>,
     /// The ids of the tile matrix sets served.
     pub tile_matrix_sets: Vec<&'static str>,
 }
@@ -219,7 +219,7 @@ pub fn document(operations: &[Operation], cx: &Context) -> Value {
     for op in operations {
         // A path whose parameter names a package is left out where there is none to name: an
         // empty `enum` is not a schema.
-        if op.parameters.contains(&"tileset") && cx.tilesets.is_empty() {
+        if op.parameters.contains(&"package") && cx.tilesets.is_empty() {
             continue;
         }
         if op.per_layer {
@@ -362,8 +362,8 @@ fn parameters(cx: &Context) -> Value {
         "tileMatrix": path("tileMatrix", zoom.clone()),
         "tileRow": path("tileRow", json!({ "type": "integer", "minimum": 0 })),
         "tileCol": path("tileCol", json!({ "type": "integer", "minimum": 0 })),
-        "layers": path("layers", json!({ "type": "string", "enum": ids.iter().copied().chain(cx.tilesets.iter().map(String::as_str)).collect::<Vec<_>>(), "description": "A layer id, or several joined by commas; or a tile package's id" })),
-        "tileset": path("tileset", json!({ "type": "string", "enum": cx.tilesets })),
+        "layers": path("layers", json!({ "type": "string", "enum": ids.iter().copied().chain(cx.tilesets.iter().map(|(id, _)| id.as_str())).collect::<Vec<_>>(), "description": "A layer id, or several joined by commas; or a tile package's id" })),
+        "package": path("package", json!({ "type": "string", "enum": cx.tilesets.iter().map(|(_, file)| file).collect::<Vec<_>>(), "description": "A tile package's file name" })),
         "byteRange": json!({ "name": "Range", "in": "header", "required": false, "description": "One range of bytes (`bytes=0-16383`), as PMTiles readers ask", "schema": { "type": "string", "example": "bytes=0-16383" } }),
         "z": path("z", zoom),
         "x": path("x", json!({ "type": "integer", "minimum": 0 })),

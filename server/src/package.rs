@@ -30,6 +30,24 @@ pub enum PackageFormat {
     MbTiles,
 }
 
+impl PackageFormat {
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::PmTiles => "pmtiles",
+            Self::MbTiles => "mbtiles",
+        }
+    }
+
+    /// Its name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::PmTiles => "PMTiles",
+            Self::MbTiles => "MBTiles",
+        }
+    }
+}
+
 /// What a package holds.
 #[derive(Debug)]
 pub struct Summary {

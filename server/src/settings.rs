@@ -90,11 +90,41 @@ pub struct Monitoring {
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
-    /// An `http://` URL.
+    /// An `http://` or `https://` URL.
     pub url: String,
     /// The key of the `X-Bando-Signature` HMAC-SHA256 of each body; none: unsigned.
     #[serde(default)]
     pub secret: Option<String>,
+    /// PEM certificates trusted for an `https://` receiver besides the system's (a private
+    /// CA's); relative to the configuration file.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Webhook {
+    /// How long a receiver may take to answer one delivery.
+    pub const ATTEMPT: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// The HTTP client its deliveries go through.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!("url {:?} must be http:// or https:// and a host", self.url));
+        }
+        let mut builder = reqwest::Client::builder().timeout(Self::ATTEMPT).use_rustls_tls();
+        if let Some(file) = &self.ca_file {
+            let pem = std::fs::read(file).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("ca_file {}: {e}", file.display()))?;
+            if certificates.is_empty() {
+                return Err(format!("ca_file {}: no PEM certificate in it", file.display()));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
 }
 
 /// `[catalog]`: who publishes the data and how the catalog introduces itself.

@@ -242,7 +242,17 @@ const TRANSPORT_ICONS: [Icon; 2] = [("port", "Cảng", "Port"), ("airport", "Sâ
 
 /// `["match", ["get", property], value, colour, …, fallback]`.
 fn by(property: &str, classes: Classes, fallback: &str) -> Value {
-    let mut m = vec![json!("match"), json!(["get", property])];
+    by_value(json!(["get", property]), classes, fallback)
+}
+
+/// The same, where the map's feature state may hold a newer value than the tile (the viewer
+/// sets the stations' `status` as the alert stream changes it).
+fn by_live(property: &str, classes: Classes, fallback: &str) -> Value {
+    by_value(json!(["coalesce", ["feature-state", property], ["get", property]]), classes, fallback)
+}
+
+fn by_value(input: Value, classes: Classes, fallback: &str) -> Value {
+    let mut m = vec![json!("match"), input];
     for (value, colour, ..) in classes {
         m.extend([json!(value), json!(colour)]);
     }
@@ -395,7 +405,7 @@ fn themed_layers(def: &LayerDef, fonts: &Fonts) -> Vec<Value> {
             label(def, fonts.bold, 12.0, 11),
         ],
         Theme::Monitoring => vec![
-            Some(circle(def, by("status", STATION_STATUS, "#ced4da"), zoomed(5.0, 9.0))),
+            Some(circle(def, by_live("status", STATION_STATUS, "#ced4da"), zoomed(5.0, 9.0))),
             Some(pictograms(def, icon_by("status", STATION_ICONS, STATION_ICON), 8, (5.0, 9.0))),
             label(def, fonts.bold, 11.0, 9),
         ],

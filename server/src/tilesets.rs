@@ -1,8 +1,9 @@
-//! Tile packages served as they are: a PMTiles archive configured as `[tilesets.ID]` answers
-//! `/tiles/{ID}/{z}/{x}/{y}.mvt` and `/tiles/{ID}.json` from its own tiles (so a tourism app,
-//! or a server with no database, can run from a package made by `bando export`), and is
-//! offered whole at `/tilesets/{ID}.pmtiles`, in ranges as PMTiles readers fetch it, from the
-//! tile sets of the layers it packages.
+//! Tile packages served as they are: a PMTiles archive or an MBTiles file configured as
+//! `[tilesets.ID]` answers `/tiles/{ID}/{z}/{x}/{y}.mvt` and `/tiles/{ID}.json` from its own
+//! tiles (so a tourism app, or a server with no database, can run from a package made by
+//! `bando export` or by another tiler), and is offered whole at `/tilesets/{ID}.pmtiles` (or
+//! `.mbtiles`), in ranges as PMTiles readers fetch it, from the tile sets of the layers it
+//! packages.
 
 use std::{
     collections::BTreeMap,
@@ -20,13 +21,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiler::TileCoord;
 
-use crate::{error::ApiError, tiles::Rendered};
+use crate::{error::ApiError, mbtiles::MbTilesReader, media, package::PackageFormat, tiles::Rendered};
 
 /// `[tilesets.ID]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TilesetConfig {
-    /// The PMTiles archive (vector tiles); relative to the configuration file.
+    /// The package of vector tiles, a PMTiles archive (`.pmtiles`) or an MBTiles file
+    /// (`.mbtiles`); relative to the configuration file.
     pub file: PathBuf,
     /// Its title.
     pub title: String,
@@ -77,12 +79,28 @@ pub struct Tileset {
     pub id: String,
     /// What the configuration says of it.
     pub config: TilesetConfig,
-    reader: AsyncPmTilesReader<FileBackend, MokaCache>,
+    /// The kind of file.
+    pub format: PackageFormat,
+    archive: Archive,
     file: Arc<std::fs::File>,
     /// Its size in bytes.
     pub bytes: u64,
+    /// What its header or metadata table says of its tiles.
+    described: Described,
     /// The archive's metadata (TileJSON members: name, attribution, vector_layers…).
     metadata: Value,
+}
+
+enum Archive {
+    PmTiles(Box<AsyncPmTilesReader<FileBackend, MokaCache>>),
+    MbTiles(Arc<MbTilesReader>),
+}
+
+/// A package's zooms, bounds and centre (longitude, latitude, zoom).
+struct Described {
+    zooms: (u8, u8),
+    bounds: [f64; 4],
+    center: [f64; 3],
 }
 
 /// Every configured package, by id.
@@ -102,27 +120,39 @@ pub async fn open_all(configs: &BTreeMap<String, TilesetConfig>) -> Result<Tiles
 
 impl Tileset {
     async fn open(id: &str, config: TilesetConfig) -> Result<Self, String> {
+        let format = match config.file.extension().and_then(|e| e.to_str()) {
+            Some("pmtiles") => PackageFormat::PmTiles,
+            Some("mbtiles") => PackageFormat::MbTiles,
+            _ => return Err("a package is a .pmtiles or an .mbtiles file".into()),
+        };
         let file = Arc::new(std::fs::File::open(&config.file).map_err(|e| e.to_string())?);
         let bytes = file.metadata().map_err(|e| e.to_string())?.len();
-        let reader = AsyncPmTilesReader::try_from_cached_source(FileBackend(Arc::clone(&file)), directory_cache())
-            .await
-            .map_err(|e| e.to_string())?;
-        let header = reader.get_header();
-        if header.tile_type != TileType::Mvt {
-            return Err(format!("holds {:?} tiles; only vector tiles are served", header.tile_type));
-        }
-        if !matches!(header.tile_compression, Compression::Gzip | Compression::None) {
-            return Err(format!("its tiles are {:?}-compressed; gzip or none is served", header.tile_compression));
-        }
-        let text = reader.get_metadata().await.map_err(|e| e.to_string())?;
-        let metadata = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Self { id: id.to_owned(), config, reader, file, bytes, metadata })
+        let (archive, described, metadata) = match format {
+            PackageFormat::PmTiles => open_pmtiles(&file).await?,
+            PackageFormat::MbTiles => {
+                let path = config.file.clone();
+                tokio::task::spawn_blocking(move || open_mbtiles(&path)).await.map_err(|e| e.to_string())??
+            }
+        };
+        Ok(Self { id: id.to_owned(), config, format, archive, file, bytes, described, metadata })
     }
 
     /// The zooms it holds.
     pub fn zooms(&self) -> (u8, u8) {
-        let h = self.reader.get_header();
-        (h.min_zoom, h.max_zoom)
+        self.described.zooms
+    }
+
+    /// Its file's name as offered for download.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.id, self.format.extension())
+    }
+
+    /// Its file's media type.
+    pub fn media_type(&self) -> &'static str {
+        match self.format {
+            PackageFormat::PmTiles => media::PMTILES,
+            PackageFormat::MbTiles => media::MBTILES,
+        }
     }
 
     /// The tile at `t` as stored, gzip-compressed; an empty tile where the package has none.
@@ -131,14 +161,29 @@ impl Tileset {
         if !(min..=max).contains(&t.z()) {
             return Err(ApiError::NotFound(format!("zoom {}: the package {} holds {min}-{max}", t.z(), self.id)));
         }
-        let coord = pmtiles::TileCoord::new(t.z(), t.x(), t.y()).map_err(|e| ApiError::NotFound(e.to_string()))?;
-        let stored = self.reader.get_tile(coord).await.map_err(|e| ApiError::Internal(format!("{}: {e}", self.id)))?;
+        let failed = |e: String| ApiError::Internal(format!("{}: {e}", self.id));
+        let stored: Option<Bytes> = match &self.archive {
+            Archive::PmTiles(reader) => {
+                let coord =
+                    pmtiles::TileCoord::new(t.z(), t.x(), t.y()).map_err(|e| ApiError::NotFound(e.to_string()))?;
+                reader.get_tile(coord).await.map_err(|e| failed(e.to_string()))?
+            }
+            Archive::MbTiles(reader) => {
+                let reader = Arc::clone(reader);
+                let read =
+                    tokio::task::spawn_blocking(move || reader.tile(t)).await.map_err(|e| failed(e.to_string()))?;
+                read.map_err(|e| failed(e.to_string()))?.map(Bytes::from)
+            }
+        };
         let Some(stored) = stored.filter(|b| !b.is_empty()) else {
             return Ok(Rendered { gzip: None, etag: "\"empty\"".into() });
         };
-        let gzip = match self.reader.get_header().tile_compression {
-            Compression::Gzip => stored,
-            _ => gzip(&stored).map_err(|e| ApiError::Internal(format!("compressing a tile: {e}")))?.into(),
+        // Tiles are served gzip-compressed; packages may hold them either way, and MBTiles
+        // files do not say which.
+        let gzip = if stored.starts_with(&[0x1f, 0x8b]) {
+            stored
+        } else {
+            gzip(&stored).map_err(|e| ApiError::Internal(format!("compressing a tile: {e}")))?.into()
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         gzip.hash(&mut hasher);
@@ -147,15 +192,15 @@ impl Tileset {
 
     /// Its TileJSON 3.0.0: the package's own metadata, with this server's tile URL.
     pub fn tilejson(&self, base: &str) -> Value {
-        let h = self.reader.get_header();
+        let Described { zooms: (min, max), bounds, center } = &self.described;
         let mut doc = json!({
             "tilejson": "3.0.0",
             "name": self.config.title,
             "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", self.id)],
-            "minzoom": h.min_zoom,
-            "maxzoom": h.max_zoom,
-            "bounds": [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude],
-            "center": [h.center_longitude, h.center_latitude, h.center_zoom],
+            "minzoom": min,
+            "maxzoom": max,
+            "bounds": bounds,
+            "center": center,
             "vector_layers": self.metadata.get("vector_layers").cloned().unwrap_or_else(|| json!([])),
         });
         for key in ["attribution", "description", "version"] {
@@ -178,6 +223,60 @@ impl Tileset {
             .map(|r| r.bytes)
             .map_err(|e| ApiError::Internal(format!("reading {}: {e}", self.id)))
     }
+}
+
+async fn open_pmtiles(file: &Arc<std::fs::File>) -> Result<(Archive, Described, Value), String> {
+    let reader = AsyncPmTilesReader::try_from_cached_source(FileBackend(Arc::clone(file)), directory_cache())
+        .await
+        .map_err(|e| e.to_string())?;
+    let h = reader.get_header();
+    if h.tile_type != TileType::Mvt {
+        return Err(format!("holds {:?} tiles; only vector tiles are served", h.tile_type));
+    }
+    if !matches!(h.tile_compression, Compression::Gzip | Compression::None) {
+        return Err(format!("its tiles are {:?}-compressed; gzip or none is served", h.tile_compression));
+    }
+    let described = Described {
+        zooms: (h.min_zoom, h.max_zoom),
+        bounds: [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude],
+        center: [h.center_longitude, h.center_latitude, f64::from(h.center_zoom)],
+    };
+    let text = reader.get_metadata().await.map_err(|e| e.to_string())?;
+    let metadata = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok((Archive::PmTiles(Box::new(reader)), described, metadata))
+}
+
+/// Opens an MBTiles file, reading what TileJSON needs from its `metadata` rows (MBTiles 1.3:
+/// `bounds` and `center` as comma-separated numbers, the layers in `json`), with the zooms
+/// from the tiles where the rows do not give them.
+fn open_mbtiles(path: &std::path::Path) -> Result<(Archive, Described, Value), String> {
+    let (reader, rows) = MbTilesReader::open(path).map_err(|e| e.to_string())?;
+    let row = |name: &str| rows.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    if let Some(format) = row("format").filter(|f| *f != "pbf") {
+        return Err(format!("holds {format} tiles; only vector tiles (pbf) are served"));
+    }
+    let numbers = |name: &str| -> Vec<f64> {
+        row(name).map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect()).unwrap_or_default()
+    };
+    let zoom = |name: &str| row(name).and_then(|v| v.trim().parse::<u8>().ok());
+    let zooms = match (zoom("minzoom"), zoom("maxzoom")) {
+        (Some(min), Some(max)) => (min, max),
+        _ => reader.zooms().map_err(|e| e.to_string())?.ok_or("holds no tiles")?,
+    };
+    let bounds = <[f64; 4]>::try_from(numbers("bounds")).unwrap_or([-180.0, -85.051_129, 180.0, 85.051_129]);
+    let center = <[f64; 3]>::try_from(numbers("center")).unwrap_or([
+        (bounds[0] + bounds[2]) / 2.0,
+        (bounds[1] + bounds[3]) / 2.0,
+        f64::from(zooms.0),
+    ]);
+    let mut metadata = row("json").and_then(|j| serde_json::from_str::<Value>(j).ok()).unwrap_or_else(|| json!({}));
+    // Not `version`: MBTiles' is the tileset's revision as a number, TileJSON's a semver.
+    for key in ["attribution", "description"] {
+        if let (Some(v), Some(doc)) = (row(key), metadata.as_object_mut()) {
+            doc.insert(key.to_owned(), json!(v));
+        }
+    }
+    Ok((Archive::MbTiles(Arc::new(reader)), Described { zooms, bounds, center }, metadata))
 }
 
 fn gzip(mvt: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -15,8 +15,6 @@ use crate::{settings::Webhook, state::AppState};
 /// The first pause after a failed delivery; it doubles up to [`MOST_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
 const MOST_PAUSE: Duration = Duration::from_secs(60);
-/// How long a receiver may take to answer.
-const ATTEMPT: Duration = Duration::from_secs(5);
 /// How often a replica without the lock tries to take it.
 const STANDBY: Duration = Duration::from_secs(5);
 /// How often the events table is read without a signal (events written by another replica).
@@ -39,7 +37,7 @@ pub fn start(state: &AppState, pool: &PgPool) {
 }
 
 async fn deliver_all(state: AppState, pool: PgPool, hook: Webhook) {
-    let client = match reqwest::Client::builder().timeout(ATTEMPT).build() {
+    let client = match hook.client() {
         Ok(c) => c,
         Err(e) => return tracing::error!(url = %hook.url, error = %e, "webhook client"),
     };

@@ -1,7 +1,8 @@
 // The monitoring part of /viewer, shown when the style has the monitoring stations layer: the
-// open alerts, kept current from the alert stream, and for a clicked station its latest readings
-// and a chart of one parameter over the 24 hours before its latest reading (SensorThings reads).
-import { apiKey, getJson } from '/assets/common.mjs';
+// open alerts, kept current from the alert stream, the stations recoloured by them as they
+// change, and for a clicked station its latest readings and a chart of one parameter over the
+// 24 hours before its latest reading (SensorThings reads).
+import { apiKey, bandoLayer, getJson } from '/assets/common.mjs';
 
 const STA = '/sta/v1.1';
 const DAY_MS = 24 * 3600 * 1000;
@@ -24,8 +25,9 @@ function describe(alert, t) {
   return `${alert.thing.name}: ${alert.parameter} — ${what}`;
 }
 
-/** The open alerts, listed, and refreshed at every event of the alert stream. */
-export function alertsSection(t) {
+/** The open alerts, listed, and refreshed at every event of the alert stream; `onAlerts` is
+ * given them at each refresh. */
+export function alertsSection(t, onAlerts) {
   const list = el('ol', { className: 'alerts', id: 'alerts' });
   const section = el('section', { className: 'monitoring' }, el('h2', {}, t('alerts')), list);
   const refresh = async () => {
@@ -38,9 +40,36 @@ export function alertsSection(t) {
       })
       : [el('li', { className: 'none' }, t('noAlerts'))]));
     list.dataset.count = open.alerts.length;
+    onAlerts(open.alerts);
   };
   follow(refresh, list);
   return section;
+}
+
+/**
+ * Colours the stations of the map's `stations` layers by the open alerts at once, through
+ * feature state (which the monitoring style's colour reads before the tile's `status`), rather
+ * than waiting for new tiles: silent first, then over a limit, as the server ranks them; a
+ * station whose alerts all closed is within its limits again.
+ */
+export function stationColourer(map, stations) {
+  const recoloured = new Set();
+  return (alerts) => {
+    const status = new Map();
+    for (const a of alerts) {
+      if (status.get(a.thing.id) !== 'no_data') status.set(a.thing.id, a.kind === 'no_data' ? 'no_data' : 'alert');
+    }
+    const sources = new Map();
+    for (const l of map.getStyle().layers) {
+      if (stations.has(bandoLayer(l)) && l['source-layer']) sources.set(`${l.source}/${l['source-layer']}`, l);
+    }
+    for (const id of new Set([...recoloured, ...status.keys()])) {
+      for (const l of sources.values()) {
+        map.setFeatureState({ source: l.source, sourceLayer: l['source-layer'], id }, { status: status.get(id) ?? 'ok' });
+      }
+      recoloured.add(id);
+    }
+  };
 }
 
 /** Reads the alert stream (with the caller's key, which EventSource cannot send). */

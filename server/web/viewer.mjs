@@ -6,7 +6,7 @@ import {
   anchorOf, apiKey, bandoLayer, config, createMap, fitToStyle, getJson, inspectOnClick, language, languageButton,
   layersOf, showPopup,
 } from '/assets/common.mjs';
-import { addReadings, alertsSection } from '/assets/monitoring.mjs';
+import { addReadings, alertsSection, stationColourer } from '/assets/monitoring.mjs';
 
 const TEXT = {
   vi: {
@@ -34,6 +34,8 @@ document.body.append(panel);
 
 let layers = [];
 let alerts;
+// The monitoring stations layers shown.
+let stations = new Set();
 // Each layer with the titles, units and code labels of its properties, for popups.
 let described = {};
 const hidden = new Set();
@@ -189,7 +191,7 @@ function render() {
     render();
   });
   // Made once: its stream keeps running across re-renders (a language switch).
-  alerts ??= layers.some((l) => l.theme === 'monitoring') ? alertsSection(t) : null;
+  alerts ??= stations.size ? alertsSection(t, stationColourer(map, stations)) : null;
   const monitoring = alerts ? [alerts] : [];
   panel.replaceChildren(
     el('header', {}, el('h1', {}, 'Bando'), switcher),
@@ -203,13 +205,13 @@ function render() {
 
 map.once('load', async () => {
   layers = map.getStyle().metadata?.['bando:layers'] ?? [];
+  stations = new Set(layers.filter((l) => l.theme === 'monitoring').map((l) => l.id));
   described = layersOf(map);
   // Without the index the legend shows colours alone.
   sprite = await getJson(`${SPRITE}.json`).catch(() => ({}));
   const boxes = Object.values(sprite);
   sheet = [Math.max(0, ...boxes.map((b) => b.x + b.width)), Math.max(0, ...boxes.map((b) => b.y + b.height))];
   render();
-  const stations = new Set(layers.filter((l) => l.theme === 'monitoring').map((l) => l.id));
   inspectOnClick(map, described, (content, at, clicked) => {
     if (clicked && stations.has(bandoLayer(clicked.layer))) addReadings(content, clicked.id, t);
     return addNearest(content, at, clicked);

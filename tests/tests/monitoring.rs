@@ -613,9 +613,25 @@ fn the_viewer_lists_alerts_live_and_shows_a_stations_readings_and_chart() {
         line.clear();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "the browser script ended before it was ready");
     }
+    // What the chart drew from (before the readings below move the latest one on).
+    let in_day = db.sql(&format!(
+        "SELECT count(*) FROM sta.observations WHERE datastream_id = {cod} AND phenomenon_time >= \
+         (SELECT max(phenomenon_time) FROM sta.observations WHERE datastream_id = {cod}) - interval '24 hours'"
+    ));
     // An alert raised while the page is open.
     assert_eq!(observe(&server, &device, ph, 4.0), StatusCode::CREATED);
-    browser.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut stdin = browser.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    while !line.starts_with("after") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the browser script ended before it looked again");
+    }
+    // Every alert closes: two readings back within each limit.
+    for (datastream, value) in [(cod, 50.0), (cod, 50.0), (ph, 7.0), (ph, 7.0)] {
+        assert_eq!(observe(&server, &device, datastream, value), StatusCode::CREATED);
+    }
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
     let done = browser.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stdout));
     let report: Value = serde_json::from_slice(&done.stdout).unwrap();
@@ -629,14 +645,77 @@ fn the_viewer_lists_alerts_live_and_shows_a_stations_readings_and_chart() {
     assert!(rows.contains(&json!(["COD", "190 mg/L"])) && rows.contains(&json!(["pH", "7.1 pH"])), "{report}");
     // The chart draws the alerted parameter's readings of the 24 h before its latest one.
     assert_eq!(report["popup"]["chartOf"], cod);
-    let in_day = db.sql(&format!(
-        "SELECT count(*) FROM sta.observations WHERE datastream_id = {cod} AND phenomenon_time >= \
-         (SELECT max(phenomenon_time) FROM sta.observations WHERE datastream_id = {cod}) - interval '24 hours'"
-    ));
     assert_eq!(report["popup"]["chart"].to_string(), in_day);
     let after: Vec<i64> =
         report["after"].as_array().unwrap().iter().map(|a| a["datastream"].as_i64().unwrap()).collect();
     assert_eq!(after.len(), 2, "{report}");
     assert!(after.contains(&ph));
     assert!(report["after"][0]["text"].as_str().unwrap().contains("pH — 4 pH < 5.5"), "{report}");
+    // The station turned green as soon as the stream said so: the colour is the feature
+    // state's, which is the server's status now.
+    assert_eq!(report["cleared"]["state"], "ok", "{report}");
+    assert_eq!(report["cleared"]["colour"][1][1], json!(["feature-state", "status"]), "{report}");
+    wait_for(|| station_shown(&server, thing).filter(|f| f["properties"]["status"] == "ok"));
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made by `openssl` in `dir`: the
+/// CA's file, and the server's certificate and key files.
+fn private_ca(dir: &std::path::Path) -> [String; 3] {
+    let file = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let [ca, ca_key, cert, key, csr, ext] =
+        ["ca.pem", "ca.key", "server.pem", "server.key", "server.csr", "server.ext"].map(file);
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        .unwrap();
+    let openssl = |args: &str| run_ok(std::process::Command::new("openssl").args(args.split(' ')));
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    openssl(&format!("req -x509 -days 2 -subj /CN=IOC-test-CA {ec} -keyout {ca_key} -out {ca}"));
+    openssl(&format!("req -subj /CN=127.0.0.1 {ec} -keyout {key} -out {csr}"));
+    openssl(&format!(
+        "x509 -req -days 2 -in {csr} -CA {ca} -CAkey {ca_key} -CAcreateserial -extfile {ext} -out {cert}"
+    ));
+    [ca, cert, key]
+}
+
+#[test]
+fn alerts_reach_an_https_webhook_whose_certificate_a_configured_ca_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, cert, tls_key] = private_ca(dir.path());
+    let script = e2e::repo().join("tests/scripts/https_receiver.py");
+    let mut receiver = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&cert)
+        .arg(&tls_key)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+    let port = lines.next().unwrap().unwrap();
+    let (tx, requests) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(serde_json::from_str::<Value>(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    // The same receiver twice: trusted through the CA, and without it (its certificate is then
+    // nobody's the system trusts, so nothing may reach it).
+    let hooks = format!(
+        "[{{url=\"https://127.0.0.1:{port}/trusted\", ca_file={:?}}}, {{url=\"https://127.0.0.1:{port}/untrusted\"}}]",
+        ca
+    );
+    let server = serve(&db, &[("BANDO_MONITORING__WEBHOOKS", &hooks)]);
+    let (cod, _) = station(&server, &operator, key_id(&device));
+    assert_eq!(observe(&server, &device, cod, 140.0), StatusCode::CREATED);
+    let got = requests.recv_timeout(Duration::from_secs(10)).expect("a delivery over HTTPS");
+    assert_eq!(got["path"], "/trusted");
+    let sent: Value = serde_json::from_str(got["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent["event"], "opened");
+    assert_eq!(got["headers"]["x-bando-event"], "opened");
+    assert!(requests.recv_timeout(Duration::from_secs(2)).is_err(), "the untrusted receiver got a delivery");
+    let _ = receiver.kill();
+    let _ = receiver.wait();
 }

@@ -256,3 +256,63 @@ fn a_configured_package_is_served_as_it_is_and_offered_for_download_in_ranges() 
     let links = restricted.json("/collections/heritage_sites/tiles")["links"].clone();
     assert!(links.as_array().unwrap().iter().all(|l| l["rel"] != "enclosure"), "{links}");
 }
+
+/// Another tiler's MBTiles file, made from `source` by Python's `sqlite3`: the plain `tiles`
+/// table, tiles not compressed, and no zooms in the metadata.
+const PLAIN_MBTILES: &str = r#"
+import gzip, sqlite3, sys
+source, out = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
+out.execute("CREATE TABLE metadata (name text, value text)")
+out.execute("CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)")
+for name, value in source.execute("SELECT name, value FROM metadata WHERE name NOT IN ('minzoom', 'maxzoom')"):
+    out.execute("INSERT INTO metadata VALUES (?, ?)", (name, value))
+for z, x, row, data in source.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
+    out.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, row, gzip.decompress(data)))
+out.commit()
+"#;
+
+#[test]
+fn an_mbtiles_file_is_served_as_it_is_whether_bando_or_another_tiler_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, plain) = (dir.path().join("heritage.mbtiles"), dir.path().join("plain.mbtiles"));
+    run_ok(bando(&["export", "--layers", "heritage_sites", "--minzoom", "6", "--maxzoom", "11", "-o"]).arg(&ours));
+    run_ok(Command::new(python()).args(["-c", PLAIN_MBTILES]).arg(&ours).arg(&plain));
+    let read: Value =
+        serde_json::from_str(&run_ok(Command::new(python()).args(["-c", READ_MBTILES]).arg(&ours))).unwrap();
+    let tiles = read["tiles"].as_object().unwrap();
+    assert!(tiles.len() > 20);
+    let layers: Value = serde_json::from_str(read["metadata"]["json"].as_str().unwrap()).unwrap();
+
+    for archive in [&ours, &plain] {
+        let server = serving_package(archive, "public");
+        for (tile, bytes) in tiles {
+            let served = server.get(&format!("/tiles/offline/{tile}.mvt"));
+            assert_eq!(served.status(), 200, "{tile} of {}", archive.display());
+            assert_eq!(hex(&served.bytes().unwrap()), bytes.as_str().unwrap(), "{tile}");
+        }
+        assert_eq!(server.get("/tiles/offline/6/0/0.mvt").status(), 204, "a tile the file does not hold is empty");
+        assert_eq!(server.get("/tiles/offline/12/0/0.mvt").status(), 404, "past the file's zooms");
+        let tilejson = server.json("/tiles/offline.json");
+        assert_eq!((tilejson["minzoom"].as_u64(), tilejson["maxzoom"].as_u64()), (Some(6), Some(11)));
+        assert_eq!(tilejson["vector_layers"], layers["vector_layers"]);
+        let bounds: Vec<f64> =
+            read["metadata"]["bounds"].as_str().unwrap().split(',').map(|n| n.parse().unwrap()).collect();
+        assert_eq!(tilejson["bounds"], serde_json::json!(bounds));
+        assert_eq!(tilejson["attribution"], read["metadata"]["attribution"]);
+
+        // Offered for download as the file it is.
+        let link = server.json("/collections/heritage_sites/tiles")["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "enclosure")
+            .cloned()
+            .unwrap();
+        assert_eq!(link["type"], "application/vnd.sqlite3");
+        assert_eq!(link["href"], format!("{}/tilesets/offline.mbtiles", server.base));
+        let whole = server.get("/tilesets/offline.mbtiles");
+        assert_eq!(whole.headers()["content-type"], "application/vnd.sqlite3");
+        assert!(whole.bytes().unwrap() == std::fs::read(archive).unwrap(), "the whole file");
+        assert_eq!(server.get("/tilesets/offline.pmtiles").status(), 404, "not under another format's name");
+    }
+}

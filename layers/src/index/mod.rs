@@ -12,7 +12,11 @@ use geo_types::Rect;
 
 use self::packed::Packed;
 pub use self::packed::{Candidate, union};
-use crate::{Feature, mercator};
+use crate::{
+    Feature,
+    columns::{Bitmap, Column},
+    mercator,
+};
 
 /// The features of one layer, searchable by Web Mercator box and by id.
 pub struct LayerIndex {
@@ -86,12 +90,32 @@ impl LayerIndex {
 
     /// All features, in id order.
     pub fn features(&self) -> impl Iterator<Item = &Feature> {
-        let mut base = self.base.features().iter().filter(|f| self.live(f)).peekable();
+        self.with_delta(self.base.features().iter()).map(|(f, _)| f)
+    }
+
+    /// The features `select` picks from the base's columns (it is given property `i` as a
+    /// column), with every feature changed since the base was built, in id order, each with
+    /// whether the columns picked it; every feature, none picked, when `select` declines.
+    pub fn narrowed<'a>(
+        &'a self,
+        select: impl FnOnce(&dyn Fn(usize) -> Option<std::sync::Arc<Column>>) -> Option<Bitmap>,
+    ) -> Box<dyn Iterator<Item = (&'a Feature, bool)> + 'a> {
+        let all = self.base.features();
+        match select(&|i| self.base.column(i)) {
+            Some(rows) => Box::new(self.with_delta(rows.ones().collect::<Vec<_>>().into_iter().map(|r| &all[r]))),
+            None => Box::new(self.with_delta(all.iter()).map(|(f, _)| (f, false))),
+        }
+    }
+
+    /// `base` (features of the base in id order) without the masked ones, merged with the
+    /// delta in id order; each with whether it came from `base`.
+    fn with_delta<'a>(&'a self, base: impl Iterator<Item = &'a Feature>) -> impl Iterator<Item = (&'a Feature, bool)> {
+        let mut base = base.filter(|f| self.live(f)).peekable();
         let mut delta = self.delta.features().iter().map(|f| &**f).peekable();
         std::iter::from_fn(move || match (base.peek(), delta.peek()) {
-            (Some(a), Some(b)) if b.id < a.id => delta.next(),
-            (Some(_), _) => base.next(),
-            (None, _) => delta.next(),
+            (Some(a), Some(b)) if b.id < a.id => delta.next().map(|f| (f, false)),
+            (Some(_), _) => base.next().map(|f| (f, true)),
+            (None, _) => delta.next().map(|f| (f, false)),
         })
     }
 

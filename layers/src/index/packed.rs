@@ -11,7 +11,10 @@ use rstar::{AABB, RTree, RTreeObject};
 
 use std::borrow::Borrow;
 
-use crate::Feature;
+use crate::{
+    Feature,
+    columns::{Column, Columns},
+};
 
 /// A feature's envelope in the R-tree; the feature itself stays in the index's `Vec`, so the
 /// tree holds 40-byte entries, not geometries.
@@ -51,6 +54,8 @@ pub(crate) struct Packed<F = Feature> {
     features: Vec<F>,
     levels: Vec<RTree<Entry>>,
     extent: Option<Rect>,
+    /// Column-wise copies of the properties, made as filters name them.
+    columns: Columns,
 }
 
 impl<F: Borrow<Feature>> Packed<F> {
@@ -73,7 +78,13 @@ impl<F: Borrow<Feature>> Packed<F> {
             });
             extent = Some(extent.map_or(ll, |e| union(e, ll)));
         }
-        Self { levels: levels(entries), features, extent }
+        let columns = Columns::new(features.first().map_or(0, |f| f.borrow().properties.len()));
+        Self { levels: levels(entries), features, extent, columns }
+    }
+
+    /// Property `i` of every feature, in id order, as one column.
+    pub fn column(&self, i: usize) -> Option<std::sync::Arc<Column>> {
+        self.columns.get(&self.features, i)
     }
 
     /// Number of features.

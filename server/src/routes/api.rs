@@ -91,7 +91,7 @@ fn document(state: &AppState, operations: &[Operation], caller: &Caller, headers
             .tilesets()
             .values()
             .filter(|t| caller.may_read(t.config.access))
-            .map(|t| t.id.clone())
+            .map(|t| (t.id.clone(), t.file_name()))
             .collect(),
         tile_matrix_sets: std::iter::once(crate::tiles::TMS_ID)
             .chain(state.vn2000_grid().map(|_| crate::vn2000_grid::ID))

@@ -37,10 +37,7 @@ async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     };
     let packages = |layer: &Layer| {
         let public = state.tilesets().values().filter(|t| t.config.access == AccessLevel::Public);
-        public
-            .filter(|t| t.config.layers.iter().any(|l| l == layer.def.id.as_str()))
-            .map(|t| (t.id.as_str(), t.config.title.as_str()))
-            .collect()
+        public.filter(|t| t.config.layers.iter().any(|l| l == layer.def.id.as_str())).map(|t| &**t).collect()
     };
     let entries: Vec<Entry> = public
         .iter()

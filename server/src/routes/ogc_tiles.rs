@@ -15,7 +15,7 @@ use crate::{
     compute::Deadline,
     error::ApiError,
     layer::Layer,
-    media::{JSON, MVT, PMTILES, TILEJSON},
+    media::{JSON, MVT, TILEJSON},
     openapi::{Operation, Status},
     request::{Segments, parse_tile},
     respond,
@@ -217,7 +217,7 @@ async fn tilesets(
             .tilesets()
             .values()
             .filter(|t| caller.may_read(t.config.access) && t.config.layers.contains(&id))
-            .map(|t| json!({ "rel": "enclosure", "type": PMTILES, "title": t.config.title, "length": t.bytes, "href": format!("{base}/tilesets/{}.pmtiles", t.id) })),
+            .map(|t| json!({ "rel": "enclosure", "type": t.media_type(), "title": t.config.title, "length": t.bytes, "href": format!("{base}/tilesets/{}", t.file_name()) })),
     );
     let sets: Vec<Value> = Tms::all(&state)
         .into_iter()

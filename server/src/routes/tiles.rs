@@ -1,6 +1,6 @@
 //! XYZ vector tiles and TileJSON: `/tiles/{layer[,layer…]}/{z}/{x}/{y}.mvt` and
 //! `/tiles/{layer[,layer…]}.json`, or the same of a tile package (`[tilesets]`); and a package
-//! whole, `/tilesets/{id}.pmtiles`, in byte ranges.
+//! whole, `/tilesets/{id}.pmtiles` (or `.mbtiles`), in byte ranges.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use crate::{
     auth::Caller,
     compute::Deadline,
     error::ApiError,
-    media::{MVT, PMTILES, TILEJSON},
+    media::{MBTILES, MVT, PMTILES, TILEJSON},
     openapi::{Operation, Status},
     request::{Segments, parse_tile},
     respond,
@@ -47,9 +47,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             tilejson,
         ),
         Endpoint::get(
-            Operation::new("/tilesets/{file}", "/tilesets/{tileset}.pmtiles", "A tile package, whole or a byte range")
-                .parameters(&["tileset", "byteRange"])
-                .ok("The PMTiles archive (206 with the range asked for)", &[PMTILES])
+            Operation::new("/tilesets/{file}", "/tilesets/{package}", "A tile package, whole or a byte range")
+                .parameters(&["package", "byteRange"])
+                .ok("The PMTiles archive or MBTiles file (206 with the range asked for)", &[PMTILES, MBTILES])
                 .statuses(&[Status::PartialContent, Status::RangeNotSatisfiable, Status::NotFound]),
             package,
         ),
@@ -100,8 +100,10 @@ async fn package(
     Segments(file): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = file.strip_suffix(".pmtiles").unwrap_or_default();
-    let package = readable(&state, &caller, id).ok_or_else(|| ApiError::NotFound(format!("no tile package {file}")))?;
+    let (id, _) = file.rsplit_once('.').unwrap_or_default();
+    let package = readable(&state, &caller, id)
+        .filter(|p| p.file_name() == file)
+        .ok_or_else(|| ApiError::NotFound(format!("no tile package {file}")))?;
     let size = package.bytes;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| byte_range(r, size));
     let (status, start, end) = match range {
@@ -134,7 +136,7 @@ async fn package(
     });
     let mut response = (status, Body::from_stream(chunks)).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PMTILES));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(package.media_type()));
     h.insert(header::CONTENT_LENGTH, (end - start).into());
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if status == StatusCode::PARTIAL_CONTENT
