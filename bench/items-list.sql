@@ -5,6 +5,7 @@
 --             Boxes are around sampled parcels, moved inside the parcels' extent.
 --   filter    a CQL2 attribute filter, land_use = one of the 8 codes AND area_m2 > 1000-5000,
 --             limit=100
+--   filter_roads  roads by lanes >= 1-2 AND width_m > 3-10, limit=100
 --   search    heritage sites by a word of their names, limit=100. Bando: the free-text `q`.
 --             tipg has no `q`; it gets the nearest filter it can run, CASEI(name) LIKE
 --             CASEI('%word%'): case-insensitive but not accent-insensitive (cql2 writes ACCENTI
@@ -45,6 +46,12 @@ WITH draws AS (
 q AS (SELECT 'filter=' || pg_temp.enc(format('land_use=%L AND area_m2 > %s', land_use, area)) || '&filter-lang=cql2-text&limit=100' AS q
       FROM draws)
 SELECT 'filter', '/collections/land_parcels/items?' || q, '/collections/env.land_parcels/items?' || q FROM q;
+
+WITH draws AS (
+  SELECT 1 + floor(random() * 2)::int AS lanes, 3 + floor(random() * 8)::int AS width FROM generate_series(1, 2000) n),
+q AS (SELECT 'filter=' || pg_temp.enc(format('lanes >= %s AND width_m > %s', lanes, width)) || '&filter-lang=cql2-text&limit=100' AS q
+      FROM draws)
+SELECT 'filter_roads', '/collections/roads/items?' || q, '/collections/transport.roads/items?' || q FROM q;
 
 WITH words AS (
   SELECT array_agg(DISTINCT w ORDER BY w) AS list

@@ -40,6 +40,12 @@ impl Bitmap {
         Self { words, len }
     }
 
+    /// The rows whose value passes `test`, 64 at a time.
+    pub fn of_values<T: Copy>(values: &[T], test: impl Fn(T) -> bool) -> Self {
+        let word = |chunk: &[T]| chunk.iter().enumerate().fold(0u64, |w, (bit, &v)| w | (u64::from(test(v)) << bit));
+        Self { words: values.chunks(64).map(word).collect(), len: values.len() }
+    }
+
     /// Rows in both.
     #[must_use]
     pub fn and(mut self, other: &Self) -> Self {
@@ -153,29 +159,35 @@ impl Column {
     /// a literal of another type, is in neither. `None` for a column of [`Column::Other`].
     pub fn compare(&self, ord: Ordering, negate: bool, literal: &Value, flipped: bool) -> Option<Bitmap> {
         let wanted = |o: Ordering| ((if flipped { o.reverse() } else { o }) == ord) != negate;
+        // Which of less, equal and greater (the value against the literal) are wanted: each
+        // test below is then a few comparisons without branches, which the compiler vectorises.
+        let [less, equal, greater] = [Ordering::Less, Ordering::Equal, Ordering::Greater].map(wanted);
+        let numbers = |x: f64, y: f64| (less & (x < y)) | (equal & (x == y)) | (greater & (x > y));
         Some(match (self, literal) {
             (Self::Ints(values, present), Value::Int(y)) => {
-                Bitmap::of(values.len(), |r| wanted(values[r].cmp(y))).and(present)
+                let y = *y;
+                Bitmap::of_values(values, |x| (less & (x < y)) | (equal & (x == y)) | (greater & (x > y))).and(present)
             }
             (Self::Ints(values, present), Value::Float(y)) => {
-                Bitmap::of(values.len(), |r| (values[r] as f64).partial_cmp(y).is_some_and(wanted)).and(present)
+                Bitmap::of_values(values, |x| numbers(x as f64, *y)).and(present)
             }
             (Self::Floats(values, present), Value::Float(y)) => {
-                Bitmap::of(values.len(), |r| values[r].partial_cmp(y).is_some_and(wanted)).and(present)
+                Bitmap::of_values(values, |x| numbers(x, *y)).and(present)
             }
             (Self::Floats(values, present), Value::Int(y)) => {
-                let y = *y as f64;
-                Bitmap::of(values.len(), |r| values[r].partial_cmp(&y).is_some_and(wanted)).and(present)
+                Bitmap::of_values(values, |x| numbers(x, *y as f64)).and(present)
             }
             (Self::Texts { codes, dictionary }, Value::Text(s)) => {
-                // Where the literal sits among the codes: at a code, or between two.
-                let at = dictionary.binary_search_by(|d| d.as_ref().cmp(s.as_ref()));
-                let order = |code: u32| match at {
-                    Ok(k) => code.cmp(&u32::try_from(k).unwrap_or(NULL_CODE)),
-                    Err(k) if (code as usize) < k => Ordering::Less,
-                    Err(_) => Ordering::Greater,
-                };
-                Bitmap::of(codes.len(), |r| codes[r] != NULL_CODE && wanted(order(codes[r])))
+                // Codes below `lt` are less than the literal, those from `lt` to `le` equal
+                // to it (one code, or none when it is not in the dictionary), the rest up to
+                // the dictionary's end greater; nulls are past the end.
+                let lt = dictionary.partition_point(|d| d.as_ref() < s.as_ref());
+                let le = lt + usize::from(dictionary.get(lt).is_some_and(|d| d == s));
+                let code = |n: usize| u32::try_from(n).unwrap_or(NULL_CODE);
+                let (lt, le, end) = (code(lt), code(le), code(dictionary.len()));
+                Bitmap::of_values(codes, |c| {
+                    (less & (c < lt)) | (equal & (c >= lt) & (c < le)) | (greater & (c >= le) & (c < end))
+                })
             }
             (Self::Other, _) => return None,
             (Self::Ints(v, _), _) => Bitmap::none(v.len()),

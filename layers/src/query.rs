@@ -165,7 +165,15 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
                 exact = n.exact;
                 Some(n.rows)
             });
-            narrowed.filter(|&(f, decided)| keep_decided(f, decided && exact)).map(|(f, _)| f).collect()
+            // A feature the columns decided is not read at all when nothing else is asked of it.
+            let only_filter = q.datetime.is_none() && q.equals.is_empty();
+            narrowed
+                .filter(|&(f, decided)| match decided && exact {
+                    true if only_filter => in_time(),
+                    decided => keep_decided(f, decided),
+                })
+                .map(|(f, _)| f)
+                .collect()
         }
     };
     if expired.get() {

@@ -192,6 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn narrowing_by_the_base_columns_keeps_changed_features_for_the_exact_test() {
+        let base = LayerIndex::build((1..=10).map(|i| pt(i, 100.0, 10.0)).collect());
+        // 3 changes (its value stays 3 here, but the base's column cannot know), 7 goes, 42 comes.
+        let changed = base.apply(vec![pt(3, 0.0, 0.0), pt(42, 0.5, 0.5)], &[7]);
+        let even = |column: &dyn Fn(usize) -> Option<std::sync::Arc<Column>>| {
+            column(0)?.compare(std::cmp::Ordering::Equal, false, &Value::Int(4), false)
+        };
+        let picked: Vec<(i64, bool)> = changed.narrowed(even).map(|(f, picked)| (f.id, picked)).collect();
+        assert_eq!(picked, vec![(3, false), (4, true), (42, false)], "in id order, the delta unpicked");
+        let all: Vec<(i64, bool)> = changed.narrowed(|_| None).map(|(f, picked)| (f.id, picked)).collect();
+        assert_eq!(
+            all.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            changed.features().map(|f| f.id).collect::<Vec<_>>()
+        );
+        assert!(all.iter().all(|(_, picked)| !picked));
+        let gone = |column: &dyn Fn(usize) -> Option<std::sync::Arc<Column>>| {
+            column(0)?.compare(std::cmp::Ordering::Equal, false, &Value::Int(7), false)
+        };
+        assert_eq!(
+            changed.narrowed(gone).map(|(f, _)| f.id).collect::<Vec<_>>(),
+            vec![3, 42],
+            "a deleted row is not picked"
+        );
+    }
+
+    #[test]
     fn changes_apply_without_touching_the_base_and_read_like_a_rebuild() {
         let base = LayerIndex::build((1..=10).map(|i| pt(i, 100.0 + f64::from(i as i32), 10.0)).collect());
         let changed = base.apply(vec![pt(3, 0.0, 0.0), pt(42, 0.5, 0.5)], &[7]);
