@@ -11,7 +11,7 @@ use geo::BoundingRect;
 use geo_types::Geometry;
 use geozero::{CoordDimensions, ToWkb};
 use parquet::{
-    basic::{LogicalType, Repetition, TimeUnit, Type as Physical},
+    basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical},
     data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type},
     file::{metadata::KeyValue, properties::WriterProperties, writer::SerializedFileWriter},
     schema::types::Type,
@@ -32,7 +32,10 @@ const GEOMETRY: &str = "geometry";
 pub fn write<'a>(path: &Path, layer: &FileLayer, features: impl Iterator<Item = FileFeature<'a>>) -> Result<u64> {
     let fail = |e: parquet::errors::ParquetError| Error::Export(format!("writing GeoParquet: {e}"));
     let io = |e: std::io::Error| Error::Export(format!("writing GeoParquet: {e}"));
-    let properties = WriterProperties::builder().set_key_value_metadata(Some(file_metadata(layer))).build();
+    let properties = WriterProperties::builder()
+        .set_key_value_metadata(Some(file_metadata(layer)))
+        .set_compression(Compression::SNAPPY)
+        .build();
     let mut writer =
         SerializedFileWriter::new(File::create(path).map_err(io)?, schema(layer).map_err(fail)?, Arc::new(properties))
             .map_err(fail)?;

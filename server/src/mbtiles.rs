@@ -110,7 +110,7 @@ pub struct MbTilesReader {
 }
 
 /// Connections kept open between requests, at most.
-const IDLE_CONNECTIONS: usize = 4;
+const IDLE_CONNECTIONS: usize = 8;
 
 impl MbTilesReader {
     /// Opens the file and reads its `metadata` table, rows as they are stored.

@@ -93,8 +93,13 @@ pub struct Tileset {
 
 enum Archive {
     PmTiles(Box<AsyncPmTilesReader<FileBackend, MokaCache>>),
-    MbTiles(Arc<MbTilesReader>),
+    /// With the turns to read it: each read holds an SQLite connection on a blocking thread,
+    /// so that a crowd of requests opens no more than [`MBTILES_READERS`] of them.
+    MbTiles(Arc<MbTilesReader>, tokio::sync::Semaphore),
 }
+
+/// Reads of one MBTiles file at once, at most.
+const MBTILES_READERS: usize = 8;
 
 /// A package's zooms, bounds and centre (longitude, latitude, zoom).
 struct Described {
@@ -168,7 +173,8 @@ impl Tileset {
                     pmtiles::TileCoord::new(t.z(), t.x(), t.y()).map_err(|e| ApiError::NotFound(e.to_string()))?;
                 reader.get_tile(coord).await.map_err(|e| failed(e.to_string()))?
             }
-            Archive::MbTiles(reader) => {
+            Archive::MbTiles(reader, readers) => {
+                let _turn = readers.acquire().await.map_err(|e| failed(e.to_string()))?;
                 let reader = Arc::clone(reader);
                 let read =
                     tokio::task::spawn_blocking(move || reader.tile(t)).await.map_err(|e| failed(e.to_string()))?;
@@ -276,7 +282,8 @@ fn open_mbtiles(path: &std::path::Path) -> Result<(Archive, Described, Value), S
             doc.insert(key.to_owned(), json!(v));
         }
     }
-    Ok((Archive::MbTiles(Arc::new(reader)), Described { zooms, bounds, center }, metadata))
+    let readers = tokio::sync::Semaphore::new(MBTILES_READERS);
+    Ok((Archive::MbTiles(Arc::new(reader), readers), Described { zooms, bounds, center }, metadata))
 }
 
 fn gzip(mvt: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -238,6 +238,9 @@ fn assert_valid_geoparquet(file: &std::path::Path) {
     let passed = report["outcomes"].as_array().unwrap().iter();
     let passed = passed.filter(|o| o["status"] == "pass" && o["id"].as_str().unwrap().starts_with("/conf/core/"));
     assert!(passed.count() >= 10, "the validator ran its tests: {report}");
+    let advice = report["advice"].as_array().unwrap();
+    let compression = advice.iter().find(|a| a["topic"] == "compression").unwrap();
+    assert_ne!(compression["level"], "poor", "{compression}");
 }
 
 #[test]

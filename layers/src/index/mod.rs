@@ -196,10 +196,10 @@ mod tests {
         let base = LayerIndex::build((1..=10).map(|i| pt(i, 100.0, 10.0)).collect());
         // 3 changes (its value stays 3 here, but the base's column cannot know), 7 goes, 42 comes.
         let changed = base.apply(vec![pt(3, 0.0, 0.0), pt(42, 0.5, 0.5)], &[7]);
-        let even = |column: &dyn Fn(usize) -> Option<std::sync::Arc<Column>>| {
+        let four = |column: &dyn Fn(usize) -> Option<std::sync::Arc<Column>>| {
             column(0)?.compare(std::cmp::Ordering::Equal, false, &Value::Int(4), false)
         };
-        let picked: Vec<(i64, bool)> = changed.narrowed(even).map(|(f, picked)| (f.id, picked)).collect();
+        let picked: Vec<(i64, bool)> = changed.narrowed(four).map(|(f, picked)| (f.id, picked)).collect();
         assert_eq!(picked, vec![(3, false), (4, true), (42, false)], "in id order, the delta unpicked");
         let all: Vec<(i64, bool)> = changed.narrowed(|_| None).map(|(f, picked)| (f.id, picked)).collect();
         assert_eq!(
