@@ -1,6 +1,6 @@
 """A SensorThings client (frost-sta-client, the client of the reference server FROST) against
 Bando: it creates a station with its Location, a Sensor, an ObservedProperty and a Datastream,
-posts readings, and reads them back with $filter, $orderby, $expand, $count and paging.
+posts readings (one by one, and a batch through the data array extension), and reads them back with $filter, $orderby, $expand, $count and paging.
 
 Usage: frost_sta_client.py BASE_URL KEY. Prints one JSON object of what it read; the Rust test
 compares it with the database.
@@ -53,6 +53,17 @@ for i, v in enumerate(values):
     obs = fsc.Observation(result=v, phenomenon_time=f"2026-03-01T0{i}:00:00+07:00", datastream=datastream)
     service.create(obs)
 
+# Three more through the data array extension (CreateObservations), as the client batches them.
+batch = fsc.DataArrayValue()
+batch.datastream = datastream
+batch.components = {fsc.DataArrayValue.Property.PHENOMENON_TIME, fsc.DataArrayValue.Property.RESULT}
+for i, v in enumerate([105.0, 99.0, 131.5]):
+    batch.add_observation(fsc.Observation(result=v, phenomenon_time=f"2026-03-01T1{i}:00:00+07:00",
+                                          datastream=datastream))
+document = fsc.DataArrayDocument()
+document.add_data_array_value(batch)
+batch_links = [o.self_link for o in service.observations().create(document)]
+
 # Over 100 mg/L, newest first, in pages of two (the client follows @iot.nextLink).
 over = (service.observations().query()
         .filter(f"Datastream/@iot.id eq {datastream.id} and result gt 100")
@@ -71,6 +82,7 @@ print(json.dumps({
     "over": over_results,
     "all": all_results,
     "count": everything.count,
+    "batch_links": batch_links,
     "expanded_datastreams": [d.name for d in expanded.datastreams],
     "expanded_location": expanded.locations.entities[0].location["coordinates"],
 }))

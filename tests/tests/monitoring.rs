@@ -165,6 +165,15 @@ fn receiver(failures: usize) -> (String, mpsc::Receiver<(String, String, Instant
     (url, rx)
 }
 
+/// Each SensorThings path is answered 400 with a problem document.
+fn assert_refused(server: &Server, paths: &[&str]) {
+    for bad in paths {
+        let r = server.get(&format!("/sta/v1.1/{bad}"));
+        assert_eq!(r.status(), 400, "{bad}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+}
+
 fn observe(server: &Server, key: &str, datastream: i64, result: f64) -> StatusCode {
     post(server, "Observations", Some(key), &json!({"result": result, "Datastream": {"@iot.id": datastream}})).status()
 }
@@ -193,6 +202,13 @@ fn a_sensorthings_client_creates_a_station_posts_readings_and_queries_them() {
          WHERE datastream_id = {ds} AND (result #>> '{{}}')::float8 > 100"
     ));
     assert_eq!(read["over"], serde_json::from_str::<Value>(&over).unwrap());
+    // The client's batch: a link per reading, in its order, to what was stored.
+    let batch = db.sql(&format!(
+        "SELECT json_agg('{}/sta/v1.1/Observations(' || id || ')' ORDER BY phenomenon_time) FROM sta.observations \
+         WHERE datastream_id = {ds} AND phenomenon_time >= '2026-03-01T10:00:00+07'",
+        server.base
+    ));
+    assert_eq!(read["batch_links"], serde_json::from_str::<Value>(&batch).unwrap());
     assert_eq!(read["all"], results("phenomenon_time"));
     assert!(read["over"].as_array().unwrap().len() > 2, "more than one page was followed: {read}");
     assert_eq!(
@@ -208,16 +224,15 @@ fn a_sensorthings_client_creates_a_station_posts_readings_and_queries_them() {
     let counted = server.json("/sta/v1.1/Observations?$top=0&$count=true");
     assert_eq!((counted["value"].as_array().unwrap().len(), counted.get("@iot.nextLink")), (0, None));
     assert_eq!(counted["@iot.count"], read["count"]);
-    for bad in [
-        "Things?$filter=endswith(name)",
-        "Locations?$filter=st_within(location,geography'POINT(1')",
-        "Things?$expand=Datastreams/Thing/Datastreams/Thing/Datastreams",
-        "Things?$top=-1",
-    ] {
-        let r = server.get(&format!("/sta/v1.1/{bad}"));
-        assert_eq!(r.status(), 400, "{bad}");
-        assert_eq!(r.headers()["content-type"], "application/problem+json");
-    }
+    assert_refused(
+        &server,
+        &[
+            "Things?$filter=endswith(name)",
+            "Locations?$filter=st_within(location,geography'POINT(1')",
+            "Things?$expand=Datastreams/Thing/Datastreams/Thing/Datastreams",
+            "Things?$top=-1",
+        ],
+    );
     let wrong = post(&server, &format!("Things({})", read["thing"]), Some(&operator), &json!({}));
     assert_eq!(wrong.status(), 405);
     assert_eq!(wrong.headers()["allow"], "GET, HEAD, PATCH, DELETE");
@@ -521,6 +536,153 @@ fn entities_are_changed_by_merge_patch_and_deleted_with_what_depends_on_them() {
     assert_eq!(send(&server, Method::DELETE, &format!("Things({thing})"), &operator, None).status(), 200);
     assert_eq!(db.sql(&format!("SELECT count(*) FROM sta.datastreams WHERE id = {ph}")), "0");
     wait_for(|| station_shown(&server, thing).is_none().then_some(()));
+}
+
+#[test]
+fn observations_are_read_as_data_arrays_and_paths_as_association_links() {
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, ph) = station(&server, &operator, key_id(&device));
+    let rows = |values: &[f64]| -> Vec<Value> {
+        values.iter().enumerate().map(|(i, v)| json!([format!("2026-12-01T0{i}:30:00Z"), v])).collect()
+    };
+    let batch = json!([
+        {"Datastream": {"@iot.id": ph}, "components": ["phenomenonTime", "result"], "dataArray": rows(&[7.1, 7.3])},
+        {"Datastream": {"@iot.id": cod}, "components": ["phenomenonTime", "result"], "dataArray": rows(&[80.0, 95.5, 101.0])},
+    ]);
+    assert_eq!(post(&server, "CreateObservations", Some(&device), &batch).status(), StatusCode::CREATED);
+    let root = server.json("/sta/v1.1");
+    let data_array = json!("http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array");
+    assert!(root["serverSettings"]["conformance"].as_array().unwrap().contains(&data_array), "{root}");
+    // As the table holds them, grouped by Datastream in the order of each one's first reading.
+    let stored = |d: i64| -> Value {
+        let sql = format!(
+            "SELECT json_agg(json_build_array(id, sta.iso(phenomenon_time), result) ORDER BY phenomenon_time, id) \
+             FROM sta.observations WHERE datastream_id = {d}"
+        );
+        serde_json::from_str(&db.sql(&sql)).unwrap()
+    };
+    let page = server.json("/sta/v1.1/Observations?$resultFormat=dataArray&$orderby=phenomenonTime&$count=true");
+    assert_eq!(page["@iot.count"], 5);
+    let groups = page["value"].as_array().unwrap();
+    let link = |d: i64| json!(format!("{}/sta/v1.1/Datastreams({d})", server.base));
+    assert_eq!(
+        groups.iter().map(|g| g["Datastream@iot.navigationLink"].clone()).collect::<Vec<_>>(),
+        [link(ph), link(cod)]
+    );
+    let all = ["id", "phenomenonTime", "result", "resultTime", "resultQuality", "validTime", "parameters"];
+    assert_eq!(groups[0]["components"], json!(all));
+    for (group, d) in groups.iter().zip([ph, cod]) {
+        let firsts: Vec<Value> =
+            group["dataArray"].as_array().unwrap().iter().map(|r| json!(r.as_array().unwrap()[..3])).collect();
+        assert_eq!(json!(firsts), stored(d), "{group}");
+    }
+    // `$select` names the components; the pages follow one another with the format kept.
+    let mut url = format!(
+        "/sta/v1.1/Datastreams({cod})/Observations?$resultFormat=dataArray&$select=id,phenomenonTime,result&$orderby=phenomenonTime&$top=2"
+    );
+    let mut read = Vec::new();
+    loop {
+        let page = server.json(&url);
+        assert_eq!(page["value"][0]["components"], json!(["id", "phenomenonTime", "result"]));
+        read.extend(page["value"][0]["dataArray"].as_array().unwrap().iter().cloned());
+        let Some(next) = page["@iot.nextLink"].as_str() else { break };
+        assert!(next.contains("$resultFormat=dataArray"), "{next}");
+        url = next.strip_prefix(&server.base).unwrap().to_owned();
+    }
+    assert_eq!(json!(read), stored(cod));
+    assert_refused(
+        &server,
+        &[
+            "Things?$resultFormat=dataArray",
+            "Observations?$resultFormat=dataArray&$expand=Datastream",
+            "Observations?$resultFormat=dataArray&$select=Datastream",
+            "Observations?$resultFormat=csv",
+        ],
+    );
+    // `$ref`: the selfLinks alone, of a collection (paged, counted) or of the one entity.
+    let thing: i64 = db.sql(&format!("SELECT thing_id FROM sta.datastreams WHERE id = {cod}")).parse().unwrap();
+    let refs = server.json(&format!("/sta/v1.1/Things({thing})/Datastreams/$ref?$orderby=id&$expand=Sensor"));
+    let sta = format!("{}/sta/v1.1", server.base);
+    assert_eq!(
+        refs,
+        json!({"value": [{"@iot.selfLink": format!("{sta}/Datastreams({cod})")}, {"@iot.selfLink": format!("{sta}/Datastreams({ph})")}]})
+    );
+    assert_eq!(
+        server.json(&format!("/sta/v1.1/Datastreams({cod})/Thing/$ref")),
+        json!({"@iot.selfLink": format!("{sta}/Things({thing})")})
+    );
+    let paged = server.json(&format!("/sta/v1.1/Datastreams({cod})/Observations/$ref?$top=2&$count=true"));
+    assert_eq!((paged["@iot.count"].as_i64(), paged["value"].as_array().unwrap().len()), (Some(3), 2));
+    let next = paged["@iot.nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&format!("{sta}/Datastreams({cod})/Observations/$ref?")), "{next}");
+    assert_eq!(server.get(&format!("/sta/v1.1/Things({thing})/name/$ref")).status(), 400);
+}
+
+#[test]
+fn a_corrected_or_deleted_reading_re_runs_the_alerts_it_belonged_to() {
+    use reqwest::Method;
+    let db = TestDb::new();
+    let (operator, device) = (key(&db, "editor"), key(&db, "station"));
+    let server = serve(&db, &[]);
+    let (cod, _) = station(&server, &operator, key_id(&device));
+    let events = alert_stream(&server, None);
+    let next = || events.recv_timeout(Duration::from_secs(5)).expect("an alert event");
+    let at = |minute: u32| format!("2026-12-01T08:{minute:02}:00Z");
+    let reading = |minute: u32, result: f64| {
+        let body = json!({"result": result, "phenomenonTime": at(minute), "Datastream": {"@iot.id": cod}});
+        created_id(post(&server, "Observations", Some(&device), &body))
+    };
+    let change = |id: i64, result: f64| {
+        let body = json!({"result": result});
+        let r =
+            send(&server, Method::PATCH, &format!("Observations({id})"), &operator, Some(("application/json", &body)));
+        assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    };
+    let alerts = || {
+        db.sql(
+            "SELECT json_agg(json_build_array(readings, first_value, closed_at IS NULL) ORDER BY id) FROM sta.alerts",
+        )
+    };
+    // A spike over 135 mg/L opens an alert; one reading back within it does not close it.
+    let spike = reading(0, 400.0);
+    reading(1, 100.0);
+    let (_, event, opened) = next();
+    assert_eq!(event, "opened");
+    assert_eq!(opened["value"], 400.0);
+    // The spike was the probe's fault: corrected, nothing was over the limit, and the alert is void.
+    change(spike, 99.0);
+    let (_, event, withdrawn) = next();
+    assert_eq!(
+        (event.as_str(), &withdrawn["id"], &withdrawn["status"]),
+        ("withdrawn", &opened["id"], &json!("closed"))
+    );
+    assert_eq!(alerts(), "[[0, 400, false]]");
+    let thing = opened["thing"]["id"].as_i64().unwrap();
+    wait_for(|| station_shown(&server, thing).filter(|f| f["properties"]["status"] == "ok"));
+    // Corrected again to a value over the limit, the same alert is open again, from that reading.
+    change(spike, 200.0);
+    let (_, event, reopened) = next();
+    assert_eq!((event.as_str(), &reopened["id"]), ("opened", &opened["id"]));
+    assert_eq!(reopened["firstValue"], 200.0);
+    assert_eq!(alerts(), "[[1, 200, true]]");
+    // A second reading within the limit closes it as a live one would; a reading over the limit
+    // put in later, after the close, is an alert of its own.
+    reading(2, 90.0);
+    assert_eq!(next().1, "closed");
+    let late = reading(5, 80.0);
+    change(late, 300.0);
+    let (_, event, own) = next();
+    assert_eq!(event, "opened");
+    assert_ne!(own["id"], opened["id"]);
+    assert_eq!(alerts(), "[[1, 200, false], [1, 300, true]]");
+    // Deleted, the first spike takes its closed alert with it; the open one is not touched.
+    assert_eq!(send(&server, Method::DELETE, &format!("Observations({spike})"), &operator, None).status(), 200);
+    let (_, event, gone) = next();
+    assert_eq!((event.as_str(), &gone["id"]), ("withdrawn", &opened["id"]));
+    assert_eq!(alerts(), "[[0, 200, false], [1, 300, true]]");
+    assert!(events.recv_timeout(Duration::from_millis(500)).is_err(), "no other event");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use sqlx::{PgPool, Row};
@@ -114,6 +115,7 @@ struct Open {
     kind: &'static str,
     datastream: i64,
     limit: Limit,
+    first: Option<f64>,
     last: Option<f64>,
     worst: Option<f64>,
     readings: i32,
@@ -132,6 +134,7 @@ impl Open {
             kind,
             datastream,
             limit,
+            first: None,
             last: None,
             worst: None,
             readings: 0,
@@ -144,12 +147,88 @@ impl Open {
         }
     }
 
+    /// An alert as stored.
+    fn of_row(r: &sqlx::postgres::PgRow, limit: Limit) -> Self {
+        let kind = if r.get::<String, _>("kind") == "limit" { "limit" } else { "no_data" };
+        Open {
+            id: Some(r.get("id")),
+            first: r.get("first_value"),
+            last: r.get("last_value"),
+            worst: r.get("worst_value"),
+            readings: r.get("readings"),
+            under: r.get("under"),
+            last_at: r.get("last_at"),
+            closed_at: r.get("closed_at"),
+            events: Vec::new(),
+            changed: false,
+            ..Open::new(kind, r.get("datastream_id"), limit, r.get("opened_at"))
+        }
+    }
+
     /// Notes an event, once per batch: the stream shows the state the batch left.
     fn event(&mut self, e: &'static str) {
         if !self.events.contains(&e) {
             self.events.push(e);
         }
         self.changed = true;
+    }
+
+    /// Whether the readings left it as `other` says (what an alert re-run from them shows).
+    fn same_as(&self, other: &Open) -> bool {
+        (self.first, self.last, self.worst, self.readings, self.under)
+            == (other.first, other.last, other.worst, other.readings, other.under)
+            && (self.opened_at, self.last_at, self.closed_at) == (other.opened_at, other.last_at, other.closed_at)
+    }
+}
+
+/// The limit rule over one datastream's readings, taken in time order: the alert they hold
+/// open, and those they closed.
+struct Run {
+    datastream: i64,
+    limit: Limit,
+    clear_after: i32,
+    open: Option<Open>,
+    closed: Vec<Open>,
+}
+
+impl Run {
+    fn new(datastream: i64, limit: Limit, clear_after: u32, open: Option<Open>) -> Self {
+        Self { datastream, limit, clear_after: clear_after as i32, open, closed: Vec::new() }
+    }
+
+    /// One reading's result: over the limit it opens or updates the alert; back within it, the
+    /// `clear_after`-th in a row closes it.
+    fn read(&mut self, time: DateTime<Utc>, v: f64) {
+        let limit = self.limit;
+        if limit.excess(v) > 0.0 {
+            let alert = self.open.get_or_insert_with(|| Open::new("limit", self.datastream, limit, time));
+            if alert.id.is_some() {
+                alert.event("updated");
+            }
+            alert.first.get_or_insert(v);
+            alert.readings += 1;
+            alert.under = 0;
+            alert.last = Some(v);
+            alert.last_at = time;
+            if alert.worst.is_none_or(|w| limit.excess(v) > limit.excess(w)) {
+                alert.worst = Some(v);
+            }
+            alert.limit = limit;
+        } else if let Some(alert) = &mut self.open {
+            alert.under += 1;
+            alert.changed = true;
+            if alert.under >= self.clear_after {
+                let mut alert = self.open.take().expect("present");
+                alert.closed_at = Some(time);
+                alert.event("closed");
+                self.closed.push(alert);
+            }
+        }
+    }
+
+    /// Every alert the readings touched, the closed ones first.
+    fn alerts(self) -> impl Iterator<Item = Open> {
+        self.closed.into_iter().chain(self.open)
     }
 }
 
@@ -173,85 +252,45 @@ pub async fn evaluate(
         return Ok(Vec::new());
     }
     readings.retain(|r| ids.binary_search(&r.datastream).is_ok());
-    let db = Error::db("evaluating alerts");
-    // One writer of a datastream's alerts at a time, taken in id order (no deadlock).
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('sta.alerts', d)) FROM unnest($1::bigint[]) d ORDER BY d",
-    )
-    .bind(&ids)
-    .execute(&mut *w.conn)
-    .await
-    .map_err(db)?;
-    let rows = sqlx::query(
-        "SELECT id, kind, datastream_id, last_value, worst_value, readings, under, opened_at, last_at \
-         FROM sta.alerts WHERE datastream_id = ANY($1) AND closed_at IS NULL",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *w.conn)
-    .await
-    .map_err(Error::db("reading open alerts"))?;
-    let mut open: HashMap<(i64, &'static str), Open> = HashMap::new();
-    for r in rows {
-        let kind = if r.get::<String, _>(1) == "limit" { "limit" } else { "no_data" };
-        let datastream: i64 = r.get(2);
-        let limit = limits.get(&datastream).copied().unwrap_or(Limit { lower: None, upper: None });
-        let alert = Open {
-            id: Some(r.get(0)),
-            last: r.get(3),
-            worst: r.get(4),
-            readings: r.get(5),
-            under: r.get(6),
-            opened_at: r.get(7),
-            last_at: r.get(8),
-            events: Vec::new(),
-            changed: false,
-            ..Open::new(kind, datastream, limit, r.get(7))
-        };
-        open.insert((datastream, kind), alert);
+    lock(w, &ids).await?;
+    let rows = sqlx::query("SELECT * FROM sta.alerts WHERE datastream_id = ANY($1) AND closed_at IS NULL")
+        .bind(&ids)
+        .fetch_all(&mut *w.conn)
+        .await
+        .map_err(Error::db("reading open alerts"))?;
+    let no_limit = Limit { lower: None, upper: None };
+    let mut silent: HashMap<i64, Open> = HashMap::new();
+    let mut runs: HashMap<i64, Run> = HashMap::new();
+    for r in &rows {
+        let alert = Open::of_row(r, limits.get(&r.get("datastream_id")).copied().unwrap_or(no_limit));
+        match alert.kind {
+            "limit" => {
+                let run = Run::new(alert.datastream, alert.limit, w.rules.clear_after, Some(alert));
+                runs.insert(run.datastream, run);
+            }
+            _ => _ = silent.insert(alert.datastream, alert),
+        }
     }
     readings.sort_by_key(|r| (r.datastream, r.time));
     let mut done: Vec<Open> = Vec::new();
     for r in &readings {
         // A late reading (older than what an open alert has seen) does not move it.
         let newer = |a: &Open| a.id.is_none() || r.time > a.last_at;
-        if let Some(silent) = open.get(&(r.datastream, "no_data"))
-            && newer(silent)
-            && let Some(mut silent) = open.remove(&(r.datastream, "no_data"))
+        if silent.get(&r.datastream).is_some_and(newer)
+            && let Some(mut alert) = silent.remove(&r.datastream)
         {
-            silent.closed_at = Some(r.time);
-            silent.event("closed");
-            done.push(silent);
+            alert.closed_at = Some(r.time);
+            alert.event("closed");
+            done.push(alert);
         }
         let (Some(limit), Some(v)) = (limits.get(&r.datastream), r.value) else { continue };
-        let key = (r.datastream, "limit");
-        if open.get(&key).is_some_and(|a| !newer(a)) {
-            continue;
-        }
-        if limit.excess(v) > 0.0 {
-            let alert = open.entry(key).or_insert_with(|| Open::new("limit", r.datastream, *limit, r.time));
-            if alert.id.is_some() {
-                alert.event("updated");
-            }
-            alert.readings += 1;
-            alert.under = 0;
-            alert.last = Some(v);
-            alert.last_at = r.time;
-            if alert.worst.is_none_or(|w| limit.excess(v) > limit.excess(w)) {
-                alert.worst = Some(v);
-            }
-            alert.limit = *limit;
-        } else if let Some(alert) = open.get_mut(&key) {
-            alert.under += 1;
-            alert.changed = true;
-            if alert.under >= w.rules.clear_after as i32 {
-                let mut alert = open.remove(&key).expect("present");
-                alert.closed_at = Some(r.time);
-                alert.event("closed");
-                done.push(alert);
-            }
+        let run = runs.entry(r.datastream).or_insert_with(|| Run::new(r.datastream, *limit, w.rules.clear_after, None));
+        if run.open.as_ref().is_none_or(newer) {
+            run.read(r.time, v);
         }
     }
-    done.extend(open.into_values());
+    done.extend(silent.into_values());
+    done.extend(runs.into_values().flat_map(Run::alerts));
     let mut alerted = Vec::new();
     for alert in done.into_iter().filter(|a| a.changed) {
         let stream = &streams[&alert.datastream];
@@ -266,6 +305,104 @@ pub async fn evaluate(
     Ok(alerted)
 }
 
+/// One writer of a datastream's alerts at a time, taken in id order (no deadlock).
+async fn lock(w: &mut Write<'_>, sorted_ids: &[i64]) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('sta.alerts', d)) FROM unnest($1::bigint[]) d ORDER BY d",
+    )
+    .bind(sorted_ids)
+    .execute(&mut *w.conn)
+    .await
+    .map_err(Error::db("evaluating alerts"))?;
+    Ok(())
+}
+
+/// The most readings one re-run of a datastream's alerts reads: a correction far back in a long
+/// alert is re-run this far, and the alerts after stay as they were.
+const RERUN_READINGS: i64 = 100_000;
+
+/// Re-runs a datastream's limit rule after readings at `times` changed or were deleted, in the
+/// write's transaction, and makes its alerts what the readings now say: from the start of the
+/// alert a changed reading belonged to (or from the reading, where it belonged to none) until
+/// the rule again has nothing open past the change. An alert left with no reading over the
+/// limit is withdrawn.
+pub async fn rerun(w: &mut Write<'_>, stream: &Stream, times: &[DateTime<Utc>]) -> Result<()> {
+    let (Some(limit), Some(&from), Some(&to)) = (w.rules.limit(stream), times.iter().min(), times.iter().max()) else {
+        return Ok(());
+    };
+    lock(w, &[stream.id]).await?;
+    let db = || Error::db("re-running alerts");
+    // The alerts the change may move: those still open at or after its first reading.
+    let rows = sqlx::query(
+        "SELECT * FROM sta.alerts WHERE datastream_id = $1 AND kind = 'limit' \
+         AND (closed_at IS NULL OR closed_at >= $2) ORDER BY opened_at",
+    )
+    .bind(stream.id)
+    .bind(from)
+    .fetch_all(&mut *w.conn)
+    .await
+    .map_err(db())?;
+    let mut recorded: Vec<Open> = rows.iter().map(|r| Open::of_row(r, limit)).collect();
+    let start = recorded.first().map_or(from, |a| a.opened_at.min(from));
+    let mut readings = sqlx::query(
+        "SELECT phenomenon_time, sta.number_of(result) FROM sta.observations \
+         WHERE datastream_id = $1 AND phenomenon_time >= $2 ORDER BY phenomenon_time, id LIMIT $3",
+    )
+    .bind(stream.id)
+    .bind(start)
+    .bind(RERUN_READINGS)
+    .fetch(&mut *w.conn);
+    let mut run = Run::new(stream.id, limit, w.rules.clear_after, None);
+    let mut until = start;
+    while let Some(row) = readings.try_next().await.map_err(db())? {
+        let time: DateTime<Utc> = row.get(0);
+        if let Some(v) = row.get::<Option<f64>, _>(1) {
+            run.read(time, v);
+        }
+        until = time;
+        // Past the change, with nothing open on either side, the rest reads as it did.
+        let recorded_open = recorded.iter().any(|a| a.opened_at <= time && a.closed_at.is_none_or(|c| time < c));
+        if time >= to && run.open.is_none() && !recorded_open {
+            break;
+        }
+    }
+    drop(readings);
+    recorded.retain(|a| a.opened_at <= until);
+    let mut derived = run.alerts();
+    let mut writes: Vec<Open> = Vec::new();
+    for mut old in recorded {
+        match derived.next() {
+            Some(new) if old.same_as(&new) => {}
+            Some(mut new) => {
+                let event = match (old.closed_at.is_some(), new.closed_at.is_some()) {
+                    (false, true) => "closed",
+                    (true, false) => "opened",
+                    _ => "updated",
+                };
+                (new.id, new.events) = (old.id, Vec::new());
+                new.event(event);
+                writes.push(new);
+            }
+            // Withdrawn before.
+            None if old.readings == 0 => {}
+            None => {
+                old.readings = 0;
+                old.closed_at = Some(old.closed_at.unwrap_or(old.opened_at));
+                old.event("withdrawn");
+                writes.push(old);
+            }
+        }
+    }
+    // Alerts the change makes: opened, and closed if the readings after it close them.
+    writes.extend(derived);
+    // Closed and withdrawn alerts are written before any is (re)opened: at most one is open.
+    writes.sort_by_key(|a| a.closed_at.is_none());
+    for alert in &writes {
+        save(w, alert, stream).await?;
+    }
+    Ok(())
+}
+
 /// Writes an alert's state and its events.
 async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
     let db = Error::db("writing an alert");
@@ -273,7 +410,8 @@ async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
         Some(id) => {
             sqlx::query(
                 "UPDATE sta.alerts SET last_value = $2, worst_value = $3, readings = $4, under = $5, \
-                 last_at = $6, closed_at = $7, lower_limit = $8, upper_limit = $9 WHERE id = $1",
+                 last_at = $6, closed_at = $7, lower_limit = $8, upper_limit = $9, first_value = $10, \
+                 opened_at = $11 WHERE id = $1",
             )
             .bind(id)
             .bind(a.last)
@@ -284,6 +422,8 @@ async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
             .bind(a.closed_at)
             .bind(a.limit.lower)
             .bind(a.limit.upper)
+            .bind(a.first)
+            .bind(a.opened_at)
             .execute(&mut *w.conn)
             .await
             .map_err(db)?;
@@ -292,7 +432,7 @@ async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
         None => sqlx::query(
             "INSERT INTO sta.alerts (kind, datastream_id, thing_id, parameter, unit, lower_limit, upper_limit, \
                  first_value, last_value, worst_value, readings, under, opened_at, last_at, closed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(a.kind)
         .bind(a.datastream)
@@ -301,6 +441,7 @@ async fn save(w: &mut Write<'_>, a: &Open, stream: &Stream) -> Result<()> {
         .bind(&stream.unit)
         .bind(a.limit.lower)
         .bind(a.limit.upper)
+        .bind(a.first)
         .bind(a.last)
         .bind(a.worst)
         .bind(a.readings)
@@ -395,7 +536,7 @@ pub async fn silent(pool: &PgPool, rules: &Rules) -> Result<u64> {
 pub struct AlertEvent {
     /// Its place in the order of events: the stream's event id.
     pub seq: i64,
-    /// `opened`, `updated`, `closed`, `acknowledged`.
+    /// `opened`, `updated`, `closed`, `acknowledged`, `withdrawn`.
     pub event: String,
     /// The alert as the event left it, with `event` and `sequence`.
     pub body: Json,

@@ -176,7 +176,7 @@ pub fn data_array(body: &Json, most: usize) -> Result<Vec<(NewObservation, Strin
 
 /// The datastreams these observations name, with what the alert rules need of them; and, in the
 /// same round trip, the transaction's time and `count` new observation ids.
-async fn streams(
+pub(super) async fn streams(
     w: &mut Write<'_>,
     ids: &[i64],
     count: usize,

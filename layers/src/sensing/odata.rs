@@ -146,6 +146,8 @@ pub struct Query {
     pub select: Option<Vec<String>>,
     /// `$expand`.
     pub expand: Vec<Expand>,
+    /// `$resultFormat=dataArray` (OGC 18-088 §13.1): observations as arrays of their components.
+    pub data_array: bool,
     /// The options as given, but `$top` and `$skip`, for next links.
     pub rest: Vec<(String, String)>,
 }
@@ -185,7 +187,10 @@ impl Query {
                 "$orderby" => q.orderby = Parser::new(value)?.orderby()?,
                 "$select" => q.select = Some(names(value)?),
                 "$expand" => q.expand = expands(value, depth)?,
-                "$resultFormat" => return Err(bad("$resultFormat is not supported")),
+                "$resultFormat" if value == "dataArray" && depth == 0 => q.data_array = true,
+                "$resultFormat" => {
+                    return Err(bad(format!("$resultFormat is dataArray at the top level, not {value:?}")));
+                }
                 other => return Err(bad(format!("unknown query option {other:?}"))),
             }
             if name != "$top" && name != "$skip" {

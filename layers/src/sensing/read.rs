@@ -241,6 +241,75 @@ impl<'a> Reader<'a> {
     }
 
     async fn list_where(&self, set: EntitySet, scope: Scope, query: &Query, id: Option<i64>) -> Result<Page> {
+        let (rows, count, more) = self.rows(set, scope, query, id, &body_sql(set, "e")).await?;
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.get(0);
+            let sqlx::types::Json(body): sqlx::types::Json<Map<String, Json>> = row.get(1);
+            let mut entity = self.entity(set, id, body, query.select.as_deref());
+            for expand in &query.expand {
+                self.expand(set, id, expand, &mut entity).await?;
+            }
+            values.push(Json::Object(entity));
+        }
+        Ok(Page { values, count, more })
+    }
+
+    /// A page of observations as data arrays (OGC 18-088 §13.1): one item per Datastream, in
+    /// the order its first observation comes, with the components `$select` names (all, by
+    /// default) and each observation an array of their values.
+    pub async fn data_array(&self, scope: Scope, query: &Query) -> Result<Page> {
+        const ALL: &[&str] =
+            &["id", "phenomenonTime", "result", "resultTime", "resultQuality", "validTime", "parameters"];
+        if !query.expand.is_empty() {
+            return Err(Error::BadQuery("$expand is not allowed with $resultFormat=dataArray".into()));
+        }
+        let components: Vec<String> =
+            query.select.clone().unwrap_or_else(|| ALL.iter().map(|c| c.to_string()).collect());
+        if let Some(other) = components.iter().find(|c| !ALL.contains(&c.as_str())) {
+            return Err(Error::BadQuery(format!("{other:?} is not a component of a data array")));
+        }
+        let set = EntitySet::Observations;
+        let columns = format!("e.datastream_id, {}", body_sql(set, "e"));
+        let (rows, count, more) = self.rows(set, scope, query, None, &columns).await?;
+        let mut groups: Vec<(i64, Vec<Json>)> = Vec::new();
+        let mut group_of: HashMap<i64, usize> = HashMap::new();
+        for row in rows {
+            let (id, datastream): (i64, i64) = (row.get(0), row.get(1));
+            let sqlx::types::Json(body): sqlx::types::Json<Map<String, Json>> = row.get(2);
+            let values = components
+                .iter()
+                .map(|c| if c == "id" { id.into() } else { body.get(c).cloned().unwrap_or(Json::Null) })
+                .collect();
+            let group = *group_of.entry(datastream).or_insert_with(|| {
+                groups.push((datastream, Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(Json::Array(values));
+        }
+        let values = groups
+            .into_iter()
+            .map(|(datastream, rows)| {
+                serde_json::json!({
+                    "Datastream@iot.navigationLink": format!("{}/Datastreams({datastream})", self.base),
+                    "components": components,
+                    "dataArray": rows,
+                })
+            })
+            .collect();
+        Ok(Page { values, count, more })
+    }
+
+    /// The rows of one page of a collection (each `e.id` then `columns`), with `@iot.count` when
+    /// asked for and whether more follow.
+    async fn rows(
+        &self,
+        set: EntitySet,
+        scope: Scope,
+        query: &Query,
+        id: Option<i64>,
+        columns: &str,
+    ) -> Result<(Vec<sqlx::postgres::PgRow>, Option<i64>, bool)> {
         check_names(set, query)?;
         // A larger $top is served as pages of the largest, with a next link.
         let top = self.paging.top(query);
@@ -271,25 +340,15 @@ impl<'a> Reader<'a> {
         let limit = sql.bind(Param::Int(top as i64 + 1));
         let offset = sql.bind(Param::Int(query.skip.min(i64::MAX as u64) as i64));
         sql.text = format!(
-            "SELECT e.id, {} FROM {} e WHERE {conditions} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            body_sql(set, "e"),
+            "SELECT e.id, {columns} FROM {} e WHERE {conditions} ORDER BY {} LIMIT {limit} OFFSET {offset}",
             set.table(),
             order.join(", ")
         );
-        let rows = sql.query().fetch_all(self.pool).await.map_err(read_error)?;
+        let mut rows = sql.query().fetch_all(self.pool).await.map_err(read_error)?;
         self.spend(1 + rows.len() as u64)?;
         let more = top > 0 && rows.len() as u64 > top;
-        let mut values = Vec::with_capacity(rows.len());
-        for row in rows.into_iter().take(top as usize) {
-            let id: i64 = row.get(0);
-            let sqlx::types::Json(body): sqlx::types::Json<Map<String, Json>> = row.get(1);
-            let mut entity = self.entity(set, id, body, query.select.as_deref());
-            for expand in &query.expand {
-                self.expand(set, id, expand, &mut entity).await?;
-            }
-            values.push(Json::Object(entity));
-        }
-        Ok(Page { values, count, more })
+        rows.truncate(top as usize);
+        Ok((rows, count, more))
     }
 
     /// The JSON of one entity: its id and links, then its properties (all, or those selected).

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::{
-    alerts::Rules,
+    alerts::{self, Rules},
     model::{EntitySet, Kind, Link},
     observations::{self, NewObservation},
     sql::{Param, Sql},
@@ -284,8 +284,13 @@ impl Write<'_> {
         // With nothing to set, the statement still says whether the entity exists.
         let assignments = if sets.is_empty() { "id = id".to_owned() } else { sets.join(", ") };
         sql.text = format!("UPDATE {} SET {assignments} WHERE id = {id_param} RETURNING id", set.table());
+        let before = self.reading(set, id).await?;
         let found = sql.query().fetch_optional(&mut *self.conn).await.map_err(write_error)?;
         found.ok_or_else(|| Error::NoEntity(format!("no entity {}({id})", set.name())))?;
+        if let Some(before) = before {
+            let after = self.reading(set, id).await?;
+            self.readings_changed(before, after).await?;
+        }
         if let (EntitySet::Things, Some(Json::Array(locations))) = (set, object.get("Locations")) {
             sqlx::query("DELETE FROM sta.thing_locations WHERE thing_id = $1")
                 .bind(id)
@@ -314,12 +319,53 @@ impl Write<'_> {
         if matches!(self.author, Author::Station(_)) {
             return Err(Error::NotAllowed("a station key may only add observations".into()));
         }
+        let before = self.reading(set, id).await?;
         let text = format!("DELETE FROM {} WHERE id = $1", set.table());
         let done = sqlx::query(AssertSqlSafe(text)).bind(id).execute(&mut *self.conn).await.map_err(write_error)?;
         if done.rows_affected() == 0 {
             return Err(Error::NoEntity(format!("no entity {}({id})", set.name())));
         }
+        if let Some(before) = before {
+            self.readings_changed(before, None).await?;
+        }
         Ok(())
+    }
+
+    /// Where an observation sits (its datastream and phenomenon time): the alerts it may move.
+    async fn reading(&mut self, set: EntitySet, id: i64) -> Result<Option<(i64, DateTime<Utc>)>> {
+        if set != EntitySet::Observations {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT datastream_id, phenomenon_time FROM sta.observations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(write_error)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// A reading was corrected (moved to `after`) or deleted: the alerts of the datastreams it
+    /// was and is in are re-run, and their stations' latest readings and status refreshed.
+    async fn readings_changed(
+        &mut self,
+        before: (i64, DateTime<Utc>),
+        after: Option<(i64, DateTime<Utc>)>,
+    ) -> Result<()> {
+        let places: Vec<(i64, DateTime<Utc>)> = std::iter::once(before).chain(after).collect();
+        let mut ids: Vec<i64> = places.iter().map(|p| p.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let (streams, _, _) = observations::streams(self, &ids, 0).await?;
+        let mut things = Vec::new();
+        // In id order, as every writer takes the datastreams' locks.
+        for id in ids {
+            let Some(stream) = streams.get(&id) else { continue };
+            let times: Vec<DateTime<Utc>> = places.iter().filter(|p| p.0 == id).map(|p| p.1).collect();
+            alerts::rerun(self, stream, &times).await?;
+            things.push(stream.thing);
+        }
+        things.dedup();
+        alerts::refresh_stations(&mut *self.conn, &things).await
     }
 
     /// The id of an entity named by reference, or created inline.

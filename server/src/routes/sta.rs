@@ -1,7 +1,8 @@
 //! The SensorThings API 1.1 (OGC 18-088) under `/sta/v1.1`: the service root, every entity set
 //! and the paths through them (`Things(1)/Datastreams`), the query options, creating entities
-//! (with related ones inline), changing (`PATCH`, a JSON merge patch) and deleting them, and
-//! `CreateObservations` (the `dataArray` extension).
+//! (with related ones inline), changing (`PATCH`, a JSON merge patch) and deleting them,
+//! association links (`$ref`), and the data array extension (`$resultFormat=dataArray` reads and
+//! `CreateObservations`).
 //!
 //! Reads need the `[monitoring] access` level; creating needs an operator role, or a station
 //! role for observations of the caller's own Things. SensorThings clients authenticate with HTTP
@@ -26,13 +27,13 @@ use serde_json::{Value as Json, json};
 use super::base_url;
 use crate::{auth::Caller, error::ApiError, media::JSON, request, state::AppState};
 
-/// The conformance classes of OGC 18-088 this service implements. Not the data-array class:
-/// `CreateObservations` is served, `$resultFormat=dataArray` on reads is not.
+/// The conformance classes of OGC 18-088 this service implements.
 const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
 ];
 
 /// What an entity's path allows, and a collection's (the `Allow` of a 405).
@@ -82,19 +83,38 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pool = state.monitoring_pool(&caller)?;
-    let query = Query::parse(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(answer)?;
+    let mut query = Query::parse(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(answer)?;
+    let path = path.trim_matches('/');
+    // An association link (§9.2.7): the selfLinks of the entities the path names, alone.
+    let (named, refs) = path.strip_suffix("/$ref").map_or((path, false), |p| (p, true));
+    if refs {
+        query.select = Some(vec!["@iot.selfLink".into()]);
+        query.expand.clear();
+    }
     let base = service_root(&headers);
     let reader = Reader::new(pool, &base, state.settings().monitoring.paging);
-    let body = match read::resolve(pool, &path).await.map_err(answer)? {
+    let resource = read::resolve(pool, named).await.map_err(answer)?;
+    let observations = matches!(resource, Resource::Collection(EntitySet::Observations, _));
+    if query.data_array && (refs || !observations) {
+        return Err(ApiError::BadRequest("$resultFormat=dataArray is for a collection of Observations".into()));
+    }
+    let body = match resource {
+        Resource::Property(..) if refs => {
+            return Err(ApiError::BadRequest("$ref follows an entity or a collection, not a property".into()));
+        }
         Resource::Collection(set, scope) => {
-            let page = reader.list(set, scope, &query).await.map_err(answer)?;
+            let page = match query.data_array {
+                true => reader.data_array(scope, &query).await,
+                false => reader.list(set, scope, &query).await,
+            }
+            .map_err(answer)?;
             let mut out = serde_json::Map::new();
             if let Some(count) = page.count {
                 out.insert("@iot.count".into(), count.into());
             }
             if page.more {
                 let top = reader.paging.top(&query);
-                let link = format!("{base}/{}", path.trim_matches('/'));
+                let link = format!("{base}/{path}");
                 out.insert("@iot.nextLink".into(), read::next_link(&link, &query, top).into());
             }
             out.insert("value".into(), Json::Array(page.values));
