@@ -215,10 +215,25 @@ impl Server {
 
     /// Resident memory of the server process, in MB.
     pub fn rss_mb(&self) -> u64 {
+        self.status_mb("VmRSS:")
+    }
+
+    /// The server's peak resident memory since it started or since [`Server::reset_peak_rss`], in MB.
+    pub fn peak_rss_mb(&self) -> u64 {
+        self.status_mb("VmHWM:")
+    }
+
+    /// Starts the peak resident memory afresh from what the server holds now (Linux's `clear_refs`).
+    pub fn reset_peak_rss(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").unwrap();
+    }
+
+    /// A memory field of `/proc/PID/status`, in MB.
+    fn status_mb(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         let kb: u64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap();

@@ -321,3 +321,48 @@ fn to_millimetres(v: &mut Value) {
         _ => {}
     }
 }
+
+/// What a download may add to the server's resident memory, whatever the layer's size.
+const DOWNLOAD_MEMORY_MB: u64 = 48;
+
+#[test]
+fn a_download_of_500_000_features_is_written_in_bounded_memory() {
+    let db = e2e::TestDb::new();
+    run_ok(&mut db.bando(&["migrate"]));
+    // Half a million wells with a long note each: any format's whole file, or the rows of a
+    // Parquet file gathered at once, is well over the bound.
+    db.sql(
+        "CREATE SCHEMA open; \
+         CREATE TABLE open.wells AS SELECT i AS id, \
+             ST_SetSRID(ST_MakePoint(105.3 + (i % 1000) * 0.0007, 9.7 + (i / 1000) * 0.0014), 4326)::geometry(Point, 4326) AS geom, \
+             'Giếng khoan số ' || i || ' — ' || repeat(md5(i::text), 3) AS note, i % 97 AS depth_m \
+         FROM generate_series(1, 500000) i; \
+         ALTER TABLE open.wells ADD PRIMARY KEY (id); \
+         INSERT INTO bando.layers (id, title, schema_name, table_name, geometry_type, access, imported) \
+             VALUES ('wells', 'Giếng khoan', 'open', 'wells', 'Point', 'public', true);",
+    );
+    let server = Server::start(db.bando(&[]));
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for format in ["csv", "gpkg", "parquet", "fgb"] {
+        server.reset_peak_rss();
+        let before = server.rss_mb();
+        let mut r = server.get(&format!("/collections/wells/items?f={format}"));
+        assert_eq!(r.status(), 200, "{format}");
+        let file = dir.path().join(format!("wells.{format}"));
+        let bytes = std::io::copy(&mut r, &mut std::fs::File::create(&file).unwrap()).unwrap();
+        let peak = server.peak_rss_mb();
+        if format != "parquet" {
+            assert_eq!(e2e::ogr_feature_count(&file), 500_000, "{format}");
+        }
+        seen.push(format!("{format}: {} MB file, resident {before} MB, peak +{} MB", bytes >> 20, peak - before));
+        std::fs::remove_file(&file).unwrap();
+        // FlatGeobuf's index precedes its features, so its writer holds every feature's box
+        // until the end: GDAL's costs about 330 bytes a feature (see the README).
+        if format != "fgb" {
+            assert!(peak - before <= DOWNLOAD_MEMORY_MB, "{format}: {seen:?}");
+            assert!(bytes >> 20 > DOWNLOAD_MEMORY_MB || format == "parquet", "{format}: {seen:?}");
+        }
+    }
+    println!("{seen:?}");
+}
