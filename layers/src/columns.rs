@@ -104,6 +104,8 @@ pub enum Column {
         codes: Vec<u32>,
         /// The distinct strings, in byte order.
         dictionary: Vec<Box<str>>,
+        /// The same strings folded for free-text search, made by the first search.
+        folded: OnceLock<Box<[Box<str>]>>,
     },
     /// Values of another type (or of several): filters on it read the rows.
     Other,
@@ -151,7 +153,17 @@ impl Column {
             seen.insert(s, u32::try_from(code).unwrap_or(NULL_CODE));
         }
         let codes = values.map(|v| if let Value::Text(s) = v { seen[s.as_ref()] } else { NULL_CODE }).collect();
-        Self::Texts { codes, dictionary: dictionary.into_iter().map(Box::from).collect() }
+        Self::Texts { codes, dictionary: dictionary.into_iter().map(Box::from).collect(), folded: OnceLock::new() }
+    }
+
+    /// The rows whose text holds `word` once folded (as [`crate::text::fold`] folds it): each
+    /// distinct string is searched once, however many rows share it. `None` unless the column
+    /// is text.
+    pub fn containing(&self, word: &memchr::memmem::Finder) -> Option<Bitmap> {
+        let Self::Texts { codes, dictionary, folded } = self else { return None };
+        let folded = folded.get_or_init(|| dictionary.iter().map(|s| crate::text::fold(s).into_boxed_str()).collect());
+        let holds: Vec<bool> = folded.iter().map(|s| word.find(s.as_bytes()).is_some()).collect();
+        Some(Bitmap::of_values(codes, |code| code != NULL_CODE && holds[code as usize]))
     }
 
     /// The rows whose value compares with `literal` (as `compare(value, literal)`, or the
@@ -177,7 +189,7 @@ impl Column {
             (Self::Floats(values, present), Value::Int(y)) => {
                 Bitmap::of_values(values, |x| numbers(x, *y as f64)).and(present)
             }
-            (Self::Texts { codes, dictionary }, Value::Text(s)) => {
+            (Self::Texts { codes, dictionary, .. }, Value::Text(s)) => {
                 // Codes below `lt` are less than the literal, those from `lt` to `le` equal
                 // to it (one code, or none when it is not in the dictionary), the rest up to
                 // the dictionary's end greater; nulls are past the end.

@@ -132,10 +132,10 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
         }
         !expired.get()
     };
-    // `decided`: the filter is known to match.
-    let keep_decided = |f: &Feature, decided: bool| {
+    // `inside`: the feature's envelope lies inside the box; `decided`: the filter is known to match.
+    let keep_decided = |f: &Feature, inside: bool, decided: bool| {
         in_time()
-            && boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| touches(&f.geometry, b)))
+            && (inside || boxes.as_ref().is_none_or(|bs| bs.iter().any(|b| f.geometry.intersects(b))))
             // Without a temporal property every feature matches (OGC 17-069r4,
             // /req/core/fc-time-response C).
             && q.datetime
@@ -143,15 +143,21 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
             && q.equals.iter().all(|(i, v)| &f.properties[*i] == v)
             && (decided || q.filter.as_ref().is_none_or(|flt| flt.matches(f)))
     };
-    let keep = |f: &Feature| keep_decided(f, false);
     // The filter's own box narrows the candidates when the query has none; its exact test
     // still decides.
     let filter_box = q.filter.as_ref().and_then(Filter::search_box).map(|r| vec![r]);
     let near_box = q.near.and_then(|n| crate::distance::search_box(n.point, n.within?)).map(|r| vec![r]);
     let mut matching: Vec<&Feature> = match boxes.as_ref().or(filter_box.as_ref()).or(near_box.as_ref()) {
         Some(bs) => {
-            let mut found: Vec<&Feature> =
-                bs.iter().flat_map(|b| index.candidates_in_lonlat_box(*b)).filter(|f| keep(f)).collect();
+            // Only the box asked for decides by envelopes; the filter's or the distance's box
+            // just narrows the candidates.
+            let asked = boxes.is_some();
+            let mut found: Vec<&Feature> = bs
+                .iter()
+                .flat_map(|b| index.candidates_in_lonlat_box(*b))
+                .filter(|&(f, inside)| keep_decided(f, inside && asked, false))
+                .map(|(f, _)| f)
+                .collect();
             found.sort_unstable_by_key(|f| f.id);
             found.dedup_by_key(|f| f.id);
             found
@@ -159,18 +165,23 @@ pub fn run<'a>(index: &'a LayerIndex, def: &LayerDef, q: &FeatureQuery) -> Resul
         // Without a box, the filter's comparisons read the column-wise copies of the base;
         // the rows they decide need no test of the filter.
         None => {
+            // So do the words of `q`: only the rows whose texts hold every word are scored.
             let mut exact = false;
             let narrowed = index.narrowed(|column| {
-                let n = q.filter.as_ref()?.narrow(column)?;
-                exact = n.exact;
-                Some(n.rows)
+                let by_filter = q.filter.as_ref().and_then(|f| f.narrow(column));
+                exact = by_filter.as_ref().is_some_and(|n| n.exact);
+                let by_words = q.search.as_ref().and_then(|(s, fields)| s.narrow(fields, column));
+                match (by_filter.map(|n| n.rows), by_words) {
+                    (Some(a), Some(b)) => Some(a.and(&b)),
+                    (a, b) => a.or(b),
+                }
             });
             // A feature the columns decided is not read at all when nothing else is asked of it.
             let only_filter = q.datetime.is_none() && q.equals.is_empty();
             narrowed
                 .filter(|&(f, decided)| match decided && exact {
                     true if only_filter => in_time(),
-                    decided => keep_decided(f, decided),
+                    decided => keep_decided(f, false, decided),
                 })
                 .map(|(f, _)| f)
                 .collect()
@@ -241,13 +252,6 @@ fn sort_order(a: &Value, b: &Value, descending: bool) -> Ordering {
             if descending { o.reverse() } else { o }
         }
     }
-}
-
-/// Whether a geometry intersects a box. Most candidates of a box lie wholly inside it, and
-/// their envelope says so for far less than the exact test costs.
-fn touches(g: &geo_types::Geometry, b: &Rect) -> bool {
-    use geo::{BoundingRect, Contains};
-    g.bounding_rect().is_some_and(|e| b.contains(&e)) || g.intersects(b)
 }
 
 fn instant(v: &Value) -> Option<DateTime<Utc>> {

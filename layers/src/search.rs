@@ -1,9 +1,15 @@
 //! Free-text search (`q`): every word must appear in some text property, ignoring case and
 //! diacritics; results rank by how well the words match.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use crate::{Feature, Value, text};
+use memchr::memmem::Finder;
+
+use crate::{
+    Feature, Value,
+    columns::{Bitmap, Column},
+    text,
+};
 
 /// A feature's text values folded for search, computed on the first search that reads them
 /// rather than at load (most layers are never searched, and load time counts) and kept for
@@ -48,12 +54,21 @@ impl std::fmt::Debug for FoldedText {
 /// Longest `q` accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
 
-/// A parsed `q`: its words, folded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed `q`: its words, folded, each with its searcher.
+#[derive(Clone, Debug)]
 pub struct TextSearch {
-    words: Vec<String>,
-    phrase: String,
+    words: Vec<Finder<'static>>,
+    phrase: Finder<'static>,
 }
+
+/// Queries are equal when they search for the same words.
+impl PartialEq for TextSearch {
+    fn eq(&self, other: &Self) -> bool {
+        self.phrase.needle() == other.phrase.needle()
+    }
+}
+
+impl Eq for TextSearch {}
 
 impl TextSearch {
     /// Splits `q` into words at spaces and commas; `None` when it has none.
@@ -67,7 +82,10 @@ impl TextSearch {
             .filter(|w| !w.is_empty())
             .map(str::to_owned)
             .collect();
-        Ok((!words.is_empty()).then(|| Self { phrase: words.join(" "), words }))
+        // A searcher is built once per query: the layer's every text is searched with it.
+        let finder = |w: &str| Finder::new(w.as_bytes()).into_owned();
+        Ok((!words.is_empty())
+            .then(|| Self { phrase: finder(&words.join(" ")), words: words.iter().map(|w| finder(w)).collect() }))
     }
 
     /// The feature's score over the properties at `fields`, or `None` when a word is missing.
@@ -80,10 +98,23 @@ impl TextSearch {
         for w in &self.words {
             total += texts().map(|t| word_score(t, w)).max().filter(|s| *s > 0)?;
         }
-        if self.words.len() > 1 && texts().any(|t| t.contains(&self.phrase)) {
+        if self.words.len() > 1 && texts().any(|t| self.phrase.find(t.as_bytes()).is_some()) {
             total += 4;
         }
         Some(total)
+    }
+
+    /// The rows that may match, read from the columns of the text properties at `fields`:
+    /// those where every word is in one of them (a superset: [`Self::score`] decides). `None`
+    /// when a property has no text column to read.
+    pub fn narrow(&self, fields: &[usize], column: &dyn Fn(usize) -> Option<Arc<Column>>) -> Option<Bitmap> {
+        let columns: Vec<Arc<Column>> = fields.iter().map(|&i| column(i)).collect::<Option<_>>()?;
+        let holding = |word| -> Option<Bitmap> {
+            let hits: Vec<Bitmap> = columns.iter().map(|c| c.containing(word)).collect::<Option<_>>()?;
+            hits.into_iter().reduce(|a, b| a.or(&b))
+        };
+        let per_word: Vec<Bitmap> = self.words.iter().map(holding).collect::<Option<_>>()?;
+        per_word.into_iter().reduce(|a, b| a.and(&b))
     }
 
     /// The highest score a feature can have.
@@ -92,11 +123,12 @@ impl TextSearch {
     }
 }
 
-fn word_score(text: &str, word: &str) -> u32 {
+fn word_score(text: &str, word: &Finder) -> u32 {
     let mut best = 0;
-    for (at, _) in text.match_indices(word) {
+    // The word is whole UTF-8 characters, so each match starts and ends on a character boundary.
+    for at in word.find_iter(text.as_bytes()) {
         let starts = text[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-        let ends = text[at + word.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        let ends = text[at + word.needle().len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
         best = best.max(match (starts, ends) {
             (true, true) => 3,
             (true, false) => 2,
@@ -125,6 +157,34 @@ mod tests {
         assert!(score("dinh tan phuoc", "Đình Tân Phước").is_some());
         assert!(score("ĐÌNH", "Đình Tân Phước").is_some());
         assert!(score("dinh chua", "Đình Tân Phước").is_none());
+    }
+
+    #[test]
+    fn the_columns_pick_exactly_the_rows_that_score() {
+        let t = |s: &str| Value::Text(s.into());
+        let rows: Vec<Feature> = [
+            (t("Đình Tân Phước"), t("Ninh Kiều")),
+            (t("Chùa Ông"), Value::Null),
+            (Value::Null, t("đình làng Tân An")),
+            (t("Đường Trần Hưng Đạo"), t("Tân Phú")),
+            (t("Đình Tân Phước"), t("Cái Răng")),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (a, b))| Feature::new(i as i64, Geometry::Point(point! { x: 105.0, y: 10.0 }), vec![a, b]))
+        .collect();
+        let columns = crate::columns::Columns::new(2);
+        for q in ["dinh tan", "tan", "CHUA", "phuoc kieu", "hung dao tan phu", "khong co"] {
+            let search = TextSearch::new(q).ok().flatten().expect("words");
+            let picked = search.narrow(&[0, 1], &|i| columns.get(&rows, i)).expect("text columns");
+            let scored: Vec<usize> = (0..rows.len()).filter(|&r| search.score(&rows[r], &[0, 1]).is_some()).collect();
+            assert_eq!(picked.ones().collect::<Vec<_>>(), scored, "{q}");
+        }
+        // A property of numbers has no text column: the rows are read one by one.
+        let numbers = vec![Feature::new(1, Geometry::Point(point! { x: 105.0, y: 10.0 }), vec![Value::Int(7)])];
+        let columns = crate::columns::Columns::new(1);
+        let seven = TextSearch::new("7").ok().flatten().expect("a word");
+        assert!(seven.narrow(&[0], &|i| columns.get(&numbers, i)).is_none());
     }
 
     #[test]

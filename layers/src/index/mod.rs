@@ -133,12 +133,20 @@ impl LayerIndex {
     /// few that do not, for an exact test to decide. The trees hold Mercator envelopes, in
     /// which every latitude beyond ±85.0511° is clamped to the limit; a box reaching past it
     /// takes in all of those, and a metre of slack absorbs the projection's rounding.
-    pub fn candidates_in_lonlat_box(&self, b: Rect) -> impl Iterator<Item = &Feature> {
+    ///
+    /// Each comes with whether its envelope lies wholly inside the box, a metre in from its
+    /// edges (Mercator keeps each axis's order, so the feature then intersects the box with no
+    /// exact test); one clamped at the projection's limit never does.
+    pub fn candidates_in_lonlat_box(&self, b: Rect) -> impl Iterator<Item = (&Feature, bool)> {
         let (lo, hi) = (mercator::to_mercator(b.min()), mercator::to_mercator(b.max()));
         let beyond = 2.0 * mercator::HALF_WORLD;
         let south = if b.min().y <= -mercator::MAX_LAT { -beyond } else { lo.y - 1.0 };
         let north = if b.max().y >= mercator::MAX_LAT { beyond } else { hi.y + 1.0 };
-        self.in_mercator_box([lo.x - 1.0, south, hi.x + 1.0, north])
+        let outer = [lo.x - 1.0, south, hi.x + 1.0, north];
+        let inner = [lo.x + 1.0, lo.y + 1.0, hi.x - 1.0, hi.y - 1.0];
+        let inner = (inner[0] < inner[2] && inner[1] < inner[3]).then_some(inner);
+        let base = self.base.in_mercator_box_inside(outer, inner).filter(|(f, _)| self.live(f));
+        base.chain(self.delta.in_mercator_box_inside(outer, inner))
     }
 
     /// Features intersecting the box, enough of them to hold the `wanted` largest (every
@@ -230,7 +238,7 @@ mod tests {
         let m = mercator::to_mercator(Coord { x: 1.0, y: 1.0 });
         assert_eq!(ids(changed.in_mercator_box([-m.x, -m.y, m.x, m.y])), vec![3, 42]);
         let at_103 = Rect::new(Coord { x: 102.9, y: 9.9 }, Coord { x: 103.1, y: 10.1 });
-        assert!(ids(changed.candidates_in_lonlat_box(at_103)).is_empty(), "feature 3 moved away");
+        assert!(ids(changed.candidates_in_lonlat_box(at_103).map(|(f, _)| f)).is_empty(), "feature 3 moved away");
         assert_eq!(changed.pending(), 4);
         // Deleting a feature only the delta holds leaves nothing behind.
         let again = changed.apply(vec![], &[42]);
@@ -261,12 +269,36 @@ mod tests {
     }
 
     #[test]
+    fn a_candidate_is_inside_a_box_only_when_its_whole_envelope_is() {
+        let line = LineString::new(vec![coord! { x: 105.9, y: 10.0 }, coord! { x: 106.1, y: 10.0 }]);
+        let segment = Feature::new(2, Geometry::LineString(line), vec![Value::Int(2)]);
+        let idx = LayerIndex::build(vec![pt(1, 105.5, 10.0), segment, pt(3, 0.0, -86.0)]);
+        let inside = |w: f64, s: f64, e: f64, n: f64| {
+            let mut found: Vec<(i64, bool)> = idx
+                .candidates_in_lonlat_box(Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }))
+                .map(|(f, inside)| (f.id, inside))
+                .collect();
+            found.sort_unstable();
+            found
+        };
+        // The segment runs from 105.9 to 106.1: across the first box's edge, inside the second.
+        assert_eq!(inside(105.0, 9.0, 106.0, 11.0), vec![(1, true), (2, false)]);
+        assert_eq!(inside(105.0, 9.0, 107.0, 11.0), vec![(1, true), (2, true)]);
+        // A point a millimetre in from the edge is too close to it to be decided by envelopes.
+        assert_eq!(inside(105.49999999, 9.0, 106.0, 11.0), vec![(1, false), (2, false)]);
+        // A box under two metres across has no inside.
+        assert_eq!(inside(105.499995, 9.999995, 105.500005, 10.000005), vec![(1, false)]);
+        // Past Mercator's limit the envelopes are clamped: never decided by them.
+        assert_eq!(inside(-1.0, -90.0, 1.0, -80.0), vec![(3, false)]);
+    }
+
+    #[test]
     fn lon_lat_boxes_find_features_beyond_mercators_limit() {
         let idx = LayerIndex::build(vec![pt(1, 0.0, -89.0), pt(2, 0.0, -86.5), pt(3, 0.0, 80.0)]);
         let ids = |w: f64, s: f64, e: f64, n: f64| {
             let mut ids: Vec<i64> = idx
                 .candidates_in_lonlat_box(Rect::new(Coord { x: w, y: s }, Coord { x: e, y: n }))
-                .map(|f| f.id)
+                .map(|(f, _)| f.id)
                 .collect();
             ids.sort_unstable();
             ids

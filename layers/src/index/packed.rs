@@ -7,7 +7,7 @@
 //! tiler's budget) reads the first levels and stops, instead of walking 300 000 envelopes.
 
 use geo_types::{Coord, Rect};
-use rstar::{AABB, RTree, RTreeObject};
+use rstar::{AABB, Envelope, RTree, RTreeObject};
 
 use std::borrow::Borrow;
 
@@ -110,11 +110,25 @@ impl<F: Borrow<Feature>> Packed<F> {
 
     /// Features whose Web Mercator envelope intersects the box `[min_x, min_y, max_x, max_y]`.
     pub fn in_mercator_box(&self, b: [f64; 4]) -> impl Iterator<Item = &Feature> {
+        self.entries_in(b).map(|e| self.features[e.slot as usize].borrow())
+    }
+
+    /// [`Self::in_mercator_box`], each feature with whether its envelope lies inside `inner`.
+    pub fn in_mercator_box_inside(
+        &self,
+        b: [f64; 4],
+        inner: Option<[f64; 4]>,
+    ) -> impl Iterator<Item = (&Feature, bool)> {
+        let inner = inner.map(|i| AABB::from_corners([i[0], i[1]], [i[2], i[3]]));
+        self.entries_in(b).map(move |e| {
+            let inside = inner.is_some_and(|i| i.contains_envelope(&e.envelope));
+            (self.features[e.slot as usize].borrow(), inside)
+        })
+    }
+
+    fn entries_in(&self, b: [f64; 4]) -> impl Iterator<Item = &Entry> {
         let query = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-        self.levels
-            .iter()
-            .flat_map(move |level| level.locate_in_envelope_intersecting(&query))
-            .map(|e| self.features[e.slot as usize].borrow())
+        self.levels.iter().flat_map(move |level| level.locate_in_envelope_intersecting(&query))
     }
 
     /// Features intersecting the box that `keep` accepts, enough of them to hold the `wanted`
