@@ -16,7 +16,8 @@ psql -X -q "$db" -c "DROP TABLE IF EXISTS public.ogr_parcels; DROP TABLE IF EXIS
 t0=$(date +%s.%N)
 DATABASE_URL=$db "$bando" import "$gpkg" --layer bando_parcels >/dev/null
 t1=$(date +%s.%N)
-ogr2ogr -f PostgreSQL "$pg" "$gpkg" -nln ogr_parcels -lco GEOMETRY_NAME=geom -nlt PROMOTE_TO_MULTI
+# Schema-qualified: a database user named like a schema (bando) would otherwise get it first.
+ogr2ogr -f PostgreSQL "$pg" "$gpkg" -nln public.ogr_parcels -lco GEOMETRY_NAME=geom -nlt PROMOTE_TO_MULTI
 t2=$(date +%s.%N)
 b=$(echo "$t1 - $t0" | bc) o=$(echo "$t2 - $t1" | bc)
 printf '%-22s %8s rows %8.1f s %10.0f rows/s\n' "bando import" "$rows" "$b" "$(echo "$rows / $b" | bc -l)"

@@ -3,6 +3,8 @@
 --   bbox100   parcels in a box 2.2-3.3 km across, limit=100 (99.7 % of the boxes hold 100 or more)
 --   bbox1000  parcels in a box 6.6-7.7 km across, limit=1000 (97 % hold 1000 or more)
 --             Boxes are around sampled parcels, moved inside the parcels' extent.
+--   bbox100_roads  roads in a box 2.2-3.3 km across around sampled roads, limit=100 (last, so
+--             that the other lists draw the same numbers as before it was added)
 --   filter    a CQL2 attribute filter, land_use = one of the 8 codes AND area_m2 > 1000-5000,
 --             limit=100
 --   filter_roads  roads by lanes >= 1-2 AND width_m > 3-10, limit=100
@@ -62,3 +64,8 @@ SELECT 'search', '/collections/heritage_sites/items?q=' || pg_temp.enc(w) || '&l
        '/collections/heritage.sites/items?filter=' || pg_temp.enc(format('CASEI(name) LIKE CASEI(%L)', '%' || w || '%'))
          || '&filter-lang=cql2-text&limit=100'
 FROM draws;
+
+WITH centres AS (SELECT ST_PointOnSurface(geom) AS p FROM transport.roads WHERE id % 150 = 11 ORDER BY id LIMIT 2000),
+boxes AS (SELECT p, 0.01 + 0.005 * random() AS h FROM centres),
+q AS (SELECT 'bbox=' || pg_temp.bbox(p, h) || '&limit=100' AS q FROM boxes)
+SELECT 'bbox100_roads', '/collections/roads/items?' || q, '/collections/transport.roads/items?' || q FROM q;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Side by side: Bando and tipg serving features as GeoJSON (OGC API - Features items) from the
 # same PostGIS tables, the same 2000 requests per workload (bench/items-list.sql): parcels by
-# bbox at limit=100 and limit=1000, parcels and roads by a CQL2 attribute filter, heritage sites
-# by a word of their names. Concurrency 16, each run stopped after 60 s (WORKLOADS="filter …"
-# runs only those).
+# bbox at limit=100 and limit=1000, roads by bbox at limit=100, parcels and roads by a CQL2
+# attribute filter, heritage sites by a word of their names. Concurrency 16, each run stopped
+# after 60 s (WORKLOADS="filter …" runs only those).
 #   bench/items-vs-tipg.sh DATABASE_URL BANDO_BIN TIPG_UVICORN_OR_PYTHON LOADGEN_BIN [OUT_DIR]
 # The database holds the benchmark province (bench/generate-province.sh ... bench). tipg is the
 # released package (pip install tipg==1.6.1 uvicorn, in a virtual environment); the third argument
@@ -64,7 +64,7 @@ urls() { # server workload
 
 for server in $servers; do
   "start_$server"
-  for workload in ${WORKLOADS:-bbox100 bbox1000 filter filter_roads search}; do
+  for workload in ${WORKLOADS:-bbox100 bbox100_roads bbox1000 filter filter_roads search}; do
     "$loadgen" "$(urls "$server" $workload)" --concurrency 16 --max-seconds 60 \
       --label "$server $workload c16" | tee -a "$results"
   done

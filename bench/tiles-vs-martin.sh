@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Side by side: Bando and Martin serving the same PostGIS tables, the same 2000 tiles, asking for
-# gzip as browsers do. Cold (caches off) at concurrency 16 and 64 per layer, then warm.
+# gzip as browsers do. Cold (caches off) at concurrency 16 and 64 per layer, then warm. Cold
+# also on the list's tiles at zoom 13 and above, where neither drops a feature (the features
+# pass counts them on both sides): equal work. RUNS=cold skips the warm runs; CONCURRENCY="16"
+# runs the cold lists at that concurrency only.
 #   bench/tiles-vs-martin.sh DATABASE_URL BANDO_BIN MARTIN_BIN LOADGEN_BIN [OUT_DIR]
 # The database holds the benchmark province (bench/generate-province.sh ... bench). Martin is the
 # published release (cargo install martin --version 1.14.0 --no-default-features --features
@@ -12,6 +15,8 @@ mkdir -p "$out"
 results="$out/tiles.jsonl"
 : >"$results"
 psql -X -At "$db" -f "$here/tile-list.sql" >"$out/tiles.txt"
+awk -F/ '$1 >= 13' "$out/tiles.txt" >"$out/tiles-z13.txt"
+concurrency=${CONCURRENCY:-16 64}
 
 pid=""
 start_bando() { # cache_mb
@@ -32,12 +37,13 @@ stop() {
   wait "$pid" 2>/dev/null || true
   echo "{\"label\":\"$1 peak RSS\",\"peak_rss_mb\":$((rss / 1024))}" >>"$results"
 }
-urls() { # server layer
+urls() { # server layer [list]
+  local list=${3:-tiles}
   case $1 in
-    bando) sed "s|^|http://127.0.0.1:18080/tiles/$2/|; s|$|.mvt|" "$out/tiles.txt" ;;
-    martin) sed "s|^|http://127.0.0.1:13000/$2/|" "$out/tiles.txt" ;;
-  esac >"$out/urls-$1-$2.txt"
-  echo "$out/urls-$1-$2.txt"
+    bando) sed "s|^|http://127.0.0.1:18080/tiles/$2/|; s|$|.mvt|" "$out/$list.txt" ;;
+    martin) sed "s|^|http://127.0.0.1:13000/$2/|" "$out/$list.txt" ;;
+  esac >"$out/urls-$1-$2-$list.txt"
+  echo "$out/urls-$1-$2-$list.txt"
 }
 load() { # label urls extra-args...
   local label=$1 list=$2
@@ -52,14 +58,18 @@ for server in bando martin; do
     load "$server cold $layer features" "$list" --concurrency 4 --count-features --max-seconds 60
     # One request at a time: each tile's own cold latency (Martin's would take an hour).
     [ $server = bando ] && load "$server cold $layer c1" "$list" --concurrency 1 --max-seconds 60
-    for c in 16 64; do
+    for c in $concurrency; do
       load "$server cold $layer c$c" "$list" --concurrency $c --max-seconds 60
     done
+    list=$(urls $server $layer tiles-z13)
+    load "$server cold $layer z13+ features" "$list" --concurrency 4 --count-features --max-seconds 60
+    load "$server cold $layer z13+ c16" "$list" --concurrency 16 --max-seconds 60
   done
   stop "$server cold"
 done
 
 for server in bando martin; do
+  [ "${RUNS:-cold warm}" = cold ] && break
   "start_$server" 2048
   for layer in roads land_parcels; do
     list=$(urls $server $layer)
