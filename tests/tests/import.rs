@@ -204,6 +204,86 @@ fn repairs_duplicates_and_rejections_are_counted_exactly() {
 }
 
 #[test]
+fn rows_copied_straight_into_a_new_layer_are_the_file_exactly_and_its_edits_are_captured() {
+    let db = TestDb::new();
+    // A GeoPackage in EPSG:4326 with its own ids: every row is clean, so every row goes
+    // straight into the new table. ogr2ogr's copy of the same file is the reference.
+    let roads = samples().join("roads.gpkg");
+    run_ok(&mut db.bando(&["import", roads.to_str().unwrap(), "--layer", "straight_roads"]));
+    run_ok(Command::new("ogr2ogr").args(["-f", "PostgreSQL", &ogr_connection(&db.url)]).arg(&roads).args([
+        "-nln",
+        "public.ogr_roads",
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "-lco",
+        "FID=ogr_fid",
+    ]));
+    let expected = ogr_feature_count(&roads).to_string();
+    let same = "SELECT count(*) FROM public.straight_roads b JOIN public.ogr_roads o USING (id)
+                WHERE ST_AsEWKB(b.geom) = ST_AsEWKB(o.geom) AND b.name IS NOT DISTINCT FROM o.name
+                  AND b.class = o.class AND b.opened_on IS NOT DISTINCT FROM o.opened_on";
+    assert_eq!(db.sql(same), expected);
+    assert_eq!(db.sql("SELECT count(*) FROM public.straight_roads"), expected);
+
+    // Generated ids follow the file: clean rows, a duplicate, a 3D row and an invalid one (both
+    // staged and fixed by PostGIS). A file of polygons makes a multi-polygon layer: the clean
+    // polygons are wrapped on the way in as the staged ones are by PostGIS.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.geojson");
+    // The second longitude has 14 significant digits: what is stored must keep them all.
+    let ring = |x: &str, z: &str| {
+        format!("[[{x},10{z}],[{x}2345678901,10{z}],[{x}2345678901,10.01{z}],[{x},10.01{z}],[{x},10{z}]]")
+    };
+    let feature = |name: &str, geometry: String| {
+        format!(r#"{{"type":"Feature","properties":{{"name":"{name}"}},"geometry":{geometry}}}"#)
+    };
+    let features = [
+        feature("one", format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring("105.1", ""))),
+        feature("two", format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring("105.2", ""))),
+        feature("one", format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring("105.1", ""))),
+        feature("three", format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring("105.3", ",5"))),
+        feature(
+            "four",
+            r#"{"type":"Polygon","coordinates":[[[105.5,10],[105.51,10.01],[105.51,10],[105.5,10.01],[105.5,10]]]}"#
+                .to_owned(),
+        ),
+        feature("five", format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring("105.6", ""))),
+    ];
+    fs::write(&path, format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))).unwrap();
+    let out = run_ok(&mut db.bando(&["import", path.to_str().unwrap(), "--layer", "mixed"]));
+    assert_eq!(report_count(&out, "duplicates removed"), 1, "{out}");
+    assert_eq!(report_count(&out, "repaired"), 1, "{out}");
+    assert_eq!(
+        db.sql("SELECT string_agg(id || ':' || name || ':' || GeometryType(geom) || ':' || ST_NDims(geom), ' ' ORDER BY id) FROM public.mixed"),
+        "1:one:MULTIPOLYGON:2 2:two:MULTIPOLYGON:2 3:three:MULTIPOLYGON:2 4:four:MULTIPOLYGON:2 5:five:MULTIPOLYGON:2"
+    );
+    assert_eq!(db.sql("SELECT bool_and(ST_IsValid(geom)) FROM public.mixed"), "t");
+    assert_eq!(
+        db.sql("SELECT ST_AsText(geom, 15) FROM public.mixed WHERE id = 2"),
+        "MULTIPOLYGON(((105.2 10,105.22345678901 10,105.22345678901 10.01,105.2 10.01,105.2 10)))"
+    );
+
+    // The new table has its spatial index, and its edits reach the change log after the one
+    // reload the import recorded.
+    assert_eq!(db.sql("SELECT count(*) FROM pg_indexes WHERE tablename = 'mixed' AND indexdef LIKE '%gist%'"), "1");
+    db.sql("UPDATE public.mixed SET name = 'five, renamed' WHERE id = 5");
+    assert_eq!(
+        db.sql("SELECT string_agg(op || coalesce(':' || feature_id, ''), ' ' ORDER BY seq) FROM bando.changes WHERE layer_table = 'public.mixed'"),
+        "reload update:5"
+    );
+}
+
+/// GDAL's `PG:` connection string for a `postgres://user@host:port/db` URL (GDAL appends to
+/// the string, which a URL does not survive).
+fn ogr_connection(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (host_port, dbname) = rest.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+    format!("PG:host={host} port={port} dbname={dbname} user={user}")
+}
+
+#[test]
 fn a_failed_import_leaves_the_layer_exactly_as_it_was() {
     let db = TestDb::new();
     let roads = samples().join("roads.gpkg");

@@ -2,10 +2,13 @@
 //!
 //! Rows are streamed with COPY into a staging table; PostGIS then reprojects to EPSG:4326
 //! (VN-2000 through EPSG:6960), repairs invalid geometries, drops empty ones, removes exact
-//! duplicates and moves the result into the layer table, all in one transaction. A failure at
-//! any point rolls everything back: the layer stays exactly as it was.
+//! duplicates and moves the result into the layer table, all in one transaction. Into a new
+//! EPSG:4326 layer, the rows that need none of that are copied straight into its table and
+//! only the others are staged. A failure at any point rolls everything back: the layer stays
+//! exactly as it was.
 
 mod copy;
+mod direct;
 mod plan;
 mod report;
 
@@ -116,6 +119,8 @@ async fn run(
     report.format = meta.format.clone();
     report.source_srid = meta.srid;
     report.rows_read = read.rows;
+    report.rows_written += read.written;
+    report.duplicates_removed += read.duplicates;
     report.text = meta.text_report(&read.converted);
     report.absorb_rejections(read.rejections);
     report.seconds = started.elapsed().as_secs_f64();

@@ -163,12 +163,8 @@ impl Target {
         }
         ddl.push_str(&format!(", geom geometry({}, 4326) NOT NULL)", geometry_type_name(meta.geometry_type)));
         let ctx = || format!("creating table {table} for the new layer {}", req.layer);
-        // The GIST index comes after the rows (see `Plan::finish_new_table`): building it once
-        // is several times faster than growing it row by row.
-        for sql in [ddl, format!("SELECT bando.watch_layer('{}'::regclass, 'id')", table.quoted().replace('\'', "''"))]
-        {
-            sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await.map_err(Error::db(ctx()))?;
-        }
+        // The GIST index and the change capture come after the rows (see `Plan::apply`).
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut *conn).await.map_err(Error::db(ctx()))?;
         sqlx::query(
             "INSERT INTO bando.layers (id, title, schema_name, table_name, geometry_type, imported, access)
              VALUES ($1, $1, $2, $3, $4, true, $5)",
@@ -209,6 +205,9 @@ pub(super) struct Plan {
     pub id_source: Option<usize>,
     pub columns: Vec<Column>,
     pub new_table: bool,
+    /// Rows that need no repair are copied straight into the table (a new table, whose
+    /// constraints are known, in the layer's CRS: see `direct`).
+    pub direct: bool,
 }
 
 impl Plan {
@@ -231,7 +230,13 @@ impl Plan {
                 .filter_map(|(name, kind)| find(name).map(|source| Column { name: name.clone(), kind: *kind, source }))
                 .collect(),
             new_table: target.created,
+            direct: target.created && meta.srid == 4326,
         }
+    }
+
+    /// Whether the staging table carries an id: the source's, or one given while reading.
+    pub fn stages_ids(&self) -> bool {
+        self.id_source.is_some() || self.direct
     }
 
     /// `"a", "b"` for the mapped columns, with a leading comma when non-empty.
@@ -249,7 +254,7 @@ impl Plan {
         reprojection: &str,
     ) -> Result<ImportReport> {
         let cols = self.column_list();
-        let id = if self.id_source.is_some() { ", id" } else { "" };
+        let id = if self.stages_ids() { ", id" } else { "" };
         let fix = |g: &str| match collection_dimension(self.geometry_type) {
             Some(dim) if self.geometry_type.is_multi() => format!("ST_Multi(ST_CollectionExtract({g}, {dim}))"),
             Some(dim) => format!("ST_CollectionExtract({g}, {dim})"),
@@ -283,7 +288,9 @@ impl Plan {
             .await?;
 
         // Duplicates: same geometry and attributes. The id is left out: two copies of a
-        // feature under different ids are still one feature.
+        // feature under different ids are still one feature. (Rows copied straight into a new
+        // table were compared while reading; a staged row whose repair makes it equal to one
+        // of those is not caught.)
         let dedup = format!(
             "DELETE FROM bando_prepared p USING (
                  SELECT row_no, row_number() OVER (PARTITION BY ST_AsEWKB(geom){cols} ORDER BY row_no) AS n
@@ -295,10 +302,11 @@ impl Plan {
 
         let table = self.target_table.quoted();
         let id_col = quote_ident(&self.id_column);
-        if mode == ImportMode::Replace {
+        // A new table is empty but for the rows copied straight into it.
+        if mode == ImportMode::Replace && !self.new_table {
             exec(conn, &format!("DELETE FROM {table}"), "emptying the layer").await?;
         }
-        let id_value = if self.id_source.is_some() {
+        let id_value = if self.stages_ids() {
             "id".to_owned()
         } else {
             format!("(SELECT coalesce(max({id_col}), 0) FROM {table}) + row_number() OVER (ORDER BY row_no)")
@@ -316,10 +324,27 @@ impl Plan {
             insert_rejecting(conn, &insert, &mut report).await?
         };
         if self.new_table {
-            let index = format!("CREATE INDEX ON {table} USING gist ({})", quote_ident(&self.geometry_column));
-            exec(conn, &index, "indexing the new layer").await?;
+            self.finish_new_table(conn).await?;
         }
         Ok(report)
+    }
+
+    /// Indexes the new table and attaches the change capture, once its rows are in: building
+    /// the index once is several times faster than growing it row by row, and the capture's
+    /// transition tables would have held a copy of every row only to record one reload. That
+    /// reload is recorded here instead.
+    async fn finish_new_table(&self, conn: &mut PgConnection) -> Result<()> {
+        let table = self.target_table.quoted();
+        let index = format!("CREATE INDEX ON {table} USING gist ({})", quote_ident(&self.geometry_column));
+        exec(conn, &index, "indexing the new layer").await?;
+        let watch = format!("SELECT bando.watch_layer('{}'::regclass, 'id')", table.replace('\'', "''"));
+        exec(conn, &watch, "watching the new layer for changes").await?;
+        sqlx::query("INSERT INTO bando.changes (layer_table, op) VALUES ($1, 'reload')")
+            .bind(format!("{}.{}", self.target_table.schema, self.target_table.table))
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("recording the new layer's reload"))?;
+        Ok(())
     }
 }
 
