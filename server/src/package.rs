@@ -3,7 +3,13 @@
 //! (tiles gzip-compressed, identical tiles stored once, the TileJSON of the layers as its
 //! metadata).
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use tiler::{BUFFER, EXTENT, TileCoord};
 
@@ -232,31 +238,37 @@ impl Package {
     }
 
     /// The MVT of each tile (`None` when empty), rendered and compressed on every core (the
-    /// archive's writer would compress them one after another).
+    /// archive's writer would compress them one after another). Tiles differ in cost by orders
+    /// of magnitude, so each thread takes the next tile when it is done with one: with the batch
+    /// cut into equal halves, a core idled while the other finished the denser half.
     fn render_all(&self, batch: &[TileCoord]) -> Result<Vec<Option<Vec<u8>>>, PackageError> {
-        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        let per_thread = batch.len().div_ceil(threads).max(1);
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(batch.len());
+        let next = AtomicUsize::new(0);
+        let render = |tile: TileCoord| {
+            let reason = |e: &dyn std::fmt::Display| PackageError::Render { tile, reason: e.to_string() };
+            let mvt = tiles::render(&self.layers, tile).map_err(|e| reason(&e))?;
+            mvt.map(|mvt| gzip(&mvt)).transpose().map_err(|e| reason(&e))
+        };
         std::thread::scope(|s| {
-            let parts: Vec<_> = batch
-                .chunks(per_thread)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|&tile| {
-                                let mvt = tiles::render(&self.layers, tile)
-                                    .map_err(|e| PackageError::Render { tile, reason: e.to_string() })?;
-                                mvt.map(|mvt| gzip(&mvt))
-                                    .transpose()
-                                    .map_err(|e| PackageError::Render { tile, reason: e.to_string() })
-                            })
-                            .collect::<Result<Vec<_>, _>>()
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let slot = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&tile) = batch.get(slot) else { break };
+                            done.push((slot, render(tile)?));
+                        }
+                        Ok::<_, PackageError>(done)
                     })
                 })
                 .collect();
-            let mut all = Vec::with_capacity(batch.len());
-            for part in parts {
-                let rendered = part.join().map_err(|_| PackageError::Write("a render thread panicked".into()))?;
-                all.extend(rendered?);
+            let mut all = vec![None; batch.len()];
+            for worker in workers {
+                let done = worker.join().map_err(|_| PackageError::Write("a render thread panicked".into()))??;
+                for (slot, tile) in done {
+                    all[slot] = tile;
+                }
             }
             Ok(all)
         })
