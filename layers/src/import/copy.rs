@@ -74,9 +74,8 @@ pub(super) async fn stage(
         tokio::task::spawn_blocking(move || read_rows(&req, &columns, id_source, router, text, &tx, &progress))
     };
     let into = if plan.direct {
-        let columns: String = plan.columns.iter().map(|c| format!(", {}", quote_ident(&c.name))).collect();
         let (geom, id) = (quote_ident(&plan.geometry_column), quote_ident(&plan.id_column));
-        format!("COPY {} ({geom}, {id}{columns}) FROM STDIN", plan.target_table.quoted())
+        format!("COPY {} ({geom}, {id}{}) FROM STDIN", plan.target_table.quoted(), plan.column_list())
     } else {
         "COPY bando_staging FROM STDIN".to_owned()
     };
@@ -137,7 +136,7 @@ fn read_rows(
     req: &ImportRequest,
     columns: &[(String, PropertyType, usize)],
     id_source: Option<usize>,
-    mut router: Option<Router>,
+    router: Option<Router>,
     text: Vec<FieldText>,
     tx: &mpsc::Sender<Result<Vec<u8>>>,
     progress: &Progress,
@@ -151,14 +150,15 @@ fn read_rows(
     let unreadable = |e: Error| Error::UnreadableSource { path: req.path.clone(), reason: send_err(e) };
     let mut src = Source::open(&req.path, req.source_layer.as_deref(), req.src_srid).map_err(unreadable)?;
     src.read_text_as(text);
-    let mut staged = match router {
-        Some(_) => Some(BufWriter::new(tempfile::tempfile().map_err(|e| set_aside(req, e))?)),
+    // With a router, the rows it does not let through wait in a temporary file.
+    let mut direct = match router {
+        Some(r) => Some((r, BufWriter::new(tempfile::tempfile().map_err(|e| set_aside(req, e))?))),
         None => None,
     };
     let mut counts =
         ReadCounts { rows: 0, converted: Vec::new(), rejections: ImportReport::default(), duplicates: 0, written: 0 };
     let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
-    let mut generated_id = 0;
+    let (mut generated_id, mut line) = (0, Vec::new());
     let result = src.for_each(|row, geometry, values| {
         counts.rows = row;
         if row % 1000 == 0 {
@@ -182,9 +182,10 @@ fn read_rows(
                 return Ok(());
             }
         };
-        let (Some(router), Some(staged)) = (router.as_mut(), staged.as_mut()) else {
+        let Some((router, staged)) = direct.as_mut() else {
             push_line(&mut buf, Some(row), &wkb, id.as_ref(), &attributes);
-            return flush(&mut buf, tx);
+            flush(&mut buf, tx);
+            return Ok(());
         };
         let source_id = id.as_ref().map(|v| match v {
             Value::Int(i) => Some(*i),
@@ -203,13 +204,14 @@ fn read_rows(
         match route {
             Route::Direct(ewkb) => push_line(&mut buf, None, &ewkb, id.as_ref(), &attributes),
             Route::Staged => {
-                let mut line = Vec::with_capacity(wkb.len() * 2 + attributes.len() + 32);
+                line.clear();
                 push_line(&mut line, Some(row), &wkb, id.as_ref(), &attributes);
                 staged.write_all(&line).map_err(|e| set_aside(req, e))?;
             }
             Route::Duplicate => counts.duplicates += 1,
         }
-        flush(&mut buf, tx)
+        flush(&mut buf, tx);
+        Ok(())
     });
     progress(super::Stage::Reading(counts.rows));
     counts.converted = src.converted();
@@ -219,7 +221,7 @@ fn read_rows(
     if !buf.is_empty() {
         let _ = tx.blocking_send(Ok(buf));
     }
-    let staged = staged.map(|w| w.into_inner().map_err(|e| set_aside(req, e.into_error()))).transpose()?;
+    let staged = direct.map(|(_, w)| w.into_inner().map_err(|e| set_aside(req, e.into_error()))).transpose()?;
     Ok((counts, staged))
 }
 
@@ -230,12 +232,11 @@ fn set_aside(req: &ImportRequest, e: std::io::Error) -> Error {
 }
 
 /// Sends `buf` on once it is a chunk's size.
-fn flush(buf: &mut Vec<u8>, tx: &mpsc::Sender<Result<Vec<u8>>>) -> Result<()> {
+fn flush(buf: &mut Vec<u8>, tx: &mpsc::Sender<Result<Vec<u8>>>) {
     if buf.len() >= CHUNK_BYTES {
         // A closed channel means the COPY failed; its error is reported there.
         let _ = tx.blocking_send(Ok(std::mem::take(buf)));
     }
-    Ok(())
 }
 
 /// Appends one COPY text line: the row number (staged rows), the geometry, the id (when there

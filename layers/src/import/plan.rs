@@ -240,7 +240,7 @@ impl Plan {
     }
 
     /// `"a", "b"` for the mapped columns, with a leading comma when non-empty.
-    fn column_list(&self) -> String {
+    pub fn column_list(&self) -> String {
         self.columns.iter().map(|c| format!(", {}", quote_ident(&c.name))).collect()
     }
 
