@@ -152,7 +152,7 @@ impl Column {
         for (code, s) in dictionary.iter().enumerate() {
             seen.insert(s, u32::try_from(code).unwrap_or(NULL_CODE));
         }
-        let codes = values.map(|v| if let Value::Text(s) = v { seen[s.as_ref()] } else { NULL_CODE }).collect();
+        let codes = values.map(|v| if let Value::Text(s) = v { seen[s.as_str()] } else { NULL_CODE }).collect();
         Self::Texts { codes, dictionary: dictionary.into_iter().map(Box::from).collect(), folded: OnceLock::new() }
     }
 
@@ -193,8 +193,8 @@ impl Column {
                 // Codes below `lt` are less than the literal, those from `lt` to `le` equal
                 // to it (one code, or none when it is not in the dictionary), the rest up to
                 // the dictionary's end greater; nulls are past the end.
-                let lt = dictionary.partition_point(|d| d.as_ref() < s.as_ref());
-                let le = lt + usize::from(dictionary.get(lt).is_some_and(|d| d == s));
+                let lt = dictionary.partition_point(|d| **d < **s);
+                let le = lt + usize::from(dictionary.get(lt).is_some_and(|d| **d == **s));
                 let code = |n: usize| u32::try_from(n).unwrap_or(NULL_CODE);
                 let (lt, le, end) = (code(lt), code(le), code(dictionary.len()));
                 Bitmap::of_values(codes, |c| {

@@ -5,8 +5,9 @@ use std::fmt;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use geo_types::Geometry;
 
-/// A property value. `Text` is boxed to keep the enum at 24 bytes: a million features with ten
-/// properties each is 240 MB of values before the strings.
+/// A property value, 24 bytes: a million features with ten properties each is 240 MB of values.
+/// Text of up to 24 bytes (codes, names, numbers as text: most values) is held inline, without
+/// an allocation of its own; that is a third of the memory of a million-parcel layer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Missing.
@@ -18,7 +19,7 @@ pub enum Value {
     /// Number.
     Float(f64),
     /// Text.
-    Text(Box<str>),
+    Text(compact_str::CompactString),
     /// Calendar date.
     Date(NaiveDate),
     /// Instant.
@@ -34,7 +35,7 @@ impl Value {
             Self::Bool(b) => (*b).into(),
             Self::Int(i) => (*i).into(),
             Self::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
-            Self::Text(s) => s.as_ref().into(),
+            Self::Text(s) => s.as_str().into(),
             Self::Date(_) | Self::DateTime(_) => self.to_string().into(),
         }
     }
@@ -42,7 +43,7 @@ impl Value {
     /// Heap bytes this value owns, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Self::Text(s) => s.len(),
+            Self::Text(s) if s.is_heap_allocated() => s.len(),
             _ => 0,
         }
     }
@@ -121,7 +122,9 @@ mod tests {
 
     #[test]
     fn values_stay_small() {
-        assert!(std::mem::size_of::<Value>() <= 24);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        // 24 bytes of UTF-8: held inline.
+        assert_eq!(Value::Text("Nguyễn Thị Minh Khai".into()).heap_bytes(), 0);
     }
 
     #[test]

@@ -704,7 +704,7 @@ impl Ctx<'_> {
             Node::Not(inner) => self.eval(inner).map(|v| !v),
             Node::Compare(a, ord, negate, b) => compare(&self.value(a), &self.value(b)).map(|o| (o == *ord) != *negate),
             Node::Like(a, p) => match (self.value(a).as_ref(), self.value(p).as_ref()) {
-                (Value::Text(s), Value::Text(p)) => Like::<true>::like(s.as_ref(), p.as_ref()).ok(),
+                (Value::Text(s), Value::Text(p)) => Like::<true>::like(s.as_str(), p.as_str()).ok(),
                 _ => None,
             },
             Node::Between(a, lo, hi) => {

@@ -116,7 +116,7 @@ impl Writer<'_> {
                 return Err(invalid(&pointer, format!("property {:?} is required", p.name)));
             }
             if let (Some(choices), Value::Text(t)) = (&p.choices, &value)
-                && !choices.iter().any(|c| c.as_str() == t.as_ref())
+                && !choices.iter().any(|c| c.as_str() == t.as_str())
             {
                 return Err(invalid(&pointer, format!("{t:?} is not one of {}", choices.join(", "))));
             }

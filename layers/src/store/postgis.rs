@@ -491,14 +491,14 @@ pub async fn load(pool: &PgPool, def: &LayerDef, table: &TableRef) -> Result<Lay
 pub(crate) fn decode_row(def: &LayerDef, row: &sqlx::postgres::PgRow) -> Result<Feature> {
     let ctx = || format!("decoding a feature of layer {}", def.id);
     let id: i64 = row.try_get(0).map_err(Error::db(ctx()))?;
-    let wkb: Vec<u8> = row.try_get(1).map_err(Error::db(ctx()))?;
+    let wkb: &[u8] = row.try_get(1).map_err(Error::db(ctx()))?;
     let geometry =
         Wkb(wkb).to_geo().map_err(|e| Error::Geometry { layer: def.id.to_string(), id, reason: e.to_string() })?;
     let mut properties = Vec::with_capacity(def.properties.len());
     for (i, p) in def.properties.iter().enumerate() {
         let i = i + 2;
         let v = match p.kind {
-            PropertyType::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(|s| Value::Text(s.into()))),
+            PropertyType::Text => row.try_get::<Option<&str>, _>(i).map(|v| v.map(|s| Value::Text(s.into()))),
             PropertyType::Integer => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
             PropertyType::Real => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Value::Float)),
             PropertyType::Boolean => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Value::Bool)),
