@@ -1,6 +1,6 @@
-//! Features written to a file through GDAL: the GeoPackage and FlatGeobuf downloads. Both are
-//! binary formats that readers seek in (SQLite pages; FlatGeobuf's index before its features),
-//! so the file is written whole and sent afterwards.
+//! Features written to a GeoPackage through GDAL, for downloads: SQLite pages that readers
+//! seek in, so the file is written whole and sent afterwards. The layer and feature types here
+//! are also what the FlatGeobuf and GeoParquet writers take.
 
 use std::{borrow::Cow, ffi::CString, path::Path};
 
@@ -13,24 +13,6 @@ use gdal::{
 use geo_types::Geometry;
 
 use crate::{Error, GeometryType, PropertyType, Result, Value};
-
-/// A vector format downloads are written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileFormat {
-    /// OGC GeoPackage (SQLite).
-    GeoPackage,
-    /// FlatGeobuf.
-    FlatGeobuf,
-}
-
-impl FileFormat {
-    fn driver(self) -> &'static str {
-        match self {
-            Self::GeoPackage => "GPKG",
-            Self::FlatGeobuf => "FlatGeobuf",
-        }
-    }
-}
 
 /// The layer a file holds: its name, columns, coordinates' CRS, and what travels with the data.
 pub struct FileLayer<'a> {
@@ -64,15 +46,15 @@ pub struct FileFeature<'a> {
     pub values: Vec<&'a Value>,
 }
 
-/// Writes `features` as the one layer of a new file at `path`; answers how many were written.
-pub fn write_file<'a>(
+/// Writes `features` as the one layer of a new GeoPackage at `path`; answers how many were
+/// written.
+pub fn write_geopackage<'a>(
     path: &Path,
-    format: FileFormat,
     layer: &FileLayer,
     features: impl Iterator<Item = FileFeature<'a>>,
 ) -> Result<u64> {
     let gdal = |source| Error::Gdal { path: path.to_path_buf(), source };
-    let driver = DriverManager::get_driver_by_name(format.driver()).map_err(gdal)?;
+    let driver = DriverManager::get_driver_by_name("GPKG").map_err(gdal)?;
     let mut dataset = driver.create_vector_only(path).map_err(gdal)?;
     let mut srs = SpatialRef::from_epsg(layer.epsg).map_err(gdal)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
@@ -84,38 +66,26 @@ pub fn write_file<'a>(
         name: layer.name,
         srs: Some(&srs),
         ty: wkb_type(layer.geometry),
-        options: (format == FileFormat::GeoPackage).then_some(&gpkg_options[..]),
+        options: Some(&gpkg_options[..]),
     };
     // A GeoPackage written without a transaction commits every row: a hundred times slower.
-    // FlatGeobuf has none, and needs none.
-    let written = if format == FileFormat::GeoPackage {
-        let mut transaction = dataset.start_transaction().map_err(gdal)?;
-        let written = {
-            let mut out = transaction.create_layer(options).map_err(gdal)?;
-            fill(&mut out, layer, format, features).map_err(gdal)?
-        };
-        transaction.commit().map_err(gdal)?;
-        written
-    } else {
-        let mut out = dataset.create_layer(options).map_err(gdal)?;
-        fill(&mut out, layer, format, features).map_err(gdal)?
+    let mut transaction = dataset.start_transaction().map_err(gdal)?;
+    let written = {
+        let mut out = transaction.create_layer(options).map_err(gdal)?;
+        fill(&mut out, layer, features).map_err(gdal)?
     };
+    transaction.commit().map_err(gdal)?;
     dataset.close().map_err(gdal)?;
     Ok(written)
 }
 
-/// Declares the columns and metadata of `out`, then writes the features into it.
+/// Declares the columns and metadata of `out`, then writes the features into it, each with its
+/// id as the row's FID.
 fn fill<'a>(
     out: &mut gdal::vector::Layer,
     layer: &FileLayer,
-    format: FileFormat,
     features: impl Iterator<Item = FileFeature<'a>>,
 ) -> gdal::errors::Result<u64> {
-    // A GeoPackage keeps the id as the row's FID; FlatGeobuf has no FID, so it is a column.
-    let id_field = format == FileFormat::FlatGeobuf;
-    if id_field {
-        add_field(out, layer.id_column, PropertyType::Integer)?;
-    }
     for &(name, kind) in &layer.fields {
         add_field(out, name, kind)?;
     }
@@ -125,17 +95,13 @@ fn fill<'a>(
         out.set_metadata_item("LICENSE", license, "")?;
     }
     let defn = gdal::vector::Defn::from_layer(out);
-    let first = usize::from(id_field);
     let mut written = 0;
     for f in features {
         let mut feature = Feature::new(&defn)?;
         set_fid(&feature, f.id);
         feature.set_geometry(as_declared(&f.geometry, layer.geometry).to_gdal()?)?;
-        if id_field {
-            feature.set_field_integer64(0, f.id)?;
-        }
         for (i, value) in f.values.into_iter().enumerate() {
-            set_value(&mut feature, first + i, value)?;
+            set_value(&mut feature, i, value)?;
         }
         feature.create(&*out)?;
         written += 1;
@@ -143,10 +109,10 @@ fn fill<'a>(
     Ok(written)
 }
 
-/// A single part as the one part of a Multi* when the layer declares Multi*: FlatGeobuf refuses
+/// A single part as the one part of a Multi* when the layer declares Multi*: GDAL refuses
 /// a geometry of another type than its layer's (files can hold both kinds under one declared
 /// type, as a Shapefile does).
-fn as_declared(g: &Geometry, declared: GeometryType) -> Cow<'_, Geometry> {
+pub(crate) fn as_declared(g: &Geometry, declared: GeometryType) -> Cow<'_, Geometry> {
     use geo_types::{MultiLineString, MultiPoint, MultiPolygon};
     match (g, declared) {
         (Geometry::Point(p), GeometryType::MultiPoint) => Cow::Owned(MultiPoint(vec![*p]).into()),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod feature;
 pub mod filter;
+pub mod flatgeobuf;
 pub mod geoparquet;
 pub mod import;
 pub mod index;

@@ -14,7 +14,7 @@ use std::{
 use layers::{
     PropertyType, Value,
     crs::Crs,
-    export::{FileFeature, FileFormat, FileLayer},
+    export::{FileFeature, FileLayer},
 };
 
 use crate::{
@@ -125,11 +125,13 @@ pub fn write(
             let layer = file_layer(view, &page, crs, request.query.near.is_some());
             layers::geoparquet::write(&path, &layer, features).map_err(|e| internal(e.to_string()))?;
         }
-        Download::GeoPackage | Download::FlatGeobuf => {
-            let file_format =
-                if format == Download::GeoPackage { FileFormat::GeoPackage } else { FileFormat::FlatGeobuf };
+        Download::GeoPackage => {
             let layer = file_layer(view, &page, crs, request.query.near.is_some());
-            layers::export::write_file(&path, file_format, &layer, features).map_err(|e| internal(e.to_string()))?;
+            layers::export::write_geopackage(&path, &layer, features).map_err(|e| internal(e.to_string()))?;
+        }
+        Download::FlatGeobuf => {
+            let layer = file_layer(view, &page, crs, request.query.near.is_some());
+            layers::flatgeobuf::write(&path, &layer, features).map_err(|e| internal(e.to_string()))?;
         }
     }
     if let Some(e) = failed.into_inner() {
