@@ -131,7 +131,7 @@ pub fn download(written: Written) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    // CSV and FlatGeobuf files have no place for it: the licence goes beside them.
+    // Every download names its licence beside it too; a CSV file has no place for it inside.
     let link = license.as_deref().and_then(license_link);
     if let Some(href) = link.as_ref().and_then(|l| l["href"].as_str())
         && let Ok(v) = HeaderValue::from_str(&format!("<{href}>; rel=\"license\""))
