@@ -1,9 +1,10 @@
 //! FlatGeobuf downloads, written here rather than through GDAL or the `flatgeobuf` crate's
 //! writer: the format's spatial index precedes its features, so a writer must know every
-//! feature's box and place before it writes the first one. Both of those keep about 140 to 330
-//! bytes a feature until the end; this one keeps 48 (the box, the feature's place in a temporary
-//! file, and its rank on the Hilbert curve while sorting), so a 500 000-feature layer costs
-//! 24 MB, not 136. The crate is used for the format's FlatBuffers tables only.
+//! feature's box and place before it writes the first one. GDAL's writer keeps about 270 bytes a
+//! feature until the end, the crate's about 140 (the boxes, their sorted copy and the tree);
+//! this one keeps 48 (the box, the feature's place in a temporary file, and its rank on the
+//! Hilbert curve while sorting), so a 500 000-feature download costs 23 MB, not 136. The crate
+//! is used for the format's FlatBuffers tables only.
 //!
 //! The file: the magic bytes, the header, the packed Hilbert R-tree (root first, leaves last,
 //! 16 children a node), then the features in the leaves' order.
@@ -44,13 +45,7 @@ pub fn write<'a>(path: &Path, layer: &FileLayer, features: impl Iterator<Item = 
     let (placed, end) = write_features(&spill, layer, features).map_err(io)?;
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
     out.write_all(&MAGIC).map_err(io)?;
-    let extent =
-        placed.iter().fold(
-            None,
-            |e: Option<[f64; 4]>, p| {
-                if p.bbox[0].is_nan() { e } else { Some(e.map_or(p.bbox, |e| union(e, p.bbox))) }
-            },
-        );
+    let extent = placed.iter().map(|p| p.bbox).filter(|b| !b[0].is_nan()).reduce(union);
     out.write_all(&header(layer, placed.len() as u64, extent)).map_err(io)?;
     let order = hilbert_order(&placed, extent.unwrap_or_default());
     let size = |slot: usize| placed.get(slot + 1).map_or(end, |next| next.at) - placed[slot].at;
@@ -61,7 +56,7 @@ pub fn write<'a>(path: &Path, layer: &FileLayer, features: impl Iterator<Item = 
         spill.read_exact_at(&mut buf, placed[slot as usize].at).map_err(io)?;
         out.write_all(&buf).map_err(io)?;
     }
-    out.into_inner().map_err(|e| io(e.into_error()))?.sync_data().map_err(io)?;
+    out.flush().map_err(io)?;
     Ok(placed.len() as u64)
 }
 
@@ -118,47 +113,62 @@ fn push_value(out: &mut Vec<u8>, column: usize, value: &Value) {
 }
 
 /// A geometry as FlatGeobuf's table: coordinates flat, ring and line ends by coordinate count
-/// (left out for a polygon's one ring), polygons of a multipolygon and members of a collection as parts.
+/// (left out for a polygon's one ring), polygons of a multipolygon and members of a collection
+/// as parts.
 fn encode_geometry<'b>(fbb: &mut FlatBufferBuilder<'b>, g: &Geometry) -> WIPOffset<fgb::Geometry<'b>> {
-    let ty = geometry_type_of(g);
-    let parts: Option<Vec<_>> = match g {
+    let parts: Vec<_> = match g {
         Geometry::MultiPolygon(mp) => {
-            Some(mp.0.iter().map(|p| encode_geometry(fbb, &Geometry::Polygon(p.clone()))).collect())
+            mp.0.iter().map(|p| table(fbb, fgb::GeometryType::Polygon, &flat_polygon(p), None)).collect()
         }
-        Geometry::GeometryCollection(c) => Some(c.0.iter().map(|m| encode_geometry(fbb, m)).collect()),
-        _ => None,
+        Geometry::GeometryCollection(c) => c.0.iter().map(|m| encode_geometry(fbb, m)).collect(),
+        _ => return table(fbb, geometry_type_of(g), &flat(g), None),
     };
-    let parts = parts.map(|p| fbb.create_vector(&p));
-    let (xy, ends) = if parts.is_some() { (Vec::new(), Vec::new()) } else { flat(g) };
-    let xy = (!xy.is_empty()).then(|| fbb.create_vector(&xy));
+    let parts = fbb.create_vector(&parts);
+    table(fbb, geometry_type_of(g), &(Vec::new(), Vec::new()), Some(parts))
+}
+
+type Parts<'b> = WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fgb::Geometry<'b>>>>;
+
+fn table<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    ty: fgb::GeometryType,
+    (xy, ends): &(Vec<f64>, Vec<u32>),
+    parts: Option<Parts<'b>>,
+) -> WIPOffset<fgb::Geometry<'b>> {
+    let xy = (!xy.is_empty()).then(|| fbb.create_vector(xy));
     // GDAL reads a multilinestring's parts only from its ends, even when it has one.
-    let ends = (ends.len() > 1 || ty == fgb::GeometryType::MultiLineString).then(|| fbb.create_vector(&ends));
+    let ends = (ends.len() > 1 || ty == fgb::GeometryType::MultiLineString).then(|| fbb.create_vector(ends));
     fgb::Geometry::create(fbb, &fgb::GeometryArgs { ends, xy, type_: ty, parts, ..Default::default() })
 }
 
 /// The coordinates of a geometry without parts, flat, and where each ring or line ends.
 fn flat(g: &Geometry) -> (Vec<f64>, Vec<u32>) {
-    let (mut xy, mut ends) = (Vec::new(), Vec::new());
-    let mut line = |coords: &mut dyn Iterator<Item = Coord>| {
-        for c in coords {
-            xy.extend([c.x, c.y]);
-        }
-        ends.push(u32::try_from(xy.len() / 2).unwrap_or(u32::MAX));
-    };
+    let mut flat = (Vec::new(), Vec::new());
     match g {
-        Geometry::Point(p) => line(&mut std::iter::once(p.0)),
-        Geometry::Line(l) => line(&mut [l.start, l.end].into_iter()),
-        Geometry::LineString(l) => line(&mut l.0.iter().copied()),
-        Geometry::MultiPoint(m) => line(&mut m.0.iter().map(|p| p.0)),
-        Geometry::MultiLineString(m) => m.0.iter().for_each(|l| line(&mut l.0.iter().copied())),
-        Geometry::Polygon(p) => {
-            std::iter::once(p.exterior()).chain(p.interiors()).for_each(|r| line(&mut r.0.iter().copied()))
-        }
-        Geometry::Rect(r) => line(&mut r.to_polygon().exterior().0.iter().copied()),
-        Geometry::Triangle(t) => line(&mut t.to_polygon().exterior().0.iter().copied()),
+        Geometry::Point(p) => push_line(&mut flat, std::iter::once(p.0)),
+        Geometry::Line(l) => push_line(&mut flat, [l.start, l.end].into_iter()),
+        Geometry::LineString(l) => push_line(&mut flat, l.0.iter().copied()),
+        Geometry::MultiPoint(m) => push_line(&mut flat, m.0.iter().map(|p| p.0)),
+        Geometry::MultiLineString(m) => m.0.iter().for_each(|l| push_line(&mut flat, l.0.iter().copied())),
+        Geometry::Polygon(p) => flat = flat_polygon(p),
+        Geometry::Rect(r) => flat = flat_polygon(&r.to_polygon()),
+        Geometry::Triangle(t) => flat = flat_polygon(&t.to_polygon()),
         Geometry::MultiPolygon(_) | Geometry::GeometryCollection(_) => {}
     }
-    (xy, ends)
+    flat
+}
+
+fn flat_polygon(p: &geo_types::Polygon) -> (Vec<f64>, Vec<u32>) {
+    let mut flat = (Vec::new(), Vec::new());
+    std::iter::once(p.exterior()).chain(p.interiors()).for_each(|r| push_line(&mut flat, r.0.iter().copied()));
+    flat
+}
+
+fn push_line((xy, ends): &mut (Vec<f64>, Vec<u32>), coords: impl Iterator<Item = Coord>) {
+    for c in coords {
+        xy.extend([c.x, c.y]);
+    }
+    ends.push(u32::try_from(xy.len() / 2).unwrap_or(u32::MAX));
 }
 
 fn geometry_type_of(g: &Geometry) -> fgb::GeometryType {
