@@ -6,7 +6,7 @@ use geo_types::Geometry;
 
 use crate::{
     BUFFER, EXTENT, TileCoord,
-    shape::{Shape, TileFrame},
+    shape::{Buffers, Part, TileFrame},
 };
 
 /// A property value as MVT carries it.
@@ -54,6 +54,7 @@ enum State {
 pub struct TileBuilder {
     tile: TileCoord,
     frame: TileFrame,
+    buffers: Buffers,
     state: Option<State>,
     pending_layer: Option<String>,
     features: usize,
@@ -90,7 +91,14 @@ impl TileBuilder {
     /// A builder for a tile of another grid: `frame` places its geometries, `tile` (its
     /// matrix, row and column) names it in errors.
     pub fn in_frame(tile: TileCoord, frame: TileFrame) -> Self {
-        Self { tile, frame, state: Some(State::Tile(MvtTileBuilder::new())), pending_layer: None, features: 0 }
+        Self {
+            tile,
+            frame,
+            buffers: Buffers::default(),
+            state: Some(State::Tile(MvtTileBuilder::new())),
+            pending_layer: None,
+            features: 0,
+        }
     }
 
     /// Starts a layer; the features added next belong to it.
@@ -106,23 +114,25 @@ impl TileBuilder {
         geometry: &Geometry,
         tags: impl FnOnce(&mut Tags<'_>),
     ) -> Result<bool, EncodeError> {
-        let Some(shape) = self.frame.shape(geometry) else { return Ok(false) };
+        let Some(shape) = self.frame.shape(geometry, &mut self.buffers) else { return Ok(false) };
         let tile = self.tile;
         let err = |source| EncodeError { tile, source };
-        let layer = self.layer().map_err(err)?;
-        let mut feature = match &shape {
-            Shape::Points(_) => layer.feature_of(MvtGeomType::Point),
-            Shape::Lines(_) => layer.feature_of(MvtGeomType::LineString),
-            Shape::Polygons(_) => layer.feature_of(MvtGeomType::Polygon),
-        };
+        let layer = open_layer(&mut self.state, self.pending_layer.take()).map_err(err)?;
+        let mut feature = layer.feature_of(match shape.parts().next() {
+            Some((Part::Points, _)) | None => MvtGeomType::Point,
+            Some((Part::Line, _)) => MvtGeomType::LineString,
+            Some((Part::Exterior | Part::Hole, _)) => MvtGeomType::Polygon,
+        });
         feature.id(id);
-        let written = match shape {
-            Shape::Points(points) => feature.points(points).map(|_| ()),
-            Shape::Lines(lines) => lines.into_iter().try_for_each(|l| feature.line(l).map(|_| ())),
-            Shape::Polygons(polygons) => polygons.into_iter().try_for_each(|rings| {
-                rings.into_iter().enumerate().try_for_each(|(i, ring)| feature.ring(ring, i == 0).map(|_| ()))
-            }),
-        };
+        let written = shape.parts().try_for_each(|(part, coords)| {
+            let coords = coords.iter().copied();
+            match part {
+                Part::Points => feature.points(coords),
+                Part::Line => feature.line(coords),
+                Part::Exterior | Part::Hole => feature.ring(coords, part == Part::Exterior),
+            }
+            .map(|_| ())
+        });
         let mut t = Tags { feature: &mut feature, error: None };
         tags(&mut t);
         let tag_error = t.error;
@@ -135,17 +145,6 @@ impl TileBuilder {
         Ok(true)
     }
 
-    /// The layer features go into, opening the pending one on its first feature.
-    fn layer(&mut self) -> Result<MvtLayerBuilder, fast_mvt::MvtError> {
-        let state = self.state.take().unwrap_or_else(|| State::Tile(MvtTileBuilder::new()));
-        match (state, self.pending_layer.take()) {
-            (State::Tile(tile), Some(name)) => tile.layer(name),
-            (State::Layer(layer), Some(name)) => layer.layer(name),
-            (State::Layer(layer), None) => Ok(layer),
-            (State::Tile(tile), None) => tile.layer("default"),
-        }
-    }
-
     /// The tile's bytes, or `None` when no feature showed (an empty tile).
     pub fn finish(self) -> Option<Vec<u8>> {
         if self.features == 0 {
@@ -155,5 +154,16 @@ impl TileBuilder {
             State::Tile(tile) => Some(tile.encode()),
             State::Layer(layer) => Some(layer.encode()),
         }
+    }
+}
+
+/// The layer features go into, opening the pending one on its first feature.
+fn open_layer(state: &mut Option<State>, pending: Option<String>) -> Result<MvtLayerBuilder, fast_mvt::MvtError> {
+    let state = state.take().unwrap_or_else(|| State::Tile(MvtTileBuilder::new()));
+    match (state, pending) {
+        (State::Tile(tile), Some(name)) => tile.layer(name),
+        (State::Layer(layer), Some(name)) => layer.layer(name),
+        (State::Layer(layer), None) => Ok(layer),
+        (State::Tile(tile), None) => tile.layer("default"),
     }
 }
