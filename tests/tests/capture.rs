@@ -24,15 +24,11 @@ fn concurrent_writers_to_one_layer_do_not_queue_behind_the_change_capture() {
     db.sql("CREATE SEQUENCE bench_ids START 1000000");
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("insert.sql");
-    std::fs::write(
-        &script,
-        "INSERT INTO heritage.sites (id, name, kind, rank, geom)
-         VALUES (nextval('bench_ids'), 'x', 'đình', 'provincial', ST_SetSRID(ST_MakePoint(105.7, 10.0), 4326));\n",
-    )
-    .unwrap();
-    // A writer whose transaction is still open does not hold back another writer of the layer.
     let insert = "INSERT INTO heritage.sites (id, name, kind, rank, geom) VALUES (nextval('bench_ids'), 'x', 'đình', \
                   'provincial', ST_SetSRID(ST_MakePoint(105.7, 10.0), 4326))";
+    std::fs::write(&script, format!("{insert};\n")).unwrap();
+
+    // A writer whose transaction is still open does not hold back another writer of the layer.
     let mut open = Command::new("psql")
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &db.url, "-c"])
         .arg(format!("BEGIN; {insert}; SELECT pg_sleep(6) AS held_open; COMMIT;"))
@@ -41,6 +37,7 @@ fn concurrent_writers_to_one_layer_do_not_queue_behind_the_change_capture() {
         .unwrap();
     let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%held_open%' AND wait_event = 'PgSleep'";
     while db.sql(sleeping) != "1" {
+        assert!(open.try_wait().unwrap().is_none(), "the first writer ended before it held its transaction open");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     db.sql(&format!("SET lock_timeout = '3s'; {insert}"));

@@ -41,17 +41,18 @@ pub enum Part {
 }
 
 /// A feature's geometry in tile-grid integers, y pointing down, ready to encode: its parts'
-/// coordinates one after another. Points, lines or polygons, never a mix.
+/// coordinates one after another. Points, lines or polygons, never a mix. (With float
+/// coordinates, the same runs before snapping.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Shape {
-    coords: Vec<Coord<i32>>,
+pub struct Shape<C = Coord<i32>> {
+    coords: Vec<C>,
     /// Where each part ends in `coords`, and what it is.
     parts: Vec<(usize, Part)>,
 }
 
-impl Shape {
+impl<C> Shape<C> {
     /// The parts in order, each with its coordinates.
-    pub fn parts(&self) -> impl Iterator<Item = (Part, &[Coord<i32>])> {
+    pub fn parts(&self) -> impl Iterator<Item = (Part, &[C])> {
         let starts = std::iter::once(0).chain(self.parts.iter().map(|&(end, _)| end));
         starts.zip(&self.parts).map(|(start, &(end, part))| (part, &self.coords[start..end]))
     }
@@ -61,10 +62,20 @@ impl Shape {
         self.parts.clear();
     }
 
-    fn end_part(&mut self, part: Part) {
-        self.parts.push((self.coords.len(), part));
+    /// Ends the part begun at `start` if it has at least `min` points, else drops it.
+    fn end_part(&mut self, start: usize, min: usize, part: Part) -> bool {
+        let kept = self.coords.len() - start >= min;
+        if kept {
+            self.parts.push((self.coords.len(), part));
+        } else {
+            self.coords.truncate(start);
+        }
+        kept
     }
 }
+
+/// Runs of grid coordinates before snapping.
+type Runs = Shape<Coord>;
 
 /// The buffers that turning a geometry into a [`Shape`] works in, kept from feature to
 /// feature: a tile's thousands of features then allocate nothing once the first have grown
@@ -84,36 +95,6 @@ pub struct Buffers {
     stack: Vec<(usize, usize)>,
     /// The result.
     shape: Shape,
-}
-
-/// Runs of grid coordinates, as [`Shape`] holds its parts, before snapping.
-#[derive(Debug, Default)]
-struct Runs {
-    coords: Vec<Coord>,
-    parts: Vec<(usize, Part)>,
-}
-
-impl Runs {
-    fn clear(&mut self) {
-        self.coords.clear();
-        self.parts.clear();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (Part, &[Coord])> {
-        let starts = std::iter::once(0).chain(self.parts.iter().map(|&(end, _)| end));
-        starts.zip(&self.parts).map(|(start, &(end, part))| (part, &self.coords[start..end]))
-    }
-
-    /// Ends the run begun at `start` if it has at least `min` points, else drops it.
-    fn end_run(&mut self, start: usize, min: usize, part: Part) -> bool {
-        let kept = self.coords.len() - start >= min;
-        if kept {
-            self.parts.push((self.coords.len(), part));
-        } else {
-            self.coords.truncate(start);
-        }
-        kept
-    }
 }
 
 /// Maps Web Mercator metres to the grid of one tile and clips there.
@@ -168,32 +149,27 @@ impl TileFrame {
         if !rings.parts.is_empty() {
             // Polygons win over lines and points in a collection: those are dropped.
             shape.clear();
-            if below_a_pixel_snapped(rings.iter().filter(|(part, _)| *part == Part::Exterior)) {
+            if below_a_pixel_snapped(rings.parts().filter(|(part, _)| *part == Part::Exterior)) {
                 return None;
             }
             let mut exterior_kept = false;
-            for (part, ring) in rings.iter() {
+            for (part, ring) in rings.parts() {
                 if part == Part::Exterior {
-                    exterior_kept = snap_ring(ring, projected, keep, stack, shape);
-                    if exterior_kept {
-                        shape.end_part(Part::Exterior);
-                    }
-                } else if exterior_kept && snap_ring(ring, projected, keep, stack, shape) {
-                    shape.end_part(Part::Hole);
+                    exterior_kept = snap_ring(ring, part, projected, keep, stack, shape);
+                } else if exterior_kept {
+                    snap_ring(ring, part, projected, keep, stack, shape);
                 }
             }
         } else if !lines.parts.is_empty() {
             shape.clear();
-            if below_a_pixel_snapped(lines.iter()) {
+            if below_a_pixel_snapped(lines.parts()) {
                 return None;
             }
-            for (_, line) in lines.iter() {
-                if snap_line(line, keep, stack, shape) {
-                    shape.end_part(Part::Line);
-                }
+            for (_, line) in lines.parts() {
+                snap_line(line, keep, stack, shape);
             }
-        } else if !shape.coords.is_empty() {
-            shape.end_part(Part::Points);
+        } else {
+            shape.end_part(0, 1, Part::Points);
         }
         (!shape.parts.is_empty()).then_some(&*shape)
     }
@@ -230,7 +206,7 @@ impl TileFrame {
             // Wholly inside, as most features at high zooms are: nothing to cut.
             let start = out.lines.coords.len();
             out.lines.coords.extend_from_slice(&out.projected);
-            out.lines.end_run(start, 2, Part::Line);
+            out.lines.end_part(start, 2, Part::Line);
         } else {
             clip_line(&out.projected, self.lo, self.hi, &mut out.lines);
         }
@@ -264,7 +240,7 @@ impl TileFrame {
         }
         let start = rings.coords.len();
         rings.coords.extend_from_slice(projected);
-        rings.end_run(start, 3, part)
+        rings.end_part(start, 3, part)
     }
 }
 
@@ -278,28 +254,22 @@ fn below_a_pixel_snapped<'a>(runs: impl Iterator<Item = (Part, &'a [Coord])>) ->
 }
 
 /// Simplifies and snaps a line onto the end of `out`; when simplifying would collapse it, it
-/// is only snapped. Whether a line of at least two points was added.
-fn snap_line(line: &[Coord], keep: &mut Vec<bool>, stack: &mut Vec<(usize, usize)>, out: &mut Shape) -> bool {
+/// is only snapped; a line left with fewer than two points is not added.
+fn snap_line(line: &[Coord], keep: &mut Vec<bool>, stack: &mut Vec<(usize, usize)>, out: &mut Shape) {
     let start = out.coords.len();
     simplify(line, keep, stack);
-    snap_into(line, Some(keep), &mut out.coords);
-    if out.coords.len() - start >= 2 {
-        return true;
-    }
-    out.coords.truncate(start);
-    snap_into(line, None, &mut out.coords);
-    if out.coords.len() - start >= 2 {
-        return true;
-    }
-    out.coords.truncate(start);
-    false
+    [Some(&keep[..]), None].into_iter().any(|keep| {
+        snap_into(line, keep, &mut out.coords);
+        out.end_part(start, 2, Part::Line)
+    });
 }
 
-/// Simplifies, snaps and closes a ring onto the end of `out`; when simplifying would collapse
-/// it to no area, it is only snapped, so that simplification never removes a feature. Whether
-/// a ring with area was added. `closed` is a buffer to work in.
+/// Simplifies, snaps and closes a ring onto the end of `out` as `part`; when simplifying would
+/// collapse it to no area, it is only snapped, so that simplification never removes a feature.
+/// Whether a ring with area was added. `closed` is a buffer to work in.
 fn snap_ring(
     ring: &[Coord],
+    part: Part,
     closed: &mut Vec<Coord>,
     keep: &mut Vec<bool>,
     stack: &mut Vec<(usize, usize)>,
@@ -309,25 +279,20 @@ fn snap_ring(
     closed.extend_from_slice(ring);
     closed.push(ring[0]);
     let start = out.coords.len();
-    let close = |coords: &mut Vec<Coord<i32>>| {
+    simplify(closed, keep, stack);
+    [Some(&keep[..]), None].into_iter().any(|keep| {
+        snap_into(closed, keep, &mut out.coords);
+        let coords = &mut out.coords;
         if coords[start..].first() != coords[start..].last() {
             let first = coords[start];
             coords.push(first);
         }
-        let ring = &coords[start..];
-        let kept = ring.len() >= 4 && area2(ring) != 0;
+        let kept = area2(&coords[start..]) != 0 && out.end_part(start, 4, part);
         if !kept {
-            coords.truncate(start);
+            out.coords.truncate(start);
         }
         kept
-    };
-    simplify(closed, keep, stack);
-    snap_into(closed, Some(keep), &mut out.coords);
-    if close(&mut out.coords) {
-        return true;
-    }
-    snap_into(closed, None, &mut out.coords);
-    close(&mut out.coords)
+    })
 }
 
 /// Douglas–Peucker with [`SIMPLIFY`]: marks in `keep` the points of `line` it keeps (the ends
@@ -465,24 +430,24 @@ fn clip_line(line: &[Coord], lo: f64, hi: f64, out: &mut Runs) {
         match clip_segment(w[0], w[1], lo, hi) {
             Some((a, b)) => {
                 if out.coords.len() == start || out.coords.last() != Some(&a) {
-                    out.end_run(start, 2, Part::Line);
+                    out.end_part(start, 2, Part::Line);
                     start = out.coords.len();
                     out.coords.push(a);
                 }
                 out.coords.push(b);
                 if b != w[1] {
                     // The segment leaves the window: the piece ends here.
-                    out.end_run(start, 2, Part::Line);
+                    out.end_part(start, 2, Part::Line);
                     start = out.coords.len();
                 }
             }
             None => {
-                out.end_run(start, 2, Part::Line);
+                out.end_part(start, 2, Part::Line);
                 start = out.coords.len();
             }
         }
     }
-    out.end_run(start, 2, Part::Line);
+    out.end_part(start, 2, Part::Line);
 }
 
 fn clip_segment(a: Coord, b: Coord, lo: f64, hi: f64) -> Option<(Coord, Coord)> {
