@@ -100,12 +100,6 @@ impl ApiError {
     }
 }
 
-impl From<tiler::encode::EncodeError> for ApiError {
-    fn from(e: tiler::encode::EncodeError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -245,9 +245,8 @@ impl Package {
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(batch.len());
         let next = AtomicUsize::new(0);
         let render = |tile: TileCoord| {
-            let reason = |e: &dyn std::fmt::Display| PackageError::Render { tile, reason: e.to_string() };
-            let mvt = tiles::render(&self.layers, tile).map_err(|e| reason(&e))?;
-            mvt.map(|mvt| gzip(&mvt)).transpose().map_err(|e| reason(&e))
+            let mvt = tiles::render(&self.layers, tile).map(|mvt| gzip(&mvt)).transpose();
+            mvt.map_err(|e| PackageError::Render { tile, reason: e.to_string() })
         };
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)

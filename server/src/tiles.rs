@@ -21,7 +21,7 @@ use std::{
 
 use bytes::Bytes;
 use layers::{GeometryType, Value};
-use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget, encode::EncodeError};
+use tiler::{BUFFER, EXTENT, TagValue, TileBuilder, TileCoord, budget};
 
 use crate::{
     compute::{Compute, Deadline},
@@ -209,7 +209,7 @@ async fn render_compressed(
     tile: TileCoord,
     deadline: Deadline,
 ) -> Result<Rendered, ApiError> {
-    compute.run(deadline, move || compressed(render(&layers, tile)?)).await
+    compute.run(deadline, move || compressed(render(&layers, tile))).await
 }
 
 /// A tile as served: gzip-compressed, with the ETag of its bytes.
@@ -229,14 +229,16 @@ fn compressed(mvt: Option<Vec<u8>>) -> Result<Rendered, ApiError> {
 /// the tile's zoom), or `None` when no feature shows. Features are chosen by the tiler's budget
 /// rule from their index envelopes, before any geometry is touched. Private properties are
 /// never written to tiles.
-pub fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Result<Option<Vec<u8>>, EncodeError> {
+pub fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Option<Vec<u8>> {
     let frame = Frame {
         builder: TileBuilder::new(tile),
         zoom: tile.z(),
         window: tile.buffered_bounds(EXTENT, BUFFER),
         unit: tile.size() / f64::from(EXTENT),
     };
-    render_in(layers, frame, |f| Ok::<_, EncodeError>(std::borrow::Cow::Borrowed(f.mercator())))
+    let placed =
+        render_in(layers, frame, |f| Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(f.mercator())));
+    placed.unwrap_or_else(|never| match never {})
 }
 
 /// A tile of any grid, as [`render_in`] fills it.
@@ -252,7 +254,7 @@ pub struct Frame {
 }
 
 /// [`render`] in any grid: `place` gives a feature's geometry in the CRS of the frame.
-pub fn render_in<E: From<EncodeError>>(
+pub fn render_in<E>(
     layers: &[Arc<Layer>],
     frame: Frame,
     place: impl for<'f> Fn(&FeatureView<'f>) -> Result<std::borrow::Cow<'f, geo_types::Geometry>, E>,
@@ -260,32 +262,34 @@ pub fn render_in<E: From<EncodeError>>(
     let Frame { mut builder, zoom, window, unit } = frame;
     let mut text = String::new();
     for layer in layers.iter().filter(|l| l.serves_zoom(zoom)) {
-        builder.start_layer(layer.def.id.as_str());
         let columns = Columns::public(&layer.def);
+        builder.start_layer(layer.def.id.as_str(), columns.names());
         let candidates = layer.index.largest_in_mercator_box(window, budget::MAX_FEATURES);
         let sizes: Vec<f64> = candidates.iter().map(|c| budget::size_in_units(unit, c.envelope)).collect();
         let ranks: Vec<u32> = candidates.iter().map(|c| c.rank).collect();
         let points = matches!(layer.def.geometry, GeometryType::Point | GeometryType::MultiPoint);
-        for i in budget::select(&sizes, &ranks, |i| points || sizes[i] == 0.0) {
+        let selected = budget::select(&sizes, &ranks, |i| points || sizes[i] == 0.0);
+        builder.reserve(selected.len());
+        for i in selected {
             let f = columns.view(candidates[i].feature);
             let geometry = place(&f)?;
             builder.add_feature(u64::try_from(f.id()).ok(), &geometry, |tags| {
-                for (name, value) in f.properties() {
+                for (key, (_, value)) in f.properties().enumerate() {
                     match value {
                         Value::Null => {}
-                        Value::Bool(b) => tags.add(name, TagValue::Bool(*b)),
-                        Value::Int(n) => tags.add(name, TagValue::Int(*n)),
-                        Value::Float(x) => tags.add(name, TagValue::Double(*x)),
-                        Value::Text(s) => tags.add(name, TagValue::Str(s)),
+                        Value::Bool(b) => tags.add(key, TagValue::Bool(*b)),
+                        Value::Int(n) => tags.add(key, TagValue::Int(*n)),
+                        Value::Float(x) => tags.add(key, TagValue::Double(*x)),
+                        Value::Text(s) => tags.add(key, TagValue::Str(s)),
                         // Dates as every other encoder writes them.
                         Value::Date(_) | Value::DateTime(_) => {
                             text.clear();
                             let _ = write!(text, "{value}");
-                            tags.add(name, TagValue::Str(&text));
+                            tags.add(key, TagValue::Str(&text));
                         }
                     }
                 }
-            })?;
+            });
         }
     }
     Ok(builder.finish())

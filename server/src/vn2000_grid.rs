@@ -164,7 +164,7 @@ impl Vn2000Grid {
         let ne = layers::mercator::to_mercator(Coord { x: e, y: n });
         let window = [sw.x, sw.y, ne.x, ne.y];
         let frame = Frame {
-            builder: TileBuilder::in_frame(t, TileFrame::of_square(min_e, max_n, size, EXTENT, BUFFER)),
+            builder: TileBuilder::in_frame(TileFrame::of_square(min_e, max_n, size, EXTENT, BUFFER)),
             zoom: Self::zoom_of(t.z()),
             window,
             unit: (window[2] - window[0]).max(window[3] - window[1]) / f64::from(EXTENT + 2 * BUFFER),

@@ -58,13 +58,12 @@ fn roads(tile: TileCoord, n: usize) -> Vec<Geometry> {
 
 fn encode(tile: TileCoord, layer: &str, features: &[Geometry]) -> usize {
     let mut b = TileBuilder::new(tile);
-    b.start_layer(layer);
+    b.start_layer(layer, ["class", "area"]);
     for (i, g) in features.iter().enumerate() {
         b.add_feature(Some(i as u64), g, |t| {
-            t.add("class", TagValue::Str(if i % 3 == 0 { "LUA" } else { "ONT" }));
-            t.add("area", TagValue::Double(i as f64 * 1.5));
-        })
-        .unwrap();
+            t.add(0, TagValue::Str(if i % 3 == 0 { "LUA" } else { "ONT" }));
+            t.add(1, TagValue::Double(i as f64 * 1.5));
+        });
     }
     b.finish().map_or(0, |v| v.len())
 }

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod encode;
 pub mod shape;
 pub mod tile;
+mod wire;
 
 pub use encode::{TagValue, TileBuilder};
 pub use tile::{TileCoord, TileError};
