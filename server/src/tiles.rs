@@ -9,6 +9,8 @@
 //! missing tile wait for one render.
 
 use std::{
+    borrow::Cow,
+    convert::Infallible,
     fmt::Write as _,
     hash::{Hash, Hasher},
     io::{Read, Write},
@@ -236,9 +238,8 @@ pub fn render(layers: &[Arc<Layer>], tile: TileCoord) -> Option<Vec<u8>> {
         window: tile.buffered_bounds(EXTENT, BUFFER),
         unit: tile.size() / f64::from(EXTENT),
     };
-    let placed =
-        render_in(layers, frame, |f| Ok::<_, std::convert::Infallible>(std::borrow::Cow::Borrowed(f.mercator())));
-    placed.unwrap_or_else(|never| match never {})
+    let Ok(mvt) = render_in(layers, frame, |f| Ok::<_, Infallible>(Cow::Borrowed(f.mercator())));
+    mvt
 }
 
 /// A tile of any grid, as [`render_in`] fills it.
@@ -257,7 +258,7 @@ pub struct Frame {
 pub fn render_in<E>(
     layers: &[Arc<Layer>],
     frame: Frame,
-    place: impl for<'f> Fn(&FeatureView<'f>) -> Result<std::borrow::Cow<'f, geo_types::Geometry>, E>,
+    place: impl for<'f> Fn(&FeatureView<'f>) -> Result<Cow<'f, geo_types::Geometry>, E>,
 ) -> Result<Option<Vec<u8>>, E> {
     let Frame { mut builder, zoom, window, unit } = frame;
     let mut text = String::new();
