@@ -126,8 +126,7 @@ fn value_field(buf: &mut Vec<u8>, value: TagValue<'_>) {
     wire::key(buf, 4, wire::LEN);
     match value {
         TagValue::Str(s) => {
-            let len = s.len() as u64;
-            wire::varint(buf, 1 + wire::varint_len(len) as u64 + len);
+            wire::varint(buf, wire::bytes_field_len(s.len()) as u64);
             wire::bytes_field(buf, 1, s.as_bytes());
         }
         TagValue::Double(d) => {
@@ -138,7 +137,7 @@ fn value_field(buf: &mut Vec<u8>, value: TagValue<'_>) {
         // Non-negative integers as `uint_value`, negative ones as `sint_value`: the shortest.
         TagValue::Int(i) => {
             let (field, v) = if i >= 0 { (5, i.unsigned_abs()) } else { (6, wire::zigzag(i)) };
-            wire::varint(buf, 1 + wire::varint_len(v) as u64);
+            wire::varint(buf, wire::varint_field_len(v) as u64);
             wire::varint_field(buf, field, v);
         }
         TagValue::Bool(b) => {
@@ -171,6 +170,9 @@ impl Tags<'_> {
         wire::varint(self.tags, u64::from(layer.values.index(value)));
     }
 }
+
+/// The MVT version written into every layer.
+const VERSION: u64 = 2;
 
 /// MVT geometry commands.
 const MOVE_TO: u32 = 1;
@@ -282,9 +284,12 @@ impl TileBuilder {
         self.tags.clear();
         tags(&mut Tags { layer: &mut self.layer, tags: &mut self.tags });
 
-        let packed_len =
-            |bytes: &[u8]| if bytes.is_empty() { 0 } else { 1 + wire::varint_len(bytes.len() as u64) + bytes.len() };
-        let len = id.map_or(0, |id| 1 + wire::varint_len(id)) + packed_len(&self.tags) + 2 + packed_len(&self.geometry);
+        // Empty packed fields are left out.
+        let packed_len = |bytes: &[u8]| if bytes.is_empty() { 0 } else { wire::bytes_field_len(bytes.len()) };
+        let len = id.map_or(0, wire::varint_field_len)
+            + packed_len(&self.tags)
+            + wire::varint_field_len(geom_type)
+            + packed_len(&self.geometry);
         let out = &mut self.layer.features;
         wire::key(out, 2, wire::LEN);
         wire::varint(out, len as u64);
@@ -308,15 +313,13 @@ impl TileBuilder {
         if layer.features.is_empty() {
             return;
         }
-        let string_len = |s: &str| 1 + wire::varint_len(s.len() as u64) + s.len();
         let keys = layer.used_keys.iter().map(|&k| layer.keys[k].as_str());
-        let len = string_len(&layer.name)
+        let len = wire::bytes_field_len(layer.name.len())
             + layer.features.len()
-            + keys.clone().map(string_len).sum::<usize>()
+            + keys.clone().map(|k| wire::bytes_field_len(k.len())).sum::<usize>()
             + layer.values.bytes.len()
-            + 1
-            + wire::varint_len(u64::from(EXTENT))
-            + 2;
+            + wire::varint_field_len(u64::from(EXTENT))
+            + wire::varint_field_len(VERSION);
         let out = &mut self.tile;
         out.reserve(len + 8);
         wire::key(out, 3, wire::LEN);
@@ -328,7 +331,7 @@ impl TileBuilder {
         }
         out.extend_from_slice(&layer.values.bytes);
         wire::varint_field(out, 5, u64::from(EXTENT));
-        wire::varint_field(out, 15, 2);
+        wire::varint_field(out, 15, VERSION);
         layer.features.clear();
         layer.used_keys.clear();
         layer.values.clear();
@@ -419,7 +422,10 @@ mod tests {
             let mut layer = None;
             for (id, geometry, tags) in features {
                 let Some(shape) = frame.shape(geometry, &mut buffers) else { continue };
-                let l = layer.take().map_or_else(|| out_layer(&mut out, name), Ok).unwrap_or_else(|e| panic!("{e}"));
+                let l = match layer.take() {
+                    Some(l) => l,
+                    None => std::mem::take(&mut out).layer(*name).unwrap_or_else(|e| panic!("{e}")),
+                };
                 let mut f = l.feature_of(match shape.parts().next() {
                     Some((Part::Points, _)) | None => MvtGeomType::Point,
                     Some((Part::Line, _)) => MvtGeomType::LineString,
@@ -453,10 +459,6 @@ mod tests {
             }
         }
         any.then(|| out.encode())
-    }
-
-    fn out_layer(out: &mut MvtTileBuilder, name: &str) -> Result<fast_mvt::MvtLayerBuilder, fast_mvt::MvtError> {
-        std::mem::take(out).layer(name)
     }
 
     fn ours(tile: TileCoord, layers: &[(&str, Vec<&str>, Vec<Feature>)]) -> (Option<Vec<u8>>, Vec<bool>) {

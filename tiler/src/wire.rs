@@ -36,6 +36,16 @@ pub fn varint_field(buf: &mut Vec<u8>, field: u32, v: u64) {
     varint(buf, v);
 }
 
+/// The length of a varint field of number under 16 (one byte of key) holding `v`.
+pub fn varint_field_len(v: u64) -> usize {
+    1 + varint_len(v)
+}
+
+/// The length of a length-delimited field of number under 16 holding `len` bytes.
+pub fn bytes_field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
 /// Appends a length-delimited field holding `bytes`.
 pub fn bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     key(buf, field, LEN);
